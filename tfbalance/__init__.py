@@ -1,0 +1,16 @@
+"""tfbalance: class-imbalance tools for streaming TensorFlow input pipelines.
+
+Resampling transforms for ``dataset.apply``, class weights, per-sample weighting and
+streaming F1 metrics that stay exact, bounded in memory and graph-only.
+"""
+
+from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
+
+from tfbalance._counting import ClassDistribution, class_counts
+from tfbalance._version import __version__
+
+__all__ = [
+    "ClassDistribution",
+    "__version__",
+    "class_counts",
+]

@@ -1,0 +1,161 @@
+"""How a class id is read from a dataset element: tuple position, dict key or callable.
+
+Every transform, weight and counting function reads labels through this module, so the
+``label`` argument means the same thing everywhere:
+
+* ``None``: the second item of ``(x, y)`` / ``(x, y, w)`` tuples;
+* a ``str``: a key of dict elements (or of the dict inside ``(features, ...)`` tuples);
+* an ``int``: a position in tuple elements;
+* a callable: ``element -> class ids``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Union
+
+from tfbalance._tf import tf
+
+Label = Union[None, str, int, Callable[[Any], Any]]
+
+__all__ = [
+    "Label",
+    "check_label_argument",
+    "get_label",
+    "label_spec",
+    "map_elements",
+    "check_integer_labels",
+    "batched_label_rank",
+]
+
+
+def check_label_argument(label: Label) -> None:
+    """Raise ``TypeError`` for a ``label`` that is none of the accepted kinds."""
+    if label is None or callable(label) or isinstance(label, (str, int)):
+        if isinstance(label, bool):
+            raise TypeError(
+                "Invalid `label`: expected None, a dict key (str), a tuple position (int) "
+                f"or a callable. Received: label={label!r}"
+            )
+        return
+    raise TypeError(
+        "Invalid `label`: expected None, a dict key (str), a tuple position (int) "
+        f"or a callable. Received: label={label!r} of type {type(label).__name__}"
+    )
+
+
+def _describe(element: Any) -> str:
+    if isinstance(element, dict):
+        return f"a dict with keys {sorted(element)}"
+    if isinstance(element, (tuple, list)):
+        return f"a tuple of {len(element)} items"
+    return "a single tensor"
+
+
+def get_label(element: Any, label: Label) -> Any:
+    """Return the class ids held by ``element`` (a tensor, or a spec when given specs)."""
+    check_label_argument(label)
+    if callable(label):
+        return label(element)
+    if label is None:
+        if isinstance(element, (tuple, list)) and len(element) >= 2:
+            return element[1]
+        raise ValueError(
+            "Invalid `label`: label=None reads the second item of (x, y) or (x, y, w) "
+            f"elements, but the dataset's elements are {_describe(element)}. Pass a dict "
+            "key, a tuple position or a callable element -> class id. Received: label=None"
+        )
+    if isinstance(label, int):
+        if isinstance(element, (tuple, list)) and -len(element) <= label < len(element):
+            return element[label]
+        raise ValueError(
+            f"Invalid `label`: position {label} does not exist in the dataset's elements, "
+            f"which are {_describe(element)}. Received: label={label!r}"
+        )
+    # A string key: dict elements, or the features dict of (features, ...) tuples.
+    if isinstance(element, dict):
+        if label in element:
+            return element[label]
+        raise ValueError(
+            f"Invalid `label`: the dataset's elements have no key {label!r}; the keys are "
+            f"{sorted(element)}. Received: label={label!r}"
+        )
+    if isinstance(element, (tuple, list)) and element and isinstance(element[0], dict):
+        if label in element[0]:
+            return element[0][label]
+        raise ValueError(
+            f"Invalid `label`: the features dict of the dataset's elements has no key "
+            f"{label!r}; the keys are {sorted(element[0])}. Received: label={label!r}"
+        )
+    raise ValueError(
+        f"Invalid `label`: a key needs dict elements, but the dataset's elements are "
+        f"{_describe(element)}. Received: label={label!r}"
+    )
+
+
+def map_elements(dataset: tf.data.Dataset, fn: Callable[[Any], Any], **map_kwargs: Any):
+    """``dataset.map`` with ``fn`` called on the whole element, whatever its structure.
+
+    ``Dataset.map`` unpacks tuple elements into positional arguments; this repacks them so
+    ``fn`` always sees the element as the dataset's ``element_spec`` describes it.
+    """
+    is_tuple = isinstance(dataset.element_spec, tuple)
+
+    def _call(*args: Any) -> Any:
+        return fn(args if is_tuple else args[0])
+
+    return dataset.map(_call, **map_kwargs)
+
+
+def label_spec(dataset: tf.data.Dataset, label: Label) -> tf.TensorSpec:
+    """The ``tf.TensorSpec`` of the class ids that ``label`` reads from ``dataset``."""
+    spec = dataset.element_spec
+    if callable(label):
+        # Trace the callable once (no data is read) to learn what it returns.
+        spec = map_elements(dataset, lambda element: get_label(element, label)).element_spec
+    else:
+        spec = get_label(spec, label)
+    if not isinstance(spec, tf.TensorSpec):
+        raise TypeError(
+            "Invalid `label`: it must select one dense tensor of class ids, but it selects "
+            f"{spec!r}. Received: label={label!r}"
+        )
+    return spec
+
+
+def check_integer_labels(spec: tf.TensorSpec, label: Label) -> None:
+    """Raise ``TypeError`` unless the class ids are integers."""
+    if spec.dtype.is_integer:
+        return
+    if spec.dtype == tf.string:
+        hint = (
+            "map string labels to ids first, e.g. with tfbalance.read_csv (which builds a "
+            "vocabulary) or keras.layers.StringLookup"
+        )
+    elif spec.dtype.is_floating:
+        hint = "cast them with dataset.map(...) if they hold whole numbers"
+    else:
+        hint = "convert them to int32/int64 class ids"
+    raise TypeError(
+        f"Invalid `label`: class ids must be integers, but the selected labels have dtype "
+        f"{spec.dtype.name}; {hint}. Received: label={label!r}"
+    )
+
+
+def batched_label_rank(dataset: tf.data.Dataset, label: Label) -> int:
+    """0 for a scalar class id per element, 1 for a vector of ids per batch.
+
+    Raises ``ValueError`` when the rank is unknown or higher than 1 (labels of shape
+    ``(batch, 1)`` are accepted as batched and flattened by callers).
+    """
+    spec = label_spec(dataset, label)
+    check_integer_labels(spec, label)
+    rank = spec.shape.rank
+    if rank == 2 and spec.shape[-1] == 1:
+        return 1
+    if rank in (0, 1):
+        return rank
+    raise ValueError(
+        "Invalid `label`: expected one class id per element (a scalar) or per row of a "
+        f"batch (shape (batch,) or (batch, 1)), but the labels have shape {spec.shape}. "
+        f"Received: label={label!r}"
+    )

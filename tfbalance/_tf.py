@@ -1,0 +1,30 @@
+"""Import TensorFlow once, with an error that says what to install when it is missing."""
+
+from __future__ import annotations
+
+_MIN_TF = (2, 16)
+
+try:
+    import tensorflow as tf
+except ImportError as exc:  # pragma: no cover - exercised only without TF installed
+    raise ImportError(
+        "tfbalance needs TensorFlow >= 2.16 (Keras 3), which is not installed. Install one "
+        "TensorFlow distribution, e.g. `pip install 'tfbalance[tensorflow]'` (CPU/GPU wheel), "
+        "`pip install 'tfbalance[tensorflow-cpu]'` or `pip install 'tfbalance[gpu]'` "
+        "(tensorflow[and-cuda])."
+    ) from exc
+
+
+def _parse_version(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+if _parse_version(tf.__version__) < _MIN_TF:  # pragma: no cover - depends on the installed TF
+    raise ImportError(
+        f"tfbalance needs TensorFlow >= {_MIN_TF[0]}.{_MIN_TF[1]} (Keras 3). "
+        f"Received: tensorflow=={tf.__version__}. Upgrade with `pip install -U tensorflow` "
+        "(or tensorflow-cpu, whichever distribution you use)."
+    )
+
+__all__ = ["tf"]
