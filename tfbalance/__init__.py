@@ -7,10 +7,13 @@ streaming F1 metrics that stay exact, bounded in memory and graph-only.
 from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
 
 from tfbalance._counting import ClassDistribution, class_counts
+from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._version import __version__
 
 __all__ = [
     "ClassDistribution",
     "__version__",
     "class_counts",
+    "plot_class_distribution",
+    "plot_metric_comparison",
 ]
