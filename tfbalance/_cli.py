@@ -168,7 +168,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
 def _inspect_text(files: list[str], label: str, dist: Any, weights: dict) -> str:
     total = dist.total
     # With string labels, show the class id Keras' class_weight needs next to the name.
-    names = {c: str(c) if dist.names is None else f"{c} {dist.name(c)}" for c in dist.classes}
+    names = {c: str(c) if dist.names is None else f"{c} ({dist.name(c)})" for c in dist.classes}
     width = max([len("class")] + [len(n) for n in names.values()])
     lines = [
         f"File:    {files[0] if len(files) == 1 else ', '.join(files)}",
@@ -176,12 +176,12 @@ def _inspect_text(files: list[str], label: str, dist: Any, weights: dict) -> str
         f"Rows:    {total:,}",
         f"Classes: {dist.num_classes}",
         "",
-        f"  {'class':>{width}}  {'count':>12}  {'share':>8}  {'weight':>8}",
+        f"  {'class':<{width}}  {'count':>12}  {'share':>8}  {'weight':>8}",
     ]
     for c in dist.classes[:_MAX_CLASS_ROWS]:
         n = dist.counts[c]
         weight = "-" if weights[c] is None else f"{weights[c]:.4f}"
-        lines.append(f"  {names[c]:>{width}}  {n:>12,}  {n / total:>8.2%}  {weight:>8}")
+        lines.append(f"  {names[c]:<{width}}  {n:>12,}  {n / total:>8.2%}  {weight:>8}")
     hidden = dist.num_classes - _MAX_CLASS_ROWS
     if hidden > 0:
         lines.append(f"  ... {hidden:,} more classes (--json lists them all)")
