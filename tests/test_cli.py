@@ -87,6 +87,9 @@ def test_generate_writes_the_synthetic_file(tmp_path, capsys):
     assert message.startswith("Wrote 2,000 rows (328 with Response=1, 16.40%)")
     frame = pd.read_csv(out)
     assert len(frame) == 2_000 and int(frame["Response"].sum()) == 328
+    # inspect reads the gzip file it wrote (quick-start round trip).
+    assert main(["inspect", str(out), "--label", "Response", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {"0": 1_672, "1": 328}
     assert main(["generate", str(tmp_path / "k.csv"), "--rows", "500", "--positives", "5"]) == 0
     assert int(pd.read_csv(tmp_path / "k.csv")["Response"].sum()) == 5
 
