@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tfbalance
 from tfbalance._cli import balanced_class_weights, main
 from tfbalance.datasets import insurance_positive_count, make_insurance_csv
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 N_ROWS = 3_000
+MAIN_SCRIPT = os.path.join(os.path.dirname(tfbalance.__file__), "__main__.py")
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +141,7 @@ def test_python_dash_m(tmp_path, monkeypatch, capsys):
     out = tmp_path / "m.csv"
     monkeypatch.setattr(sys, "argv", ["tfbalance", "generate", str(out), "--rows", "100"])
     with pytest.raises(SystemExit) as exit_info:
-        runpy.run_module("tfbalance", run_name="__main__")
+        runpy.run_path(MAIN_SCRIPT, run_name="__main__")
     assert exit_info.value.code == 0
     assert "Wrote 100 rows" in capsys.readouterr().out
     assert out.exists()
