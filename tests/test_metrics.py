@@ -255,9 +255,10 @@ def test_lazy_num_classes_and_result_before_any_update():
 
 def test_counts_stay_exact_past_float32_range():
     metric = F1Score(num_classes=2)
-    metric.true_positives.assign([0.0, 2.0**25])
+    metric.confusion.assign([[0.0, 2.0**25], [0.0, 0.0], [0.0, 0.0]])
     metric.update_state([1], [0.9])
     assert float(metric.true_positives[1]) == 2.0**25 + 1
+    assert metric.support.numpy().tolist() == [0.0, 2.0**25 + 1]
 
 
 @pytest.mark.parametrize(
@@ -409,13 +410,15 @@ def test_batch_mismatch_in_graph_is_a_runtime_error():
 
 @pytest.mark.parametrize("graph", [False, True], ids=["eager", "tf.function"])
 @pytest.mark.parametrize(
-    "y_true,columns,bad", [([0, 7, 1], 3, 7), ([0, -2, 1], 3, -2), ([1, 0, 2], 1, 2)]
+    "y_true,columns,bad",
+    [([0, 7, 1], 3, 7), ([0, -2, 1], 3, -2), ([1, 0, 2], 1, 2), ([1, 0, 0.5], 1, 0.5)]
 )
 def test_label_ids_outside_classes_name_the_bad_id(graph, y_true, columns, bad):
     metric = F1Score()
     y_pred = np.full((3, columns), 0.2, "float32")
     update = tf.function(metric.update_state) if graph else metric.update_state
-    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"(?s)Invalid `y_true`.*label id[^0-9-]*{bad}(?!\d)"):
+    message = rf"(?s)Invalid `y_true`.*label( id)?[^0-9-]*{bad}(?![\d.])"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         update(tf.constant(y_true), tf.constant(y_pred))
 
 
