@@ -311,6 +311,45 @@ def _multi_label_counts(y_true, y_pred, sample_weight, *, cut, dtype):
     return tf.matmul(_SUMS_TO_ROWS, tf.cast(sums, _COUNT_DTYPE))
 
 
+@tf.function(autograph=False, reduce_retracing=True)
+def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, num_thresholds, from_logits,
+                          dtype):
+    """(2, labels, num_thresholds + 1) float64: weighted positives and negatives per bucket."""
+    probs = tf.reshape(y_pred, [-1, labels])
+    if from_logits:
+        probs = tf.sigmoid(probs)
+    truth = tf.cast(tf.reshape(y_true, [-1, labels]), dtype)
+    check = tf.debugging.Assert(
+        tf.reduce_all(tf.logical_or(tf.equal(truth, 0), tf.equal(truth, 1))),
+        ["Invalid `y_true`: BestF1 needs 0/1 labels. Found values", y_true],
+        summarize=10,
+        name="check_binary_labels",
+    )
+    thresholds = np.linspace(0.0, 1.0, num_thresholds).astype("float32")
+    # searchsorted(left) counts the thresholds strictly below p: the exact comparison
+    # `p > t` for every grid point at once.
+    bucket = tf.searchsorted(
+        tf.constant(thresholds, probs.dtype), tf.reshape(probs, [-1]), side="left"
+    )
+    segments = bucket + tf.tile(tf.range(labels) * (num_thresholds + 1), [tf.shape(probs)[0]])
+    flat_truth = tf.reshape(truth, [-1])
+    if sample_weight is None:
+        weights = tf.ones_like(flat_truth)
+    else:
+        weights = tf.reshape(
+            tf.broadcast_to(tf.cast(tf.reshape(sample_weight, [-1, 1]), dtype), tf.shape(truth)),
+            [-1],
+        )
+    positives = weights * flat_truth
+    with tf.control_dependencies([check]):
+        sums = tf.math.unsorted_segment_sum(
+            tf.stack([positives, weights - positives], axis=1),
+            segments,
+            labels * (num_thresholds + 1),
+        )
+    return tf.reshape(tf.transpose(tf.cast(sums, _COUNT_DTYPE)), [2, labels, num_thresholds + 1])
+
+
 # --------------------------------------------------------------------------- confusion metrics
 
 
@@ -992,13 +1031,11 @@ class BestF1(keras.metrics.Metric):
     def _build_state(self, num_labels: int) -> None:
         self.num_classes = num_labels if self.multi_label else None
         self._labels = num_labels
-        # Bucket k holds the samples that are positive at thresholds 0..k-1 exactly.
-        shape = (num_labels, self.num_thresholds + 1)
-        self.positives = self.add_variable(
-            shape=shape, initializer="zeros", dtype=_COUNT_DTYPE, name="positives"
-        )
-        self.negatives = self.add_variable(
-            shape=shape, initializer="zeros", dtype=_COUNT_DTYPE, name="negatives"
+        # [positives, negatives] per label and bucket; bucket k holds the samples that are
+        # predicted positive at thresholds 0..k-1 exactly.
+        self.histograms = self.add_variable(
+            shape=(2, num_labels, self.num_thresholds + 1), initializer="zeros",
+            dtype=_COUNT_DTYPE, name="histograms",
         )
         self._built_state = True
 
@@ -1052,43 +1089,16 @@ class BestF1(keras.metrics.Metric):
         if not self._built_state:
             self._build_state(labels)
         checks = _check_batch({"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
-        probs = tf.reshape(y_pred, [-1, labels])
-        if self.from_logits:
-            probs = tf.sigmoid(probs)
-        truth = tf.cast(tf.reshape(y_true, [-1, labels]), self.dtype)
-        checks.append(
-            tf.debugging.Assert(
-                tf.reduce_all(tf.logical_or(tf.equal(truth, 0), tf.equal(truth, 1))),
-                ["Invalid `y_true`: BestF1 needs 0/1 labels. Found values", y_true],
-                summarize=10,
-                name="check_binary_labels",
-            )
-        )
         with tf.control_dependencies(checks):
-            # searchsorted(left) counts the thresholds strictly below p: the exact
-            # comparison `p > t` for every grid point at once.
-            bucket = tf.searchsorted(
-                tf.constant(self.thresholds, probs.dtype), tf.reshape(probs, [-1]), side="left"
+            histograms = _threshold_histograms(
+                y_true, y_pred, sample_weight, labels=labels,
+                num_thresholds=self.num_thresholds, from_logits=self.from_logits, dtype=self.dtype,
             )
-            offsets = tf.tile(tf.range(labels) * (self.num_thresholds + 1), [tf.shape(probs)[0]])
-            segments = bucket + offsets
-            flat_truth = tf.reshape(truth, [-1])
-            if sample_weight is None:
-                weights = tf.ones_like(flat_truth)
-            else:
-                weights = tf.reshape(
-                    tf.broadcast_to(tf.reshape(sample_weight, [-1, 1]), tf.shape(truth)), [-1]
-                )
-            size = labels * (self.num_thresholds + 1)
-            pos = tf.math.unsorted_segment_sum(weights * flat_truth, segments, size)
-            neg = tf.math.unsorted_segment_sum(weights * (1 - flat_truth), segments, size)
-        self.positives.assign_add(tf.cast(tf.reshape(pos, self.positives.shape), _COUNT_DTYPE))
-        self.negatives.assign_add(tf.cast(tf.reshape(neg, self.negatives.shape), _COUNT_DTYPE))
+        self.histograms.assign_add(histograms)
 
     def _curves(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """tp, fp and total positives per label and threshold: shapes (L, T), (L, T), (L, 1)."""
-        pos = tf.convert_to_tensor(self.positives)
-        neg = tf.convert_to_tensor(self.negatives)
+        pos, neg = tf.unstack(tf.convert_to_tensor(self.histograms))
         # Positive at threshold i: the buckets k > i.
         tp = tf.cumsum(pos, axis=1, exclusive=True, reverse=True)[:, :-1]
         fp = tf.cumsum(neg, axis=1, exclusive=True, reverse=True)[:, :-1]
