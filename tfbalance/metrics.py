@@ -126,15 +126,17 @@ def _check_threshold(threshold: Any) -> float | list[float]:
     value = float(threshold)
     if not 0.0 <= value <= 1.0:
         raise ValueError(
-            "Invalid `threshold`: expected a probability in [0, 1] (also with "
-            f"from_logits=True, where it applies to sigmoid(logit)). Received: threshold={threshold!r}"
+            "Invalid `threshold`: expected a probability in [0, 1] (also with from_logits=True, "
+            f"where it applies to sigmoid(logit)). Received: threshold={threshold!r}"
         )
     return value
 
 
 def _check_bool(value: Any, arg_name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Invalid `{arg_name}`: expected True or False. Received: {arg_name}={value!r}")
+        raise TypeError(
+            f"Invalid `{arg_name}`: expected True or False. Received: {arg_name}={value!r}"
+        )
     return bool(value)
 
 
