@@ -244,6 +244,24 @@ def test_inside_tf_function_with_unknown_batch_size_and_reset():
         _assert_close(metric.result(), expected)
 
 
+@pytest.mark.parametrize(
+    "form,cls", [("multiclass_sparse", F1Score), ("binary_col", F1Score),
+                 ("multilabel_list", F1Score), ("binary", BestF1)],
+)
+def test_update_compiles_with_xla(form, cls):
+    # model.fit jit-compiles the step (metrics included) on GPUs.
+    y_fed, p_fed, y, pred, kwargs, labels = _make(form, seed=12)
+    if cls is BestF1:
+        metric, expected = BestF1(num_thresholds=21), None
+    else:
+        metric = F1Score(average=None, **kwargs)
+        expected = _sklearn_prfs(y, pred, average=None, labels=labels)[2]
+    _feed(metric, y_fed, p_fed, None, update=tf.function(metric.update_state, jit_compile=True))
+    if expected is None:
+        expected = _best_f1_oracle(y, p_fed, None, metric.thresholds)[0]
+    _assert_close(metric.result(), expected)
+
+
 def test_lazy_num_classes_and_result_before_any_update():
     metric = F1Score(average=None)
     assert float(metric.result()) == 0.0
