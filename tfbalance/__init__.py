@@ -7,10 +7,32 @@ streaming F1 metrics that stay exact, bounded in memory and graph-only.
 from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
 
 from tfbalance._counting import ClassDistribution, class_counts
+from tfbalance._interleave import (
+    ClassDatasets,
+    ExponentialSchedule,
+    InterleaveScheduleCallback,
+    LinearSchedule,
+    WeightSchedule,
+    balanced_batches,
+    class_datasets,
+    interleave_by_class,
+)
+from tfbalance._splitting import SplitResult, load_split, split_by_class
 from tfbalance._version import __version__
 
 __all__ = [
+    "ClassDatasets",
     "ClassDistribution",
+    "ExponentialSchedule",
+    "InterleaveScheduleCallback",
+    "LinearSchedule",
+    "SplitResult",
+    "WeightSchedule",
     "__version__",
+    "balanced_batches",
     "class_counts",
+    "class_datasets",
+    "interleave_by_class",
+    "load_split",
+    "split_by_class",
 ]
