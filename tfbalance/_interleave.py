@@ -823,7 +823,8 @@ def interleave_by_class(
         * ``'natural'``: the class frequencies (from ``counts``);
         * a list indexed by class id or a dict ``{class_id: weight}`` (normalised);
         * a float ``tf.Variable`` of length ``max class id + 1``, read at every draw, so
-          assigning to it while training runs changes the mix from the next draw on;
+          assigning to it while training runs changes the mix from the next draw on (the
+          merge draws one row ahead; rows prefetched downstream keep their classes);
         * a ``LinearSchedule`` / ``ExponentialSchedule``, driven during ``fit`` by
           ``InterleaveScheduleCallback``.
     seed : int, optional
@@ -859,7 +860,11 @@ def interleave_by_class(
         ``datasets`` or ``weights`` of the wrong kind.
 
     Notes
-    -------
+    -----
+    Iterator checkpoints (``tf.train.Checkpoint(iterator=it)``) restore the position and
+    the random state; a ``tf.Variable`` of weights is not part of the iterator's state, so
+    checkpoint it too (``tf.train.Checkpoint(iterator=it, weights=variable)``).
+
     Each epoch starts every stream from its beginning. With the default epoch length a
     majority stream is only partly read per epoch, so shuffle its shards and rows
     (``class_datasets`` reshuffles the shard order each epoch; add ``.shuffle(buffer)`` to
@@ -917,6 +922,14 @@ def interleave_by_class(
         merged = merged.apply(tf.data.experimental.assert_cardinality(rows))
     if batch_size is not None:
         merged = merged.batch(batch_size, drop_remainder=rows is not None and rows % batch_size == 0)
+    if variable is not None:
+        # The weights variable is state outside the iterator: an iterator checkpoint saves
+        # the position and random state; the weights are saved with the model or callback.
+        options = tf.data.Options()
+        options.experimental_external_state_policy = (
+            tf.data.experimental.ExternalStatePolicy.IGNORE
+        )
+        merged = merged.with_options(options)
     return merged
 
 
