@@ -7,6 +7,7 @@ streaming F1 metrics that stay exact, bounded in memory and graph-only.
 from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
 
 from tfbalance._counting import ClassDistribution, class_counts
+from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._interleave import (
     ClassDatasets,
     ExponentialSchedule,
@@ -17,12 +18,14 @@ from tfbalance._interleave import (
     class_datasets,
     interleave_by_class,
 )
+from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._splitting import SplitResult, load_split, split_by_class
 from tfbalance._version import __version__
 
 __all__ = [
     "ClassDatasets",
     "ClassDistribution",
+    "CsvSchema",
     "ExponentialSchedule",
     "InterleaveScheduleCallback",
     "LinearSchedule",
@@ -32,7 +35,11 @@ __all__ = [
     "balanced_batches",
     "class_counts",
     "class_datasets",
+    "infer_csv_schema",
     "interleave_by_class",
     "load_split",
+    "plot_class_distribution",
+    "plot_metric_comparison",
+    "read_csv",
     "split_by_class",
 ]
