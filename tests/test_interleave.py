@@ -362,3 +362,14 @@ def test_public_names_exported():
     for name in ["interleave_by_class", "balanced_batches", "class_datasets", "split_by_class"]:
         assert name in tfbalance.__all__
     assert_proportion(0.5, 0.5, 10)
+
+
+@pytest.mark.timeout(60)
+def test_schedule_with_empty_stream_raises_and_binds_nothing():
+    schedule = LinearSchedule("balanced", [1.0, 0.0], duration=3)
+    streams = [_streams([5])[0], _streams([5])[0].filter(lambda x, y: x < 0)]
+    with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
+        interleave_by_class(streams, schedule, seed=0)
+    assert schedule._bindings == []
+    with pytest.raises(ValueError, match="'natural' needs the class counts"):
+        interleave_by_class([tf.data.Dataset.range(3).repeat()] * 2, LinearSchedule(duration=2))

@@ -674,13 +674,10 @@ def _probe_empty(streams: dict[int, tf.data.Dataset]) -> list[int]:
     empty = []
     for class_id, ds in streams.items():
         n = int(ds.cardinality())
+        if n == tf.data.UNKNOWN_CARDINALITY:
+            n = sum(1 for _ in ds.take(1))
         if n == 0:
             empty.append(class_id)
-        elif n < 0 or n == tf.data.INFINITE_CARDINALITY:
-            if n == tf.data.INFINITE_CARDINALITY:
-                continue
-            if not any(True for _ in ds.take(1)):
-                empty.append(class_id)
     return empty
 
 
@@ -865,6 +862,10 @@ def interleave_by_class(
     the random state; a ``tf.Variable`` of weights is not part of the iterator's state, so
     checkpoint it too (``tf.train.Checkpoint(iterator=it, weights=variable)``).
 
+    A ``tf.Variable`` (or schedule) is captured by the input pipeline, so that form runs in
+    the training process (as Keras ``fit`` does); pipelines shipped to tf.data service
+    workers need fixed weights.
+
     Each epoch starts every stream from its beginning. With the default epoch length a
     majority stream is only partly read per epoch, so shuffle its shards and rows
     (``class_datasets`` reshuffles the shard order each epoch; add ``.shuffle(buffer)`` to
@@ -890,8 +891,11 @@ def interleave_by_class(
     rows = _epoch_rows(epoch_rows, steps_per_epoch, batch_size, counts_array)
     size = max(streams) + 1
     if schedule is not None:
-        variable = schedule._bind(size, counts_array)
-        vector = variable.numpy().astype(np.float64)
+        vector = schedule._mix(
+            _resolve_distribution(schedule.start, size, counts_array, "start"),
+            _resolve_distribution(schedule.end, size, counts_array, "end"),
+            0,
+        )
 
     empty = _probe_empty(streams)
     bad = [c for c in empty if vector[c] > 0]
@@ -901,6 +905,8 @@ def interleave_by_class(
             "positive; an interleaved stream could never deliver their rows. "
             f"Received: weights={weights!r}"
         )
+    if schedule is not None:
+        variable = schedule._bind(size, counts_array)
     empty_mask = np.zeros(size, dtype=bool)
     empty_mask[empty] = True
     for class_id in range(size):
