@@ -499,7 +499,9 @@ class ExponentialSchedule(WeightSchedule):
             or not isinstance(rate, (int, float, np.number))
             or not 0 < rate < 1
         ):
-            raise ValueError(f"Invalid `rate`: expected a number in (0, 1). Received: rate={rate!r}")
+            raise ValueError(
+                f"Invalid `rate`: expected a number in (0, 1). Received: rate={rate!r}"
+            )
         self.rate = float(rate)
 
     def progress(self, t: float) -> float:
@@ -747,7 +749,8 @@ def _resolve_weights(
 def _check_vector(vector: np.ndarray, has_stream: np.ndarray, weights: Any) -> None:
     if vector.sum() <= 0:
         raise ValueError(
-            f"Invalid `weights`: at least one weight must be positive. Received: weights={weights!r}"
+            "Invalid `weights`: at least one weight must be positive. "
+            f"Received: weights={weights!r}"
         )
     orphan = np.flatnonzero((vector > 0) & ~has_stream)
     if orphan.size:
@@ -773,7 +776,9 @@ def _epoch_rows(
             or not isinstance(value, (int, np.integer))
             or value <= 0
         ):
-            raise ValueError(f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}")
+            raise ValueError(
+                f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
+            )
     if steps_per_epoch is not None:
         if batch_size is None:
             raise ValueError(
@@ -927,7 +932,8 @@ def interleave_by_class(
     if rows is not None:
         merged = merged.apply(tf.data.experimental.assert_cardinality(rows))
     if batch_size is not None:
-        merged = merged.batch(batch_size, drop_remainder=rows is not None and rows % batch_size == 0)
+        exact = rows is not None and rows % batch_size == 0
+        merged = merged.batch(batch_size, drop_remainder=exact)
     if variable is not None:
         # The weights variable is state outside the iterator: an iterator checkpoint saves
         # the position and random state; the weights are saved with the model or callback.

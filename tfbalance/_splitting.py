@@ -419,7 +419,9 @@ def split_by_class(
         )
     for name, value in (("max_rows_per_shard", max_rows_per_shard), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}")
+            raise ValueError(
+                f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
+            )
     if not isinstance(output_dir, (str, os.PathLike)):
         raise TypeError(
             f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
