@@ -8,9 +8,25 @@ from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install adv
 
 from tfbalance._counting import ClassDistribution, class_counts
 from tfbalance._version import __version__
+from tfbalance._weights import (
+    ClassWeightCallback,
+    PriorCorrection,
+    adjust_logits,
+    class_weights,
+    correct_probabilities,
+    initial_bias,
+    with_sample_weights,
+)
 
 __all__ = [
     "ClassDistribution",
+    "ClassWeightCallback",
+    "PriorCorrection",
     "__version__",
+    "adjust_logits",
     "class_counts",
+    "class_weights",
+    "correct_probabilities",
+    "initial_bias",
+    "with_sample_weights",
 ]
