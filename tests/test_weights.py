@@ -129,7 +129,9 @@ def test_existing_weights_are_multiplied():
     _, _, w = next(iter(ds.apply(with_sample_weights([1.0, 3.0]))))
     np.testing.assert_allclose(w.numpy(), sw * np.array([1.0, 3.0])[y])
     # Per-sample weights (batch,) times per-time-step class weights (batch, T).
-    seq = tf.data.Dataset.from_tensor_slices((np.zeros((2, 3)), [[0, 1, 1], [1, 1, 0]], [2.0, 10.0]))
+    seq = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((2, 3)), [[0, 1, 1], [1, 1, 0]], [2.0, 10.0])
+    )
     _, _, w = next(iter(seq.batch(2).apply(with_sample_weights([1.0, 3.0]))))
     np.testing.assert_allclose(w.numpy(), [[2, 6, 6], [30, 30, 10]])
 
@@ -189,7 +191,8 @@ def test_tf_data_service_constant_weights_work_variables_refuse():
         service.distribute("parallel_epochs", dispatcher.target)
     )
     np.testing.assert_array_equal(next(iter(remote))[2].numpy(), [1.0, 4.0, 4.0])
-    for transform in (with_sample_weights(tf.Variable([1.0, 4.0])), ClassWeightCallback(2).transform):
+    variable_weights = with_sample_weights(tf.Variable([1.0, 4.0]))
+    for transform in (variable_weights, ClassWeightCallback(2).transform):
         with pytest.raises(tf.errors.FailedPreconditionError, match="Serialization error"):
             base.apply(transform).apply(service.distribute("parallel_epochs", dispatcher.target))
 

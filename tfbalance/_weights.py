@@ -247,14 +247,14 @@ def _class_ids(y: tf.Tensor, num_classes: tf.Tensor) -> tf.Tensor:
             )
             y = tf.round(y)
         ids = tf.cast(y, tf.int32)
-    flat = tf.reshape(ids, [-1])
-    valid = tf.logical_and(flat >= 0, flat < num_classes)
-    # The first offending id (or nothing) goes into the message.
-    first_bad = tf.boolean_mask(flat, tf.logical_not(valid))[:1]
+    # Two reductions check the range; one of them is an offending id for the message.
+    flat = tf.concat([tf.reshape(ids, [-1]), tf.zeros([1], tf.int32)], axis=0)
+    smallest, largest = tf.reduce_min(flat), tf.reduce_max(flat)
+    bad = tf.where(largest >= num_classes, largest, smallest)
     checks.append(
         tf.debugging.Assert(
-            tf.reduce_all(valid),
-            ["Invalid labels: class id", first_bad,
+            tf.logical_and(smallest >= 0, largest < num_classes),
+            ["Invalid labels: class id", bad,
              "is outside the known classes 0 ..", num_classes - 1],
         )
     )
@@ -794,11 +794,13 @@ class ClassWeightCallback(keras.callbacks.Callback):
             num_classes, (int, np.integer)
         ):
             raise TypeError(
-                f"Invalid `num_classes`: expected an int >= 1. Received: num_classes={num_classes!r}"
+                "Invalid `num_classes`: expected an int >= 1. "
+                f"Received: num_classes={num_classes!r}"
             )
         if num_classes < 1:
             raise ValueError(
-                f"Invalid `num_classes`: expected an int >= 1. Received: num_classes={num_classes!r}"
+                "Invalid `num_classes`: expected an int >= 1. "
+                f"Received: num_classes={num_classes!r}"
             )
         self.num_classes = int(num_classes)
         self.method = _check_method(method)
