@@ -530,6 +530,20 @@ def test_callback_counts_sequence_labels_per_time_step():
     )
 
 
+def test_callback_transform_on_unbatched_elements_and_repeated_passes():
+    y = np.array([2, 0, 0, 1, 0, 2, 0])
+    callback = ClassWeightCallback(3, initial_counts={0: 1})
+    ds = _xy(y).apply(callback.transform).batch(4)
+    for _ in range(2):
+        weights = np.concatenate([w for _, _, w in ds.as_numpy_iterator()])
+    assert weights.shape == (7,)
+    assert callback.counts == dict(enumerate((2 * np.bincount(y) + [1, 0, 0]).tolist()))
+    callback.refresh()
+    assert callback.class_weights == pytest.approx(
+        _sklearn_balanced(2 * np.bincount(y) + [1, 0, 0]), rel=1e-12
+    )
+
+
 def test_callback_rejects_unknown_class_ids():
     callback = ClassWeightCallback(2)
     ds = _stream(np.array([0, 1, 2, 0]), batch=4).apply(callback.transform)
