@@ -22,29 +22,45 @@ from tfbalance._interleave import (
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._splitting import SplitResult, load_split, split_by_class
 from tfbalance._version import __version__
+from tfbalance._weights import (
+    ClassWeightCallback,
+    PriorCorrection,
+    adjust_logits,
+    class_weights,
+    correct_probabilities,
+    initial_bias,
+    with_sample_weights,
+)
 from tfbalance.metrics import BestF1, F1Score, FBetaScore
 
 __all__ = [
     "BestF1",
     "ClassDatasets",
     "ClassDistribution",
+    "ClassWeightCallback",
     "CsvSchema",
     "ExponentialSchedule",
     "F1Score",
     "FBetaScore",
     "InterleaveScheduleCallback",
     "LinearSchedule",
+    "PriorCorrection",
     "SplitResult",
     "WeightSchedule",
     "__version__",
+    "adjust_logits",
     "balanced_batches",
     "class_counts",
     "class_datasets",
+    "class_weights",
+    "correct_probabilities",
     "infer_csv_schema",
+    "initial_bias",
     "interleave_by_class",
     "load_split",
     "plot_class_distribution",
     "plot_metric_comparison",
     "read_csv",
     "split_by_class",
+    "with_sample_weights",
 ]
