@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import tfbalance
-from tfbalance._cli import balanced_class_weights, main
+from tfbalance._cli import main
 from tfbalance.datasets import insurance_positive_count, make_insurance_csv
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -75,11 +75,14 @@ def test_inspect_several_files_and_a_glob(insurance_csv, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["total"] == 2 * N_ROWS
 
 
-def test_balanced_class_weights_match_sklearn_and_skip_empty_classes():
+def test_inspect_weights_match_sklearn_and_skip_empty_classes(tmp_path, capsys):
     labels = np.array([0] * 7 + [2] * 3)
-    weights = balanced_class_weights({0: 7, 1: 0, 2: 3})
-    assert weights[1] is None
-    assert {0: weights[0], 2: weights[2]} == pytest.approx(_sklearn_weights(labels))
+    path = tmp_path / "gap.csv"
+    pd.DataFrame({"x": np.arange(10), "y": labels}).to_csv(path, index=False)
+    assert main(["inspect", str(path), "--label", "y", "--json"]) == 0
+    weights = json.loads(capsys.readouterr().out)["class_weights"]
+    assert weights.get("1") is None
+    assert {0: weights["0"], 2: weights["2"]} == pytest.approx(_sklearn_weights(labels))
 
 
 def test_generate_writes_the_synthetic_file(tmp_path, capsys):

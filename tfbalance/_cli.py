@@ -104,16 +104,6 @@ def _existing_files(patterns: Sequence[str]) -> list[str]:
     return list(patterns)
 
 
-def balanced_class_weights(counts: dict[int, int]) -> dict[int, float | None]:
-    """``n_samples / (n_classes * count)`` per class, as scikit-learn's ``"balanced"``.
-
-    Classes with count 0 get ``None``; ``n_classes`` counts the classes that occur.
-    """
-    present = {c: n for c, n in counts.items() if n > 0}
-    total = sum(present.values())
-    return {c: (total / (len(present) * n) if n else None) for c, n in counts.items()}
-
-
 # --- inspect ----------------------------------------------------------------------------------
 
 
@@ -137,6 +127,7 @@ def _add_inspect_parser(subparsers: Any) -> None:
 
 def _run_inspect(args: argparse.Namespace) -> int:
     from tfbalance._counting import class_counts
+    from tfbalance._weights import class_weights
 
     files = _existing_files(args.files)
     source: Any = files[0] if len(files) == 1 else files
@@ -144,7 +135,8 @@ def _run_inspect(args: argparse.Namespace) -> int:
     # redirected reports (and --json) stay clean.
     progress = not (args.quiet or args.json) and sys.stdout.isatty()
     dist = class_counts(source, args.label, verbose=progress)
-    weights = balanced_class_weights(dist.counts)
+    # A class with count 0 gets no weight: no row carries it.
+    weights = {c: (w if dist.counts[c] else None) for c, w in class_weights(dist).items()}
     if args.plot:
         from tfbalance._plotting import plot_class_distribution
 
