@@ -6,6 +6,8 @@ directory::
 
     import tensorflow_datasets as tfds
 from etils import epath
+
+from tfbalance.datasets._synthetic import INSURANCE_COLUMNS
     import tfbalance.datasets
 
     ds = tfds.load(
@@ -34,12 +36,14 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-__all__ = ["InsuranceCrossSell", "split_of"]
+from tfbalance.datasets._synthetic import INSURANCE_COLUMNS
+
+__all__ = ["InsuranceCrossSell", "insurance_split"]
 
 # File names of the two Kaggle releases of the data, in the order they are looked for.
 DATA_FILE_NAMES = ("train.csv", "aug_train.csv")
 
-# Percentage of ids assigned to the "test" split (see `split_of`).
+# Percentage of ids assigned to the "test" split (see `insurance_split`).
 TEST_PERCENT = 20
 
 GENDER_NAMES = ("Female", "Male")
@@ -47,7 +51,7 @@ VEHICLE_AGE_NAMES = ("< 1 Year", "1-2 Year", "> 2 Years")
 VEHICLE_DAMAGE_NAMES = ("No", "Yes")
 RESPONSE_NAMES = ("no", "yes")
 
-# Column name -> how its text is converted. Integers may be written "28.0" in the
+# How each column's text is read. Integers may be written "28.0" in the
 # Kaggle files (Region_Code, Policy_Sales_Channel), so they are read through float.
 _INT_COLUMNS = (
     "id",
@@ -65,21 +69,7 @@ _CATEGORY_COLUMNS = {
     "Vehicle_Damage": VEHICLE_DAMAGE_NAMES,
 }
 _LABEL_COLUMN = "Response"
-# In file order.
-COLUMNS = (
-    "id",
-    "Gender",
-    "Age",
-    "Driving_License",
-    "Region_Code",
-    "Previously_Insured",
-    "Vehicle_Age",
-    "Vehicle_Damage",
-    "Annual_Premium",
-    "Policy_Sales_Channel",
-    "Vintage",
-    "Response",
-)
+COLUMNS = INSURANCE_COLUMNS  # in file order
 # What `as_supervised=True` puts in the features dict: every column but the row id
 # (an arbitrary number a model must not learn from) and the label.
 FEATURE_COLUMNS = tuple(c for c in COLUMNS if c not in ("id", _LABEL_COLUMN))
@@ -120,7 +110,7 @@ This data set must be downloaded by hand (Kaggle requires a login):
 """
 
 
-def split_of(row_id: int) -> str:
+def insurance_split(row_id: int) -> str:
     """The split (``"train"`` or ``"test"``) of the row with id ``row_id``.
 
     A row goes to ``"test"`` when ``zlib.crc32(str(row_id).encode()) % 100`` is below 20,
@@ -145,7 +135,7 @@ def split_of(row_id: int) -> str:
 
     Examples
     --------
-    >>> [split_of(i) for i in range(1, 9)]
+    >>> [insurance_split(i) for i in range(1, 9)]
     ['train', 'train', 'test', 'test', 'train', 'train', 'train', 'train']
     """
     if isinstance(row_id, (bool, np.bool_)) or not isinstance(row_id, (int, np.integer)):
@@ -161,7 +151,7 @@ class InsuranceCrossSell(tfds.core.GeneratorBasedBuilder):
     ``aug_train.csv``) is read from the manual directory in one streaming pass per split
     (the ``csv`` module, one row at a time), so preparing it needs little memory
     whatever the file's size. Splits ``train`` and ``test`` (about 80/20) are chosen by
-    row id, see ``split_of``.
+    row id, see ``insurance_split``.
 
     Features, one per column with the Kaggle names: ``id``, ``Age``,
     ``Driving_License``, ``Region_Code``, ``Previously_Insured``,
@@ -250,7 +240,7 @@ class InsuranceCrossSell(tfds.core.GeneratorBasedBuilder):
                 if not row:
                     continue
                 example = _parse_row(row, positions, path, line_number)
-                if split_of(example["id"]) == split:
+                if insurance_split(example["id"]) == split:
                     yield example["id"], example
 
 
