@@ -15,14 +15,30 @@ from tfbalance._sampling import (
     undersample,
 )
 from tfbalance._version import __version__
+from tfbalance._weights import (
+    ClassWeightCallback,
+    PriorCorrection,
+    adjust_logits,
+    class_weights,
+    correct_probabilities,
+    initial_bias,
+    with_sample_weights,
+)
 
 __all__ = [
     "ClassDistribution",
+    "ClassWeightCallback",
+    "PriorCorrection",
     "__version__",
+    "adjust_logits",
     "class_counts",
+    "class_weights",
+    "correct_probabilities",
     "expected_steps",
+    "initial_bias",
     "oversample",
     "rebatch",
     "rejection_resample",
     "undersample",
+    "with_sample_weights",
 ]
