@@ -91,10 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         balanced = train.apply(tfbalance.undersample(counts=counts, seed=args.seed))
         print("After undersampling (one epoch):")
         print(tfbalance.class_counts(balanced))
+        # Undersampling keeps a random number of rows per epoch, so the stream's length is
+        # unknown: repeat it and give Keras the expected number of steps instead.
+        steps_per_epoch = tfbalance.expected_steps(counts, batch_size=args.batch_size)
     else:
         weights = tfbalance.class_weights(counts)
         balanced = train.apply(tfbalance.with_sample_weights(weights))
-        print("Class weights:", weights)
+        print("Class weights:", {c: round(w, 3) for c, w in weights.items()})
+        steps_per_epoch = None  # every row is kept: Keras knows the length
 
     # 4. Batch and fit a tiny model. The features are flattened after balancing, so the
     #    balancing step saw exactly what TFDS produced.
@@ -105,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         balanced.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
         .shuffle(1024, seed=args.seed)
         .batch(args.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
     )
+    if steps_per_epoch is not None:
+        train_batches = train_batches.repeat()
+    train_batches = train_batches.prefetch(tf.data.AUTOTUNE)
     test_batches = (
         test.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
         .batch(args.batch_size)
@@ -120,7 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    model.fit(train_batches, epochs=args.epochs, shuffle=False, verbose=2)  # shuffled above
+    model.fit(
+        train_batches,
+        epochs=args.epochs,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,  # the pipeline shuffles
+        verbose=2,
+    )
 
     # 5. Evaluate on the test split with its natural class distribution.
     loss, accuracy = model.evaluate(test_batches, verbose=0)
