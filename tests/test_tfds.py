@@ -209,6 +209,18 @@ def test_missing_column_is_an_error(tmp_path):
         _load(manual_dir, tmp_path / "tfds", split="train")
 
 
+def test_large_ids_and_integers_written_as_floats_are_exact(tmp_path):
+    manual_dir = tmp_path / "manual"
+    manual_dir.mkdir()
+    frame = tfbalance.datasets.make_insurance_dataframe(40, seed=0).astype({"id": object})
+    big = [2**40 + 1 + i for i in range(len(frame))]  # not representable in float32
+    frame["id"] = [str(i) if i % 2 else f"{i}.0" for i in big]
+    frame.to_csv(manual_dir / "train.csv", index=False)
+    train, test = _load(manual_dir, tmp_path / "tfds", split=["train", "test"])
+    got = sorted(int(row["id"]) for split in (train, test) for row in tfds.as_numpy(split))
+    assert got == big
+
+
 @pytest.mark.parametrize(
     "column, value, expected",
     [

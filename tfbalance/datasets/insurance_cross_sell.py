@@ -140,8 +140,11 @@ def insurance_split(row_id: int) -> str:
     """
     if isinstance(row_id, (bool, np.bool_)) or not isinstance(row_id, (int, np.integer)):
         raise TypeError(f"Invalid `row_id`: expected an integer. Received: row_id={row_id!r}")
-    test = zlib.crc32(str(int(row_id)).encode("ascii")) % 100 < TEST_PERCENT
-    return "test" if test else "train"
+    return _split_of(int(row_id))
+
+
+def _split_of(row_id: int) -> str:
+    return "test" if zlib.crc32(str(row_id).encode("ascii")) % 100 < TEST_PERCENT else "train"
 
 
 class InsuranceCrossSell(tfds.core.GeneratorBasedBuilder):
@@ -234,15 +237,20 @@ class InsuranceCrossSell(tfds.core.GeneratorBasedBuilder):
         # epath's text mode does not take, hence the wrapper over the binary stream.
         with io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
-            header = next(reader, None)
-            positions = _column_positions(header, path)
+            parsers = _row_parsers(next(reader, None), path)
+            id_parser = parsers[0]
             for line_number, row in enumerate(reader, start=2):
                 if not row:
                     continue
-                example = _parse_row(row, positions, path, line_number)
-                if insurance_split(example["id"]) == split:
-                    yield example["id"], example
-
+                # Each split reads the whole file: read the id first and parse the rest
+                # only for the rows of this split.
+                row_id = _parse_value(row, id_parser, path, line_number)
+                if _split_of(row_id) == split:
+                    example = {
+                        parser[0]: _parse_value(row, parser, path, line_number)
+                        for parser in parsers
+                    }
+                    yield row_id, example
 
 def _find_data_file(dl_manager: tfds.download.DownloadManager) -> Any:
     try:
@@ -268,7 +276,8 @@ def _find_data_file(dl_manager: tfds.download.DownloadManager) -> Any:
     return found[0]
 
 
-def _column_positions(header: list[str] | None, path: Any) -> dict[str, int]:
+def _row_parsers(header: list[str] | None, path: Any) -> list[tuple[str, int, Any]]:
+    """``(column, position in the row, text -> value)`` for each column, ``id`` first."""
     if header is None:
         raise ValueError(f"Invalid data file {path}: it is empty (expected a CSV header).")
     names = [name.strip() for name in header]
@@ -278,38 +287,37 @@ def _column_positions(header: list[str] | None, path: Any) -> dict[str, int]:
             f"Invalid data file {path}: columns {missing} are missing. Expected the Kaggle "
             f"columns {list(COLUMNS)}. Received: header={header}"
         )
-    return {name: names.index(name) for name in COLUMNS}
+    parsers: dict[str, Any] = {name: _integer for name in _INT_COLUMNS}
+    parsers.update({name: _real for name in _FLOAT_COLUMNS})
+    for name, categories in _CATEGORY_COLUMNS.items():
+        parsers[name] = _category_parser(categories)
+    parsers[_LABEL_COLUMN] = _category_parser(("0", "1"), aliases={"0.0": 0, "1.0": 1})
+    return [(name, names.index(name), parsers[name]) for name in COLUMNS]
 
 
-def _parse_row(
-    row: list[str], positions: dict[str, int], path: Any, line_number: int
-) -> dict[str, Any]:
-    example: dict[str, Any] = {}
-    for name, position in positions.items():
-        text = row[position].strip() if position < len(row) else ""
+def _parse_value(row: list[str], parser: tuple[str, int, Any], path: Any, line_number: int):
+    name, position, parse = parser
+    text = row[position].strip() if position < len(row) else ""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"Invalid data file {path}, line {line_number}, column {name}: {exc} "
+            f"Received: {text!r}"
+        ) from None
+
+
+def _category_parser(names: tuple[str, ...], aliases: dict[str, int] | None = None):
+    ids = {name: i for i, name in enumerate(names)}
+    ids.update(aliases or {})
+
+    def parse(text: str) -> int:
         try:
-            if name in _CATEGORY_COLUMNS:
-                example[name] = _category(text, _CATEGORY_COLUMNS[name])
-            elif name == _LABEL_COLUMN:
-                example[name] = _category(text, ("0", "1"))
-            elif name in _FLOAT_COLUMNS:
-                example[name] = _real(text)
-            else:
-                example[name] = _integer(text)
-        except ValueError as exc:
-            raise ValueError(
-                f"Invalid data file {path}, line {line_number}, column {name}: {exc} "
-                f"Received: {text!r}"
-            ) from None
-    return example
+            return ids[text]
+        except KeyError:
+            raise ValueError(f"expected one of {list(names)}.") from None
 
-
-def _category(text: str, names: tuple[str, ...]) -> int:
-    if text in names:
-        return names.index(text)
-    if names == ("0", "1") and text in ("0.0", "1.0"):
-        return int(float(text))
-    raise ValueError(f"expected one of {list(names)}.")
+    return parse
 
 
 def _real(text: str) -> np.float32:
@@ -320,7 +328,13 @@ def _real(text: str) -> np.float32:
 
 
 def _integer(text: str) -> int:
-    value = _real(text)
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    # Integer columns may be written as floats ("28.0"); parse in float64, not float32,
+    # so large ids stay exact.
+    value = float(text)
     if not value.is_integer():
         raise ValueError("expected an integer.")
     return int(value)
