@@ -5,9 +5,6 @@ the name ``"insurance_cross_sell"``, so that, once the Kaggle file is in the man
 directory::
 
     import tensorflow_datasets as tfds
-from etils import epath
-
-from tfbalance.datasets._synthetic import INSURANCE_COLUMNS
     import tfbalance.datasets
 
     ds = tfds.load(
@@ -34,7 +31,6 @@ from typing import Any, Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
 
 from tfbalance.datasets._synthetic import INSURANCE_COLUMNS
 
@@ -205,7 +201,7 @@ class InsuranceCrossSell(tfds.core.GeneratorBasedBuilder):
     # TFDS 4.9 derives `code_path` through `importlib_resources`, which it only declares as
     # a dependency for Python < 3.9 (tensorflow/datasets#11212); naming the file directly
     # lets the builder prepare without that package.
-    code_path = epath.Path(__file__)
+    code_path = tfds.core.Path(__file__)
 
     def _info(self) -> tfds.core.DatasetInfo:
         features: dict[str, Any] = {name: np.int64 for name in _INT_COLUMNS}
@@ -234,7 +230,7 @@ class InsuranceCrossSell(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, path: Any, split: str) -> Iterator[tuple[int, dict[str, Any]]]:
         # The csv module wants newline="" (quoted fields may hold newlines), which
-        # epath's text mode does not take, hence the wrapper over the binary stream.
+        # TFDS paths' text mode does not take, hence the wrapper over the binary stream.
         with io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             parsers = _row_parsers(next(reader, None), path)
