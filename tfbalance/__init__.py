@@ -20,6 +20,13 @@ from tfbalance._interleave import (
     interleave_by_class,
 )
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
+from tfbalance._sampling import (
+    expected_steps,
+    oversample,
+    rebatch,
+    rejection_resample,
+    undersample,
+)
 from tfbalance._splitting import SplitResult, load_split, split_by_class
 from tfbalance._version import __version__
 from tfbalance._weights import (
@@ -54,13 +61,18 @@ __all__ = [
     "class_datasets",
     "class_weights",
     "correct_probabilities",
+    "expected_steps",
     "infer_csv_schema",
     "initial_bias",
     "interleave_by_class",
     "load_split",
+    "oversample",
     "plot_class_distribution",
     "plot_metric_comparison",
     "read_csv",
+    "rebatch",
+    "rejection_resample",
     "split_by_class",
+    "undersample",
     "with_sample_weights",
 ]

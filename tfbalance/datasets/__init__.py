@@ -6,6 +6,10 @@ from tfbalance.datasets._synthetic import (
     make_insurance_csv,
     make_insurance_dataframe,
 )
+from tfbalance.datasets.insurance_cross_sell import (  # noqa: F401  (registers the TFDS builder)
+    InsuranceCrossSell,
+    insurance_split,
+)
 
 __all__ = [
     "INSURANCE_COLUMNS",
