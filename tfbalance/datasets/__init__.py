@@ -6,14 +6,16 @@ from tfbalance.datasets._synthetic import (
     make_insurance_csv,
     make_insurance_dataframe,
 )
-from tfbalance.datasets.insurance_cross_sell import (  # noqa: F401  (registers the TFDS builder)
+from tfbalance.datasets.insurance_cross_sell import (  # registers the TFDS builder
     InsuranceCrossSell,
     insurance_split,
 )
 
 __all__ = [
     "INSURANCE_COLUMNS",
+    "InsuranceCrossSell",
     "insurance_positive_count",
+    "insurance_split",
     "make_insurance_csv",
     "make_insurance_dataframe",
 ]
