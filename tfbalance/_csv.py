@@ -322,20 +322,38 @@ def _check_label_column(header: Sequence[str], label: Any) -> None:
 # --------------------------------------------------------------------------- counting
 
 
+class _RowError(Exception):
+    """A bad row found in a chunk; ``offset`` counts lines from the chunk's first line."""
+
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+
+    def to_value_error(self, path: str, first_line: int) -> ValueError:
+        where = f"{path}, line {first_line + self.offset}"
+        return ValueError(self.message.replace("{where}", where))
+
+
 class _LabelTally:
     """Counts of raw label strings, validated as they first appear."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
 
-    def add(self, text: str, count: int, where) -> None:
+    def add(self, text: str, count: int, offset) -> None:
         if text not in self.counts:
-            _check_label_text(text, where())
+            try:
+                _check_label_text(text, "{where}")
+            except ValueError as exc:
+                raise _RowError(offset(), str(exc)) from None
             self.counts[text] = 0
         self.counts[text] += count
 
 
 def _check_label_text(text: str, where: str) -> None:
+    if text.strip().lstrip("+-").lower() == "nan":
+        raise ValueError(f"Invalid label in {where}: the label is NaN (got {text!r}).")
     if text.strip() in _MISSING:
         raise ValueError(f"Invalid label in {where}: the label is missing (got {text!r}).")
     try:
@@ -733,11 +751,17 @@ def infer_csv_schema(
     infos = _inspect_files(files, compression_type, field_delim)
     header = infos[0].header
     _check_label_column(header, label)
-    with _open(infos[0].path, infos[0].compression) as f:
-        sample = pd.read_csv(
-            f, nrows=sample_rows, sep=field_delim, dtype=str, keep_default_na=False,
-            skip_blank_lines=True,
-        )
+    try:
+        with _open(infos[0].path, infos[0].compression) as f:
+            sample = pd.read_csv(
+                f, nrows=sample_rows, sep=field_delim, dtype=str, keep_default_na=False,
+                skip_blank_lines=True,
+            )
+    except pd.errors.ParserError as exc:
+        # The byte scanner names the file and line of the malformed row.
+        count_csv_classes(files[:1], label, verbose=False, field_delim=field_delim,
+                          compression_type=compression_type)
+        raise ValueError(f"Invalid CSV file {infos[0].path!r}: {exc}") from None
     dtypes = {c: _infer_dtype(sample[c]) for c in header}
     for c, value in dict(column_dtypes or {}).items():
         if c not in dtypes:
@@ -747,7 +771,7 @@ def infer_csv_schema(
             )
         dtypes[c] = _normalize_dtype(value, c)
     for row, text in enumerate(sample[label].tolist()):
-        _check_label_text(text, f"{infos[0].path!r}, line {row + 2}")
+        _check_label_text(text, f"{infos[0].path}, line {row + 2}")
     if label_vocabulary is None and dtypes[label] == "string":
         label_vocabulary = count_csv_classes(
             files, label, verbose=False, field_delim=field_delim,
@@ -1112,7 +1136,7 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
         # Report the first offending row with its file and line.
         row = tf.argmin(tf.cast(ok, tf.int32))
         message = tf.strings.join([
-            "Invalid CSV row in '", tf.gather(paths, files[row]), "', line ",
+            "Invalid CSV row in ", tf.gather(paths, files[row]), ", line ",
             tf.strings.as_string(numbers[row]), ": ", what, ": ",
             tf.strings.substr(lines[row], 0, 200),
         ])
