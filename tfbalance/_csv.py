@@ -612,7 +612,8 @@ def count_csv_classes(
 
         progbar = keras.utils.Progbar(sum(os.path.getsize(p) for p in files), unit_name="byte")
     totals: dict[str, int] = {}
-    workers = max(1, min(4, os.cpu_count() or 1))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = max(1, min(4, cpus or 1))
     # Chunks are counted on worker threads (NumPy releases the GIL) and merged in file
     # order, so the first error reported is the earliest bad line; at most `workers + 1`
     # chunks are in memory at once.
