@@ -16,10 +16,9 @@ import csv
 import dataclasses
 import glob as _glob
 import gzip
-import io
 import math
 import os
-from typing import Any, Iterator, Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
