@@ -39,7 +39,6 @@ _MISSING = frozenset(
     ["", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>",
      "#N/A", "#NA", "1.#QNAN", "-1.#QNAN", "1.#IND", "-1.#IND"]
 )
-_NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(nan|NaN|NAN|inf|Inf|INF)"
 _BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
 _CHUNK_BYTES = 1 << 23  # bytes per NumPy chunk when counting
 
@@ -1172,7 +1171,12 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
     for col in wanted:
         name = names[col]
         if col == label_col:
-            record_defaults.append(tf.constant([""]))
+            # Numeric labels decode straight to float64 (an empty one becomes NaN and is
+            # reported below); string labels stay text for the vocabulary lookup.
+            numeric_label = schema.label_vocabulary is None
+            record_defaults.append(
+                tf.constant([math.nan], tf.float64) if numeric_label else tf.constant([""])
+            )
         else:
             dtype = schema.dtypes[name]
             tf_dtype = tf.float32 if dtype == "float32" else tf.as_dtype(dtype)
@@ -1230,27 +1234,24 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
                 lines, record_defaults, field_delim=schema.field_delim, select_cols=wanted
             )
         by_name = dict(zip([names[c] for c in wanted], columns))
-        text = tf.strings.strip(by_name.pop(schema.label))
-        checks = [fail_unless(tf.strings.length(text) > 0, lines, numbers, files,
-                              "the label is missing")]
-        with tf.control_dependencies(checks):
-            if table is not None:
+        label = by_name.pop(schema.label)
+        if table is not None:
+            text = tf.strings.strip(label)
+            checks = [fail_unless(tf.strings.length(text) > 0, lines, numbers, files,
+                                  "the label is missing")]
+            with tf.control_dependencies(checks):
                 ids = table.lookup(text)
-                checks.append(fail_unless(ids >= 0, lines, numbers, files,
-                                          "the label is not in label_vocabulary"))
-            else:
-                number = tf.strings.regex_full_match(text, _NUMBER)
-                checks.append(fail_unless(number, lines, numbers, files,
-                                          "the label is not a number"))
-                with tf.control_dependencies(checks):
-                    value = tf.strings.to_number(text, tf.float64)
-                checks.append(fail_unless(~tf.math.is_nan(value), lines, numbers, files,
-                                          "the label is NaN"))
-                checks.append(fail_unless(tf.equal(value, tf.round(value)), lines, numbers,
-                                          files, "class labels must be integers"))
-                checks.append(fail_unless(value >= 0, lines, numbers, files,
-                                          "class ids must be non-negative"))
-                ids = tf.cast(value, tf.int64)
+            checks.append(fail_unless(ids >= 0, lines, numbers, files,
+                                      "the label is not in label_vocabulary"))
+        else:
+            checks = [
+                fail_unless(~tf.math.is_nan(label), lines, numbers, files,
+                            "the label is missing or NaN"),
+                fail_unless(tf.equal(label, tf.round(label)), lines, numbers, files,
+                            "class labels must be integers"),
+                fail_unless(label >= 0, lines, numbers, files, "class ids must be non-negative"),
+            ]
+            ids = tf.cast(label, tf.int64)
         with tf.control_dependencies(checks):
             ids = tf.identity(ids)
         return {name: by_name[name] for name in features}, ids
