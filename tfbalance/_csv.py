@@ -3,9 +3,10 @@
 Reading splits files into large byte blocks (``FixedLengthRecordDataset``), cuts the
 blocks into lines with one vectorised ``tf.strings.split`` per block and decodes whole
 batches with ``tf.io.decode_csv`` in a parallel map, so no per-line ``tf.data`` element is
-ever created on the plain-text path. Counting reads only bytes: a NumPy pass finds the
-field separators of each chunk, checks every row's field count and tallies the label
-field without parsing any other column.
+ever created on the plain-text path. Counting reads fixed-size chunks of bytes on worker
+threads: clean chunks (no quotes, every row the right length, checked with whole-chunk
+counts) go through pandas' C tokenizer for the label column only; any other chunk goes
+through a NumPy scan that respects quotes and names the file and line of a bad row.
 """
 
 from __future__ import annotations
