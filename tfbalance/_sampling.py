@@ -272,7 +272,8 @@ def rejection_resample(
         As in ``undersample``.
     target_dist : 'balanced', list or dict
         The wanted class probabilities (non-negative, summing to 1); ``'balanced'`` is uniform
-        over the classes (of ``initial_dist``, ``num_classes``, or those seen online).
+        over the classes of ``initial_dist`` (every class id up to its largest), over
+        ``num_classes``, or, online without ``num_classes``, over the classes seen so far.
     initial_dist : ClassDistribution, list or dict, optional
         The input's class probabilities (or counts, as a ``ClassDistribution``). When None it
         is estimated online from the rows read so far, with the warm-up bias described in
@@ -525,9 +526,13 @@ def _rejection_plan(
         size = _vector_size(initial_dist, "initial_dist")
         initial = resolve_target_distribution(initial_dist, size, "initial_dist")
     size = len(initial)
+    if np.count_nonzero(initial) < 2:
+        raise ValueError(
+            "Invalid `initial_dist`: resampling needs more than 1 class with a probability "
+            f"above 0. Received: initial_dist={_show(initial_dist)}"
+        )
     if isinstance(target_dist, str):
-        target = np.where(initial > 0, 1.0, 0.0)
-        target /= target.sum()
+        target = np.full(size, 1.0 / size)
     else:
         target = resolve_target_distribution(target_dist, size, "target_dist")
     impossible = np.flatnonzero((target > 0) & (initial == 0))
