@@ -7,6 +7,7 @@ streaming F1 metrics that stay exact, bounded in memory and graph-only.
 from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
 
 from tfbalance._counting import ClassDistribution, class_counts
+from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._sampling import (
     expected_steps,
     oversample,
@@ -18,10 +19,13 @@ from tfbalance._version import __version__
 
 __all__ = [
     "ClassDistribution",
+    "CsvSchema",
     "__version__",
     "class_counts",
     "expected_steps",
+    "infer_csv_schema",
     "oversample",
+    "read_csv",
     "rebatch",
     "rejection_resample",
     "undersample",
