@@ -8,6 +8,7 @@ from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install adv
 
 from tfbalance._counting import ClassDistribution, class_counts
 from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
+from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._sampling import (
     expected_steps,
     oversample,
@@ -25,6 +26,8 @@ __all__ = [
     "expected_steps",
     "infer_csv_schema",
     "oversample",
+    "plot_class_distribution",
+    "plot_metric_comparison",
     "read_csv",
     "rebatch",
     "rejection_resample",
