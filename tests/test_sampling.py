@@ -242,7 +242,8 @@ def test_reads_its_input_once_unlike_tf_rejection_resample():
 @pytest.mark.parametrize(
     "make, exc, pattern",
     [
-        (lambda: tfbalance.undersample(exact=True), ValueError, "exact mode needs the class counts"),
+        (lambda: tfbalance.undersample(exact=True), ValueError,
+         "exact mode needs the class counts"),
         (lambda: tfbalance.undersample(counts=[5, 3, 2], sampling_strategy=0.5), ValueError,
          "only allowed for a binary target"),
         (lambda: tfbalance.undersample(sampling_strategy=0.5, num_classes=3), ValueError,

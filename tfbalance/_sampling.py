@@ -918,7 +918,8 @@ def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Operati
         known = tf.constant(plan.known)
         inside = (labels >= 0) & (labels < len(plan.known))
         valid = inside & tf.gather(known, tf.where(inside, labels, 0))
-        allowed = f"the classes with rows in the known distribution: {np.flatnonzero(plan.known).tolist()}"
+        classes = np.flatnonzero(plan.known).tolist()
+        allowed = f"the classes with rows in the known distribution: {classes}"
     elif plan.num_classes is not None:
         valid = (labels >= 0) & (labels < plan.num_classes)
         allowed = f"0..{plan.num_classes - 1} (num_classes={plan.num_classes})"
