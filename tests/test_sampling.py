@@ -217,6 +217,20 @@ def test_runs_under_tf_distribute():
     assert np.bincount(labels).tolist() == [100, 100]
 
 
+def test_runs_on_tf_data_service():
+    service = tf.data.experimental.service
+    dispatcher = service.DispatchServer()
+    worker = service.WorkerServer(
+        service.WorkerConfig(dispatcher_address=dispatcher.target.split("://")[1])
+    )
+    ds, _ = _dataset([300, 100], batch=50)
+    ds = ds.apply(tfbalance.undersample(counts=[300, 100], exact=True, seed=0))
+    ds = ds.apply(service.distribute(processing_mode="parallel_epochs", service=dispatcher.target))
+    _, labels = _rows(ds)
+    assert np.bincount(labels).tolist() == [100, 100]
+    del worker
+
+
 def test_reads_its_input_once_unlike_tf_rejection_resample():
     reads = tf.Variable(0, dtype=tf.int64)
 
