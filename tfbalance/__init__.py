@@ -7,10 +7,17 @@ streaming F1 metrics that stay exact, bounded in memory and graph-only.
 from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
 
 from tfbalance._counting import ClassDistribution, class_counts
+from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
+from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._version import __version__
 
 __all__ = [
     "ClassDistribution",
+    "CsvSchema",
     "__version__",
     "class_counts",
+    "infer_csv_schema",
+    "plot_class_distribution",
+    "plot_metric_comparison",
+    "read_csv",
 ]
