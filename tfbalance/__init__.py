@@ -6,9 +6,16 @@ streaming F1 metrics that stay exact, bounded in memory and graph-only.
 
 from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
 
-from tfbalance._counting import ClassDistribution, class_counts
+from tfbalance._counting import class_counts, ClassDistribution
 from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
+from tfbalance._sampling import (
+    expected_steps,
+    oversample,
+    rebatch,
+    rejection_resample,
+    undersample,
+)
 from tfbalance._version import __version__
 
 __all__ = [
@@ -16,8 +23,13 @@ __all__ = [
     "CsvSchema",
     "__version__",
     "class_counts",
+    "expected_steps",
     "infer_csv_schema",
+    "oversample",
     "plot_class_distribution",
     "plot_metric_comparison",
     "read_csv",
+    "rebatch",
+    "rejection_resample",
+    "undersample",
 ]
