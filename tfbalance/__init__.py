@@ -6,6 +6,7 @@ streaming F1 metrics that stay exact, bounded in memory and graph-only.
 
 from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
 
+from tfbalance import metrics
 from tfbalance._counting import class_counts, ClassDistribution
 from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
@@ -17,10 +18,14 @@ from tfbalance._sampling import (
     undersample,
 )
 from tfbalance._version import __version__
+from tfbalance.metrics import BestF1, F1Score, FBetaScore
 
 __all__ = [
+    "BestF1",
     "ClassDistribution",
     "CsvSchema",
+    "F1Score",
+    "FBetaScore",
     "__version__",
     "class_counts",
     "expected_steps",
