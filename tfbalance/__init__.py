@@ -18,18 +18,33 @@ from tfbalance._sampling import (
     undersample,
 )
 from tfbalance._version import __version__
+from tfbalance._weights import (
+    adjust_logits,
+    class_weights,
+    ClassWeightCallback,
+    correct_probabilities,
+    initial_bias,
+    PriorCorrection,
+    with_sample_weights,
+)
 from tfbalance.metrics import BestF1, F1Score, FBetaScore
 
 __all__ = [
     "BestF1",
     "ClassDistribution",
+    "ClassWeightCallback",
     "CsvSchema",
     "F1Score",
     "FBetaScore",
+    "PriorCorrection",
     "__version__",
+    "adjust_logits",
     "class_counts",
+    "class_weights",
+    "correct_probabilities",
     "expected_steps",
     "infer_csv_schema",
+    "initial_bias",
     "oversample",
     "plot_class_distribution",
     "plot_metric_comparison",
@@ -37,4 +52,5 @@ __all__ = [
     "rebatch",
     "rejection_resample",
     "undersample",
+    "with_sample_weights",
 ]
