@@ -9,6 +9,16 @@ from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install adv
 from tfbalance import metrics
 from tfbalance._counting import class_counts, ClassDistribution
 from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
+from tfbalance._interleave import (
+    balanced_batches,
+    class_datasets,
+    ClassDatasets,
+    ExponentialSchedule,
+    interleave_by_class,
+    InterleaveScheduleCallback,
+    LinearSchedule,
+    WeightSchedule,
+)
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._sampling import (
     expected_steps,
@@ -17,6 +27,7 @@ from tfbalance._sampling import (
     rejection_resample,
     undersample,
 )
+from tfbalance._splitting import load_split, split_by_class, SplitResult
 from tfbalance._version import __version__
 from tfbalance._weights import (
     adjust_logits,
@@ -31,26 +42,37 @@ from tfbalance.metrics import BestF1, F1Score, FBetaScore
 
 __all__ = [
     "BestF1",
+    "ClassDatasets",
     "ClassDistribution",
     "ClassWeightCallback",
     "CsvSchema",
+    "ExponentialSchedule",
     "F1Score",
     "FBetaScore",
+    "InterleaveScheduleCallback",
+    "LinearSchedule",
     "PriorCorrection",
+    "SplitResult",
+    "WeightSchedule",
     "__version__",
     "adjust_logits",
+    "balanced_batches",
     "class_counts",
+    "class_datasets",
     "class_weights",
     "correct_probabilities",
     "expected_steps",
     "infer_csv_schema",
     "initial_bias",
+    "interleave_by_class",
+    "load_split",
     "oversample",
     "plot_class_distribution",
     "plot_metric_comparison",
     "read_csv",
     "rebatch",
     "rejection_resample",
+    "split_by_class",
     "undersample",
     "with_sample_weights",
 ]
