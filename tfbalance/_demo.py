@@ -9,9 +9,11 @@ the file through ``tfbalance.read_csv`` in batches.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
@@ -24,8 +26,15 @@ __all__ = ["DemoResult", "run_demo", "DEFAULT_ROWS", "TECHNIQUES", "METRICS"]
 DEFAULT_ROWS = 382_154
 LABEL = "Response"
 NUMERIC_COLUMNS = ("Age", "Annual_Premium", "Vintage")
-STRING_COLUMNS = ("Gender", "Vehicle_Age", "Vehicle_Damage")
-INTEGER_COLUMNS = ("Driving_License", "Previously_Insured", "Region_Code", "Policy_Sales_Channel")
+CATEGORICAL_COLUMNS = (
+    "Gender",
+    "Vehicle_Age",
+    "Vehicle_Damage",
+    "Driving_License",
+    "Previously_Insured",
+    "Region_Code",
+    "Policy_Sales_Channel",
+)
 # Rows whose id falls in this residue class form the held-out test split, so the split is
 # the same for every technique and every run, and needs no pass of its own.
 TEST_MODULUS = 5
@@ -109,49 +118,51 @@ def _split(dataset: tf.data.Dataset, *, test: bool) -> tf.data.Dataset:
 def _read(path: str, batch_size: int, *, test: bool) -> tf.data.Dataset:
     import tfbalance
 
-    columns = ["id", *NUMERIC_COLUMNS, *STRING_COLUMNS, *INTEGER_COLUMNS, LABEL]
+    columns = ["id", *NUMERIC_COLUMNS, *CATEGORICAL_COLUMNS, LABEL]
     dataset = tfbalance.read_csv(path, LABEL, batch_size=batch_size, select_columns=columns)
     return _split(dataset, test=test)
 
 
 def build_encoder(train: tf.data.Dataset) -> Callable[[dict[str, tf.Tensor]], tf.Tensor]:
-    """Keras preprocessing layers fitted from one streaming pass each over ``train``.
+    """Keras preprocessing layers fitted from two streaming passes over ``train``.
 
-    Numeric columns are standardised (the premium on a log scale, for its heavy tail);
-    categorical ones are one-hot encoded through lookups whose vocabularies come from the
-    stream. Returns a function mapping a batch of raw features to a float matrix.
+    Numeric columns are standardised (the premium on a log scale, for its heavy tail) by a
+    ``Normalization`` layer; every categorical column becomes ``"column=value"`` tokens that
+    one ``StringLookup`` one-hot encodes, so the vocabulary of all of them is learned in a
+    single pass. Returns a function mapping a batch of raw features to a float matrix.
     """
     import keras
 
-    def numeric(features: dict[str, tf.Tensor]) -> tf.Tensor:
-        columns = [tf.cast(features[c], tf.float32) for c in NUMERIC_COLUMNS]
-        premium = NUMERIC_COLUMNS.index("Annual_Premium")
-        columns[premium] = tf.math.log1p(tf.maximum(columns[premium], 0.0))
-        return tf.stack(columns, axis=-1)
-
     features_only = train.map(lambda f, y: f)
     normalizer = keras.layers.Normalization()
-    normalizer.adapt(features_only.map(numeric))
-    lookups: dict[str, Any] = {}
-    for column in STRING_COLUMNS:
-        lookups[column] = keras.layers.StringLookup(output_mode="one_hot")
-        lookups[column].adapt(features_only.map(lambda f, c=column: f[c]))
-    for column in INTEGER_COLUMNS:
-        # Sales channels run to 163 codes; the rare ones share the out-of-vocabulary slot.
-        lookups[column] = keras.layers.IntegerLookup(output_mode="one_hot", max_tokens=48)
-        lookups[column].adapt(
-            features_only.map(lambda f, c=column: tf.cast(f[c], tf.int64))
-        )
+    normalizer.adapt(features_only.map(_numeric))
+    lookup = keras.layers.StringLookup(output_mode="multi_hot")
+    lookup.adapt(features_only.map(_category_tokens))
 
     def encode(features: dict[str, tf.Tensor]) -> tf.Tensor:
-        parts = [normalizer(numeric(features))]
-        for column in STRING_COLUMNS:
-            parts.append(tf.cast(lookups[column](features[column]), tf.float32))
-        for column in INTEGER_COLUMNS:
-            parts.append(tf.cast(lookups[column](tf.cast(features[column], tf.int64)), tf.float32))
-        return tf.concat(parts, axis=-1)
+        return tf.concat(
+            [normalizer(_numeric(features)), tf.cast(lookup(_category_tokens(features)), tf.float32)],
+            axis=-1,
+        )
 
     return encode
+
+
+def _numeric(features: dict[str, tf.Tensor]) -> tf.Tensor:
+    columns = [tf.cast(features[c], tf.float32) for c in NUMERIC_COLUMNS]
+    premium = NUMERIC_COLUMNS.index("Annual_Premium")
+    columns[premium] = tf.math.log1p(tf.maximum(columns[premium], 0.0))
+    return tf.stack(columns, axis=-1)
+
+
+def _category_tokens(features: dict[str, tf.Tensor]) -> tf.Tensor:
+    tokens = []
+    for column in CATEGORICAL_COLUMNS:
+        value = features[column]
+        if value.dtype != tf.string:
+            value = tf.strings.as_string(tf.cast(value, tf.int64))
+        tokens.append(column + "=" + value)
+    return tf.stack(tokens, axis=-1)
 
 
 def build_model(num_features: int, seed: int):
@@ -183,8 +194,12 @@ def build_model(num_features: int, seed: int):
 
 def _encode(dataset: tf.data.Dataset, encode: Callable, batch_size: int) -> tf.data.Dataset:
     import tfbalance
+    from tfbalance._labels import batched_label_rank
 
-    dataset = dataset.apply(tfbalance.rebatch(batch_size))
+    if batched_label_rank(dataset, None) == 0:
+        dataset = dataset.batch(batch_size)
+    else:
+        dataset = dataset.apply(tfbalance.rebatch(batch_size))
     return dataset.map(
         lambda *element: (encode(element[0]), *element[1:]),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -211,11 +226,29 @@ def run_demo(
     verbose: bool = True,
 ) -> DemoResult:
     """Run the insurance cross-sell study; see ``tfbalance demo --help``."""
+    stream = stream or sys.stdout
+    report = _Reporter(stream, verbose)
+    logger = tf.get_logger()
+    log_level = logger.level
+    # Five fresh models retrace Keras' train step; TF's retracing advice is noise here.
+    logger.setLevel("ERROR")
+    try:
+        with warnings.catch_warnings():
+            # A stream of unknown length ends each epoch by running out; that is expected.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            return _run(
+                data, rows, epochs, out, seed, batch_size, read_batch_size, techniques,
+                stream, verbose, report,
+            )
+    finally:
+        logger.setLevel(log_level)
+
+
+def _run(data, rows, epochs, out, seed, batch_size, read_batch_size, techniques, stream,
+         verbose, report) -> DemoResult:
     import tfbalance
     from tfbalance.datasets import make_insurance_csv
 
-    stream = stream or sys.stdout
-    report = _Reporter(stream, verbose)
     unknown = sorted(set(techniques) - set(TECHNIQUES))
     if unknown:
         raise ValueError(
@@ -281,11 +314,13 @@ def run_demo(
                 tfbalance.oversample(counts=train_counts, exact=True, seed=seed)
             )
         elif technique == "class_weights":
-            callback = tfbalance.ClassWeightCallback(2)
+            callback = tfbalance.ClassWeightCallback(2, update=10)
             source = train.apply(callback.transform)
             callbacks.append(callback)
         else:
-            source, schedule_callback = _interleave_schedule(train, train_counts, epochs, seed)
+            source, schedule_callback = _interleave_schedule(
+                train, train_counts, epochs, batch_size, seed
+            )
             callbacks.append(schedule_callback)
         if technique in ("undersample", "oversample"):
             after = _label_counts(source)
@@ -296,6 +331,7 @@ def run_demo(
             epochs=epochs,
             verbose=fit_verbose,
             callbacks=callbacks,
+            shuffle=False,
         )
         if technique == "class_weights":
             weights = ", ".join(f"{c}: {w:.3f}" for c, w in callback.class_weights.items())
@@ -360,14 +396,21 @@ def _find_metric(model: Any, name: str) -> Any:
     raise KeyError(name)
 
 
-def _interleave_schedule(train, train_counts, epochs, seed):
+def _interleave_schedule(train, train_counts, epochs, batch_size, seed):
     import tfbalance
 
-    streams = tfbalance.class_datasets(train, num_classes=2)
-    schedule = tfbalance.LinearSchedule("natural", "balanced", num_epochs=max(epochs - 1, 1))
-    callback = tfbalance.InterleaveScheduleCallback(schedule, counts=train_counts)
+    # Without class-sharded files each class stream filters the training split (one read
+    # per class); `tfbalance split` writes the shards that make this I/O-free at scale.
+    streams = tfbalance.class_datasets(train, counts=train_counts)
+    # Natural -> balanced over the first two thirds of training, step by step, so even a
+    # one-epoch run sees the whole move; the last third trains on balanced input.
+    total_steps = epochs * math.ceil(train_counts.total / batch_size)
+    schedule = tfbalance.LinearSchedule(
+        "natural", "balanced", duration=max(2 * total_steps // 3, 1), unit="step"
+    )
+    callback = tfbalance.InterleaveScheduleCallback(schedule)
     dataset = tfbalance.interleave_by_class(
-        streams, weights=callback.weights, seed=seed, epoch_rows=train_counts.total
+        streams, schedule, seed=seed, counts=train_counts, epoch_rows=train_counts.total
     )
     return dataset, callback
 
