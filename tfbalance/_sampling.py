@@ -775,6 +775,30 @@ def _resample_batches(
     state = _initial_state(plan)
     step = _make_step(plan, label, shuffle, has_end)
     scanned = zip_with_seeds(marked, seed).scan(state, step, name=name)
+    whole = tf.constant(plan.whole if plan.mode == "exact" else np.zeros(0), tf.int64)
+
+    def rows_to_emit(element, ids, payload, weights, seeds):
+        rows = tf.size(ids)
+        if plan.mode == "exact":
+            taken, batch_counts = payload
+            # Within each class keep the `taken` rows with the smallest stateless keys: a
+            # uniformly random subset of that size.
+            keys = tf.cast(ids, tf.float64) + tf.random.stateless_uniform(
+                [rows], seeds[0], dtype=tf.float64
+            )
+            position = tf.cast(tf.math.invert_permutation(tf.argsort(keys, stable=True)),
+                               tf.int64)
+            starts = tf.cumsum(batch_counts, exclusive=True)
+            chosen = position - tf.gather(starts, ids) < tf.gather(taken, ids)
+            repeats = tf.gather(whole, ids) + tf.cast(chosen, tf.int64)
+        else:
+            repeats = payload[0]
+        index = tf.repeat(tf.range(rows), repeats)
+        if shuffle:
+            index = tf.gather(index, stateless_permutation(tf.size(index), seeds[1]))
+        return element, index, weights
+
+    scanned = scanned.map(rows_to_emit, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     scanned = scanned.filter(lambda element, index, weights: tf.size(index) > 0)
 
     def gather(element: Any, index: tf.Tensor, weights: tf.Tensor) -> Any:
@@ -874,15 +898,9 @@ def _make_step(plan: _Plan, label: Label, shuffle: bool, has_end: bool):
                 )
             with tf.control_dependencies(checks):
                 taken = _hypergeometric(seed_hyper, remaining, picks, batch_counts)
-            keys = tf.cast(labels, tf.float64) + tf.random.stateless_uniform(
-                [rows], seed_rank, dtype=tf.float64
-            )
-            position = tf.cast(tf.math.invert_permutation(tf.argsort(keys, stable=True)),
-                               tf.int64)
-            starts = tf.cumsum(batch_counts, exclusive=True)
-            rank = position - tf.gather(starts, ids)
-            chosen = tf.cast(rank < tf.gather(taken, ids), tf.int64)
-            repeats = tf.gather(tf.constant(plan.whole, tf.int64), ids) + chosen
+            # The uniform choice of `taken` rows inside the batch needs no state: it runs in
+            # the parallel map after the scan (rows_to_emit).
+            payload = (taken, batch_counts)
             weights = tf.constant(plan.weights, tf.float64)
             new_state["remaining"] = remaining - batch_counts
             new_state["picks"] = picks - taken
@@ -898,13 +916,13 @@ def _make_step(plan: _Plan, label: Label, shuffle: bool, has_end: bool):
             whole = tf.floor(row_rates)
             uniform = tf.random.stateless_uniform([rows], seed_keep, dtype=tf.float64)
             repeats = tf.cast(whole, tf.int64) + tf.cast(uniform < row_rates - whole, tf.int64)
+            payload = (repeats, tf.zeros([0], tf.int64))
 
         with tf.control_dependencies(checks):
-            index = tf.repeat(tf.range(rows), repeats)
-        if shuffle:
-            index = tf.gather(index, stateless_permutation(tf.size(index), seed_shuffle))
+            ids = tf.identity(ids)
         row_weights = tf.cast(tf.gather(weights, ids), tf.float32)
-        return new_state, (element, index, row_weights)
+        seeds = tf.stack([seed_rank, seed_shuffle])
+        return new_state, (element, ids, payload, row_weights, seeds)
 
     return step
 
