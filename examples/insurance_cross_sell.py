@@ -53,7 +53,7 @@ def make_encoder(train):
 
     def encode(f):
         parts = [numeric(tf.stack([tf.cast(f[c], tf.float32) for c in NUMERIC], -1))]
-        parts += [lookups[c](as_text(f[c])) for c in CATEGORICAL]
+        parts += [tf.cast(lookups[c](as_text(f[c])), tf.float32) for c in CATEGORICAL]
         return tf.concat(parts, axis=-1)
 
     return encode

@@ -292,6 +292,7 @@ def _run_split(args: argparse.Namespace) -> int:
     )
     for c, n in result.counts.counts.items():
         print(f"  class {c}: {n:,} rows in {len(result[c])} file(s)")
+    return 0
 
 
 # --- demo -------------------------------------------------------------------------------------
