@@ -358,7 +358,11 @@ def _run(data, rows, epochs, out, seed, batch_size, read_batch_size, techniques,
     report.line(result.table_markdown())
     files["metrics_chart"] = os.path.join(out, "metrics.png")
     tfbalance.plot_metric_comparison(
-        {TECHNIQUE_TITLES[t]: v for t, v in metrics.items()}, path=files["metrics_chart"]
+        {
+            TECHNIQUE_TITLES[t]: {METRIC_TITLES[m]: value for m, value in v.items()}
+            for t, v in metrics.items()
+        },
+        path=files["metrics_chart"],
     )
     report.line()
     report.line(_verdict(result, full))
