@@ -7,10 +7,12 @@ streaming F1 metrics that stay exact, bounded in memory and graph-only.
 from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
 
 from tfbalance._counting import ClassDistribution, class_counts
+from tfbalance._service import check_data_service_compatible
 from tfbalance._version import __version__
 
 __all__ = [
     "ClassDistribution",
     "__version__",
+    "check_data_service_compatible",
     "class_counts",
 ]
