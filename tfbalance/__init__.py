@@ -8,6 +8,13 @@ from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install adv
 
 from tfbalance._counting import ClassDistribution, class_counts
 from tfbalance._service import check_data_service_compatible
+from tfbalance._sampling import (
+    expected_steps,
+    oversample,
+    rebatch,
+    rejection_resample,
+    undersample,
+)
 from tfbalance._version import __version__
 
 __all__ = [
@@ -15,4 +22,9 @@ __all__ = [
     "__version__",
     "check_data_service_compatible",
     "class_counts",
+    "expected_steps",
+    "oversample",
+    "rebatch",
+    "rejection_resample",
+    "undersample",
 ]

@@ -1,0 +1,1035 @@
+"""Streaming resampling transforms: ``undersample``, ``oversample``, ``rejection_resample``.
+
+How they work
+-------------
+Each transform returns a ``dataset -> dataset`` function for ``dataset.apply``. Internally it
+always works on *batches of rows*:
+
+* a batched input (a vector of class ids per element, as ``read_csv`` yields) is resampled
+  batch by batch: this is the fast path;
+* an unbatched input (a scalar class id per element) is batched internally
+  (``_UNBATCHED_CHUNK`` rows), resampled the same way and unbatched again, so the element
+  structure and spec that go in come out.
+
+For every batch, one ``Dataset.scan`` step turns the class ids into a vector of *repeat counts*
+(0 drops a row, 1 keeps it, k > 1 duplicates it) with vectorised, stateless random ops keyed
+by a per-batch seed from ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``.
+A parallel ``map`` then gathers the rows of every component of the element. The scan state
+(running class counts, rows and picks still to go in exact mode) is part of the iterator, so it
+is checkpointable and needs no Python state; one iterator reads each input row once per epoch.
+
+An empty end-of-epoch marker (a zero-row batch) is appended to the input so the last scan
+step can check what only the end of an epoch can tell: in exact mode, that the data held as
+many rows of each class as ``counts`` said; online, that every required class appeared.
+
+Modes
+-----
+* Bernoulli with known ``counts``: class ``c`` has rate ``r_c = target_c / count_c``; each row
+  is emitted ``floor(r_c)`` times plus once more with probability ``r_c - floor(r_c)``, so the
+  expected output count of every class is its target.
+* Online (``counts=None``): the same, with the counts replaced by the running counts of the
+  rows read so far *including the current batch*. See ``undersample`` for the warm-up bias.
+* Exact (``exact=True``): sequential selection sampling at the batch level. With ``R_c`` rows of
+  class ``c`` still to come, ``K_c`` of which must still be picked, the number of picks among
+  the ``m_c`` rows of class ``c`` in this batch is hypergeometric(``R_c``, ``K_c``, ``m_c``);
+  it is drawn exactly from its log-pmf (``stateless_categorical`` over the feasible values),
+  and that many rows are chosen uniformly inside the batch (smallest stateless uniform keys).
+  The picks form a uniformly random ``K_c``-subset of the class, and their number is exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence, Union
+
+import numpy as np
+
+from tfbalance._counting import ClassDistribution, CountsLike, as_class_distribution
+from tfbalance._labels import Label, batched_label_rank, check_label_argument, get_label
+from tfbalance._random import split_seed, stateless_permutation, zip_with_seeds
+from tfbalance._tf import tf
+from tfbalance._validation import (
+    SAMPLING_STRATEGY_WORDS,
+    SamplingStrategy,
+    check_positive_int,
+    check_seed,
+    resolve_target_distribution,
+    sampling_targets,
+)
+
+__all__ = [
+    "undersample",
+    "oversample",
+    "rejection_resample",
+    "rebatch",
+    "expected_steps",
+]
+
+Transform = Callable[[tf.data.Dataset], tf.data.Dataset]
+TargetDist = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
+
+_UNBATCHED_CHUNK = 1024
+_DEFAULT_MAX_WAIT = 100_000
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def undersample(
+    *,
+    label: Label = None,
+    counts: CountsLike | None = None,
+    sampling_strategy: SamplingStrategy = "auto",
+    exact: bool = False,
+    seed: int | None = None,
+    sample_weight: bool = False,
+    num_classes: int | None = None,
+    max_wait_elements: int = _DEFAULT_MAX_WAIT,
+    name: str | None = None,
+) -> Transform:
+    """Random undersampling of a stream, as a ``dataset.apply`` transform.
+
+    Rows of the resampled classes are dropped at random so that each class reaches the count
+    that ``sampling_strategy`` asks for; no row is ever duplicated. The elements that come
+    out have the structure of those that go in (no ``(class, element)`` pairs).
+
+    Parameters
+    ----------
+    label : None, str, int or callable
+        Where the class id is: ``None`` = second item of ``(x, y)`` / ``(x, y, w)`` tuples,
+        a ``str`` a dict key (also of the features dict in ``(features, ...)``), an ``int``
+        a tuple position, a callable ``element -> class ids``. Class ids are integers: a
+        scalar per element (unbatched) or a vector per batch (batched, the fast path).
+    counts : ClassDistribution, dict or list, optional
+        The class counts of one epoch of the input (``tfbalance.class_counts``). When None
+        they are estimated online from the rows read so far: the rate applied to a row uses
+        the counts of all rows up to and including its batch, so early batches are resampled
+        with noisy rates (relative error about ``sqrt((1 - p_c) / (n p_c))`` after ``n``
+        rows). The expected output then differs from the target by O(log N) rows from the
+        ratio's estimation bias, which decays as 1/n, plus O(sqrt(N)) noise. This assumes the
+        class order is random; for sorted data pass ``counts``.
+    sampling_strategy : str, float, dict or callable
+        imbalanced-learn semantics (for under-sampling): ``'auto'`` (= ``'not minority'``),
+        ``'majority'``, ``'not minority'``, ``'not majority'``, ``'all'``; a float in
+        ``(0, 1]`` for binary data: the wanted minority/majority ratio; a dict
+        ``{class: rows to keep}``; a callable ``ClassDistribution -> dict``. Dicts and
+        callables need ``counts``.
+    exact : bool
+        Yield exactly the requested count of each class per epoch (needs ``counts``, and the
+        whole epoch must flow through this one transform, e.g. apply it before sharding).
+        Each epoch draws a fresh uniformly random subset; the same seed reproduces the same
+        sequence of epochs. On unbatched input the output declares its cardinality.
+    seed : int, optional
+        Seed of the stateless random draws.
+    sample_weight : bool
+        Also emit each row's importance weight ``p_c / q_c`` (input share over output share
+        of its class; the output's mean weight is 1, and the weighted loss estimates the loss
+        on the original distribution): ``(x, y)`` becomes ``(x, y, w)``, an existing weight in
+        ``(x, y, w)`` is multiplied, dict elements get a ``"sample_weight"`` key.
+    num_classes : int, optional
+        Online mode only: the number of classes. Labels outside ``[0, num_classes)`` are then
+        an error and every class must appear within ``max_wait_elements`` rows.
+    max_wait_elements : int
+        Online mode: the number of input rows after which a required class that has not
+        appeared raises an error (at least two classes must appear). The end of an epoch is
+        checked the same way, so an impossible request never hangs a repeated pipeline.
+    name : str, optional
+        Name of the tf.data operations.
+
+    Returns
+    -------
+    Callable[[tf.data.Dataset], tf.data.Dataset]
+
+    Raises
+    ------
+    ValueError
+        Bad ``sampling_strategy`` (imbalanced-learn's checks), ``exact=True`` without
+        ``counts``, fewer than two classes with rows, a dict asking for more rows than a class
+        has. At run time (``tf.errors.InvalidArgumentError``): labels outside the known
+        classes; in exact mode a class count that does not match ``counts``; online, a
+        required class that never appears.
+    TypeError
+        Labels that are not integers, or arguments of the wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np, tensorflow as tf
+    >>> y = np.array([0] * 80 + [1] * 20)
+    >>> ds = tf.data.Dataset.from_tensor_slices((np.arange(100.0), y))
+    >>> out = ds.apply(undersample(counts=[80, 20], exact=True, seed=1))
+    >>> int(out.cardinality())
+    40
+    >>> np.bincount([int(t) for _, t in out])
+    array([20, 20])
+    >>> batched = ds.batch(32).apply(undersample(counts=[80, 20], exact=True, seed=1))
+    >>> np.bincount(np.concatenate([t.numpy() for _, t in batched]))
+    array([20, 20])
+    """
+    check_label_argument(label)
+    seed = check_seed(seed)
+    _check_bool(exact, "exact")
+    _check_bool(sample_weight, "sample_weight")
+    plan = _count_plan(
+        "under-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
+    )
+    return _transform(plan, label=label, seed=seed, shuffle=False, sample_weight=sample_weight,
+                      name=name)
+
+
+def oversample(
+    *,
+    label: Label = None,
+    counts: CountsLike | None = None,
+    sampling_strategy: SamplingStrategy = "auto",
+    exact: bool = False,
+    seed: int | None = None,
+    shuffle: bool = True,
+    sample_weight: bool = False,
+    num_classes: int | None = None,
+    max_wait_elements: int = _DEFAULT_MAX_WAIT,
+    name: str | None = None,
+) -> Transform:
+    """Random oversampling of a stream, as a ``dataset.apply`` transform.
+
+    Each row of a resampled class with rate ``r = target / count`` is emitted ``floor(r)``
+    times, and once more with probability ``r - floor(r)`` (Bernoulli mode) or for exactly
+    ``target mod count`` rows chosen uniformly at random (exact mode). Every row therefore
+    appears at least once. The copies are mixed by a seeded shuffle inside each batch
+    (a bounded shuffle: ``_UNBATCHED_CHUNK`` rows on unbatched input, the input batch on
+    batched input), so duplicates do not arrive in runs.
+
+    Parameters
+    ----------
+    label, counts, exact, seed, sample_weight, num_classes, max_wait_elements, name
+        As in ``undersample`` (online estimation, exact mode, weights and errors alike).
+    sampling_strategy : str, float, dict or callable
+        imbalanced-learn semantics (for over-sampling): ``'auto'`` (= ``'not majority'``),
+        ``'minority'``, ``'not minority'``, ``'not majority'``, ``'all'``; a float in
+        ``(0, 1]`` for binary data: the wanted minority/majority ratio; a dict
+        ``{class: wanted rows}`` (at least the class's count); a callable
+        ``ClassDistribution -> dict``. Dicts and callables need ``counts``.
+    shuffle : bool
+        Shuffle each output batch so copies of a row are spread out.
+
+    Returns
+    -------
+    Callable[[tf.data.Dataset], tf.data.Dataset]
+
+    Raises
+    ------
+    ValueError
+        As ``undersample``; a dict asking for fewer rows than a class has.
+    TypeError
+        As ``undersample``.
+
+    Examples
+    --------
+    >>> import numpy as np, tensorflow as tf
+    >>> y = np.array([0] * 80 + [1] * 20)
+    >>> ds = tf.data.Dataset.from_tensor_slices((np.arange(100.0), y))
+    >>> out = ds.apply(oversample(counts=[80, 20], exact=True, seed=1))
+    >>> int(out.cardinality())
+    160
+    >>> np.bincount([int(t) for _, t in out])
+    array([80, 80])
+    """
+    check_label_argument(label)
+    seed = check_seed(seed)
+    _check_bool(exact, "exact")
+    _check_bool(shuffle, "shuffle")
+    _check_bool(sample_weight, "sample_weight")
+    plan = _count_plan(
+        "over-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
+    )
+    return _transform(plan, label=label, seed=seed, shuffle=shuffle, sample_weight=sample_weight,
+                      name=name)
+
+
+def rejection_resample(
+    *,
+    label: Label = None,
+    target_dist: TargetDist = "balanced",
+    initial_dist: Union[ClassDistribution, Mapping[int, float], Sequence[float], None] = None,
+    seed: int | None = None,
+    sample_weight: bool = False,
+    num_classes: int | None = None,
+    max_wait_elements: int = _DEFAULT_MAX_WAIT,
+    name: str | None = None,
+) -> Transform:
+    """Rejection resampling to a target class distribution, as a ``dataset.apply`` transform.
+
+    A row of class ``c`` is accepted with probability
+    ``a_c = (target_c / initial_c) / max_k(target_k / initial_k)``: the largest acceptance
+    probabilities whose output has the target distribution, so the input consumed per output
+    row is the minimum, ``max_k(target_k / initial_k)``. Unlike
+    ``tf.data.Dataset.rejection_resample`` it keeps the element structure, accepts batched
+    input, reads its input once with one iterator, and draws stateless seeded randoms.
+
+    Parameters
+    ----------
+    label, seed, sample_weight, max_wait_elements, name
+        As in ``undersample``.
+    target_dist : 'balanced', list or dict
+        The wanted class probabilities (non-negative, summing to 1); ``'balanced'`` is uniform
+        over the classes (of ``initial_dist``, ``num_classes``, or those seen online).
+    initial_dist : ClassDistribution, list or dict, optional
+        The input's class probabilities (or counts, as a ``ClassDistribution``). When None it
+        is estimated online from the rows read so far, with the warm-up bias described in
+        ``undersample``.
+    num_classes : int, optional
+        Online mode: the number of classes (defaults to the length of a list ``target_dist``).
+
+    Returns
+    -------
+    Callable[[tf.data.Dataset], tf.data.Dataset]
+
+    Raises
+    ------
+    ValueError
+        Negative target or initial probabilities, probabilities not summing to 1, unknown
+        classes in dicts, a target class with initial probability 0. At run time
+        (``tf.errors.InvalidArgumentError``): labels outside the known classes; online, a
+        target class that never appears within ``max_wait_elements`` rows.
+    TypeError
+        Labels that are not integers, or arguments of the wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np, tensorflow as tf
+    >>> y = np.array([0] * 800 + [1] * 200)
+    >>> ds = tf.data.Dataset.from_tensor_slices((np.arange(1000.0), y)).batch(100)
+    >>> out = ds.apply(rejection_resample(initial_dist=[0.8, 0.2], seed=3))
+    >>> labels = np.concatenate([t.numpy() for _, t in out])
+    >>> int((labels == 1).sum())  # every minority row is kept (acceptance 1)
+    200
+    >>> abs(int((labels == 0).sum()) - 200) < 60  # majority rows kept with probability 1/4
+    True
+    """
+    check_label_argument(label)
+    seed = check_seed(seed)
+    _check_bool(sample_weight, "sample_weight")
+    plan = _rejection_plan(target_dist, initial_dist, num_classes, max_wait_elements)
+    return _transform(plan, label=label, seed=seed, shuffle=False, sample_weight=sample_weight,
+                      name=name)
+
+
+def rebatch(
+    batch_size: int, *, drop_remainder: bool = False, num_rows: int | None = None
+) -> Transform:
+    """Regroup a resampled batched stream into training batches of ``batch_size`` rows.
+
+    The batched fast path reads big batches (e.g. 8192 rows), resamples inside each, and
+    yields batches of varying size; this re-cuts them with ``Dataset.rebatch``. When the
+    number of rows per epoch is known (``num_rows``, e.g. from exact mode), the result declares
+    its cardinality so Keras shows a real progress bar.
+
+    Parameters
+    ----------
+    batch_size : int
+        Rows per output batch.
+    drop_remainder : bool
+        Drop the last, smaller batch.
+    num_rows : int, optional
+        The number of rows per epoch, to declare ``ceil(num_rows / batch_size)`` batches
+        (floor with ``drop_remainder``); a wrong number raises at the end of the epoch.
+
+    Returns
+    -------
+    Callable[[tf.data.Dataset], tf.data.Dataset]
+
+    Examples
+    --------
+    >>> import numpy as np, tensorflow as tf
+    >>> y = np.array([0] * 80 + [1] * 20)
+    >>> ds = tf.data.Dataset.from_tensor_slices((np.arange(100.0), y)).batch(50)
+    >>> out = (ds.apply(undersample(counts=[80, 20], exact=True, seed=0))
+    ...          .apply(rebatch(16, num_rows=40)))
+    >>> int(out.cardinality()), [int(tf.size(t)) for _, t in out]
+    (3, [16, 16, 8])
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    _check_bool(drop_remainder, "drop_remainder")
+    if num_rows is not None:
+        if isinstance(num_rows, (bool, np.bool_)) or not isinstance(num_rows, (int, np.integer)):
+            raise TypeError(f"Invalid `num_rows`: expected an int. Received: num_rows={num_rows!r}")
+        if num_rows < 0:
+            raise ValueError(
+                f"Invalid `num_rows`: expected a non-negative int. Received: num_rows={num_rows!r}"
+            )
+
+    def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
+        out = dataset.rebatch(batch_size, drop_remainder=drop_remainder)
+        if num_rows is not None:
+            steps = num_rows // batch_size if drop_remainder else -(-num_rows // batch_size)
+            out = out.apply(tf.data.experimental.assert_cardinality(steps))
+        return out
+
+    return apply
+
+
+def expected_steps(
+    counts: CountsLike,
+    *,
+    batch_size: int,
+    method: str = "undersample",
+    sampling_strategy: SamplingStrategy = "auto",
+    target_dist: TargetDist = "balanced",
+    drop_remainder: bool = False,
+) -> int:
+    """Training steps per epoch after resampling a data set with the given class counts.
+
+    Exact for ``exact=True`` (the output row count is then fixed); for the Bernoulli modes it
+    is the expectation (rounded to the nearest row) of a count that varies by a few standard
+    deviations of ``sqrt(rows)``. Use it for ``steps_per_epoch`` when the output's
+    cardinality is unknown.
+
+    Parameters
+    ----------
+    counts : ClassDistribution, dict or list
+        Class counts of one epoch of input.
+    batch_size : int
+        Rows per training batch.
+    method : {'undersample', 'oversample', 'rejection_resample'}
+        The transform.
+    sampling_strategy : str, float, dict or callable
+        For ``undersample`` / ``oversample``.
+    target_dist : 'balanced', list or dict
+        For ``rejection_resample``.
+    drop_remainder : bool
+        Whether the last, smaller batch is dropped.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> expected_steps([319_553, 62_601], batch_size=256)  # 125,202 rows
+    490
+    >>> expected_steps([319_553, 62_601], batch_size=256, method="oversample")
+    2497
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    rows = _expected_rows(counts, method, sampling_strategy, target_dist)
+    return rows // batch_size if drop_remainder else -(-rows // batch_size)
+
+
+# --------------------------------------------------------------------------------------------
+# Plans: what each transform computes per class, resolved once in Python
+# --------------------------------------------------------------------------------------------
+
+
+class _Plan:
+    """Static description of a resampling: per-class parameters or an online rule."""
+
+    def __init__(self, mode: str, num_classes: int | None) -> None:
+        self.mode = mode  # "static", "online" or "exact"
+        self.num_classes = num_classes  # None: grows with the labels seen (online)
+        self.known: np.ndarray | None = None  # bool[C]: classes allowed at run time
+        self.rates: np.ndarray | None = None  # float64[C] (static)
+        self.weights: np.ndarray | None = None  # float64[C] (static and exact)
+        self.rows: np.ndarray | None = None  # int64[C] rows per epoch (exact)
+        self.picks: np.ndarray | None = None  # int64[C] extra picks per epoch (exact)
+        self.whole: np.ndarray | None = None  # int64[C] guaranteed copies per row (exact)
+        self.total: int | None = None  # output rows per epoch (exact)
+        self.online_rule: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
+        self.required: np.ndarray | None = None  # bool[C] classes that must appear (online)
+        self.max_wait = _DEFAULT_MAX_WAIT
+
+
+def _count_plan(
+    sampling_type: str,
+    counts: CountsLike | None,
+    sampling_strategy: Any,
+    exact: bool,
+    num_classes: int | None,
+    max_wait_elements: int,
+) -> _Plan:
+    max_wait = check_positive_int(max_wait_elements, "max_wait_elements")
+    num_classes = check_positive_int(num_classes, "num_classes", allow_none=True)
+    if counts is None:
+        if exact:
+            raise ValueError(
+                "Invalid `exact`: exact mode needs the class counts of an epoch; pass "
+                "counts=tfbalance.class_counts(...). Received: exact=True, counts=None"
+            )
+        plan = _Plan("online", num_classes)
+        plan.max_wait = max_wait
+        plan.online_rule = _online_strategy_rule(sampling_strategy, sampling_type, num_classes)
+        if num_classes is not None:
+            plan.required = np.ones(num_classes, dtype=bool)
+        return plan
+    if num_classes is not None:
+        raise ValueError(
+            "Invalid `num_classes`: it is only used when counts=None (the classes are those "
+            f"of `counts`). Received: num_classes={num_classes!r}"
+        )
+    dist = as_class_distribution(counts, "counts")
+    rows = dist.to_array()
+    targets = sampling_targets(sampling_strategy, dist.counts, sampling_type, len(rows))
+    plan = _Plan("exact" if exact else "static", len(rows))
+    plan.known = rows > 0
+    plan.weights = _importance(rows.astype(np.float64), targets.astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plan.rates = np.where(rows > 0, targets / np.maximum(rows, 1), 0.0)
+    if exact:
+        plan.rows = rows
+        if sampling_type == "under-sampling":
+            plan.whole = np.zeros_like(rows)
+            plan.picks = targets
+        else:
+            plan.whole = np.where(rows > 0, targets // np.maximum(rows, 1), 0)
+            plan.picks = np.where(rows > 0, targets % np.maximum(rows, 1), 0)
+        plan.total = int(targets.sum())
+    return plan
+
+
+def _rejection_plan(
+    target_dist: Any, initial_dist: Any, num_classes: int | None, max_wait_elements: int
+) -> _Plan:
+    max_wait = check_positive_int(max_wait_elements, "max_wait_elements")
+    num_classes = check_positive_int(num_classes, "num_classes", allow_none=True)
+    if isinstance(target_dist, str) and target_dist != "balanced":
+        raise ValueError(
+            "Invalid `target_dist`: expected 'balanced', a list or a dict of class "
+            f"probabilities. Received: target_dist={target_dist!r}"
+        )
+    if initial_dist is None:
+        if not isinstance(target_dist, str) and num_classes is None:
+            num_classes = _vector_size(target_dist, "target_dist")
+        target = None
+        if not isinstance(target_dist, str):
+            target = resolve_target_distribution(target_dist, num_classes, "target_dist")
+        elif num_classes is not None:
+            target = np.full(num_classes, 1.0 / num_classes)
+        plan = _Plan("online", num_classes)
+        plan.max_wait = max_wait
+        plan.online_rule = _online_rejection_rule(target)
+        if target is not None:
+            plan.required = target > 0
+        return plan
+    if num_classes is not None:
+        raise ValueError(
+            "Invalid `num_classes`: it is only used when initial_dist=None. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    if isinstance(initial_dist, ClassDistribution):
+        if initial_dist.total == 0:
+            raise ValueError(
+                f"Invalid `initial_dist`: the distribution is empty. Received: "
+                f"initial_dist={initial_dist.counts!r}"
+            )
+        initial = initial_dist.to_array() / initial_dist.total
+    else:
+        size = _vector_size(initial_dist, "initial_dist")
+        initial = resolve_target_distribution(initial_dist, size, "initial_dist")
+    size = len(initial)
+    if isinstance(target_dist, str):
+        target = np.where(initial > 0, 1.0, 0.0)
+        target /= target.sum()
+    else:
+        target = resolve_target_distribution(target_dist, size, "target_dist")
+    impossible = np.flatnonzero((target > 0) & (initial == 0))
+    if impossible.size:
+        raise ValueError(
+            f"Invalid `target_dist`: class(es) {impossible.tolist()} have a target probability "
+            "above 0 but initial probability 0, so no amount of input can reach the target. "
+            f"Received: target_dist={target_dist!r}, initial_dist={_show(initial_dist)}"
+        )
+    plan = _Plan("static", size)
+    plan.known = initial > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(initial > 0, target / np.where(initial > 0, initial, 1.0), 0.0)
+    plan.rates = ratio / ratio.max()
+    plan.weights = _importance(initial, target)
+    return plan
+
+
+def _vector_size(values: Any, arg_name: str) -> int:
+    if isinstance(values, Mapping):
+        keys = [k for k in values if isinstance(k, (int, np.integer)) and not isinstance(k, bool)]
+        if len(keys) != len(values) or any(k < 0 for k in keys):
+            raise ValueError(
+                f"Invalid `{arg_name}`: dict keys must be non-negative class ids. "
+                f"Received: {arg_name}={values!r}"
+            )
+        if not keys:
+            raise ValueError(f"Invalid `{arg_name}`: no classes. Received: {arg_name}={values!r}")
+        return int(max(keys)) + 1
+    if isinstance(values, (Sequence, np.ndarray)) and not isinstance(values, (str, bytes)):
+        return int(np.asarray(values, dtype=object).size)
+    raise TypeError(
+        f"Invalid `{arg_name}`: expected a list or a dict {{class_id: probability}}. "
+        f"Received: {arg_name}={values!r}"
+    )
+
+
+def _importance(initial: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """``p_c / q_c``: input share over output share (0 where the class is not output)."""
+    p = initial / initial.sum()
+    q = output / output.sum() if output.sum() > 0 else output
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(q > 0, p / np.where(q > 0, q, 1.0), 0.0)
+
+
+def _expected_rows(counts: Any, method: str, sampling_strategy: Any, target_dist: Any) -> int:
+    dist = as_class_distribution(counts, "counts")
+    if method in ("undersample", "oversample"):
+        kind = "under-sampling" if method == "undersample" else "over-sampling"
+        return int(sampling_targets(sampling_strategy, dist.counts, kind).sum())
+    if method == "rejection_resample":
+        plan = _rejection_plan(target_dist, dist, None, _DEFAULT_MAX_WAIT)
+        return int(round(float((dist.to_array() * plan.rates).sum())))
+    raise ValueError(
+        "Invalid `method`: expected 'undersample', 'oversample' or 'rejection_resample'. "
+        f"Received: method={method!r}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Online rules (graph ops): rates and weights from the running class counts
+# --------------------------------------------------------------------------------------------
+
+
+def _online_strategy_rule(sampling_strategy: Any, sampling_type: str, num_classes: int | None):
+    """Graph version of the imbalanced-learn words and ratios, for running counts."""
+    under = sampling_type == "under-sampling"
+    if isinstance(sampling_strategy, (Mapping,)) or (
+        callable(sampling_strategy) and not isinstance(sampling_strategy, str)
+    ):
+        raise ValueError(
+            "Invalid `sampling_strategy`: a dict or callable asks for row counts, which need "
+            "the class counts of the data; pass counts=tfbalance.class_counts(...). "
+            f"Received: sampling_strategy={sampling_strategy!r}, counts=None"
+        )
+    # Validate the word or ratio exactly as with counts, on a stand-in binary distribution
+    # (the online data are only known at run time).
+    stand_in = {0: 3, 1: 1}
+    ratio: float | None = None
+    if isinstance(sampling_strategy, str):
+        if sampling_strategy not in SAMPLING_STRATEGY_WORDS:
+            sampling_targets(sampling_strategy, stand_in, sampling_type)  # raises
+        word = sampling_strategy
+        if word == "auto":
+            word = "not minority" if under else "not majority"
+        if (word == "majority" and not under) or (word == "minority" and under):
+            sampling_targets(word, stand_in, sampling_type)  # raises imbalanced-learn's error
+    else:
+        if isinstance(sampling_strategy, (bool, np.bool_)) or not isinstance(
+            sampling_strategy, (int, float, np.integer, np.floating)
+        ):
+            sampling_targets(sampling_strategy, stand_in, sampling_type)  # raises TypeError
+        ratio = float(sampling_strategy)
+        if not 0 < ratio <= 1:
+            sampling_targets(ratio, stand_in, sampling_type)  # raises the range error
+        if num_classes is not None and num_classes != 2:
+            raise ValueError(
+                "Invalid `sampling_strategy`: a float is only allowed for a binary target "
+                f"(2 classes), but num_classes={num_classes}; for multi-class use a dict. "
+                f"Received: sampling_strategy={ratio!r}"
+            )
+        word = None
+
+    def rule(seen: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, list]:
+        present = seen > 0
+        size = tf.size(seen)
+        ids = tf.range(size)
+        inf = tf.constant(np.inf, tf.float64)
+        n_max = tf.reduce_max(tf.concat([seen, [0.0]], 0))
+        n_min = tf.reduce_min(tf.concat([tf.where(present, seen, inf), [inf]], 0))
+        majority = tf.reduce_min(tf.where(present & tf.equal(seen, n_max), ids, size))
+        minority = tf.reduce_min(tf.where(present & tf.equal(seen, n_min), ids, size))
+        checks = []
+        if word is not None:
+            chosen = {
+                "all": present,
+                "majority": tf.equal(ids, majority),
+                "minority": tf.equal(ids, minority),
+                "not majority": present & tf.not_equal(ids, majority),
+                "not minority": present & tf.not_equal(ids, minority),
+            }[word]
+            target = tf.where(chosen, n_min if under else n_max, seen)
+        else:
+            num_present = tf.reduce_sum(tf.cast(present, tf.int32))
+            checks.append(
+                tf.debugging.Assert(
+                    num_present <= 2,
+                    [
+                        "Invalid `sampling_strategy`: a float is only allowed for a binary "
+                        "target, but the stream holds more than 2 classes; number of classes "
+                        "seen:",
+                        num_present,
+                    ],
+                )
+            )
+            if under:
+                wanted = n_min / ratio
+                chosen = present & tf.not_equal(ids, minority)
+                target = tf.where(chosen, wanted, seen)
+                checks.append(
+                    tf.debugging.Assert(
+                        tf.reduce_all(~chosen | (wanted <= seen)),
+                        [
+                            "Invalid `sampling_strategy`: the ratio would generate new samples "
+                            "in the majority class while under-sampling it (the running "
+                            "minority/majority ratio of the stream exceeds it); increase the "
+                            f"ratio. Received: sampling_strategy={ratio!r}"
+                        ],
+                    )
+                )
+            else:
+                wanted = n_max * ratio
+                chosen = present & tf.not_equal(ids, majority)
+                target = tf.where(chosen, wanted, seen)
+                checks.append(
+                    tf.debugging.Assert(
+                        tf.reduce_all(~chosen | (wanted > seen)),
+                        [
+                            "Invalid `sampling_strategy`: the ratio would remove samples from "
+                            "the minority class while over-sampling it (the running "
+                            "minority/majority ratio of the stream exceeds it); increase the "
+                            f"ratio. Received: sampling_strategy={ratio!r}"
+                        ],
+                    )
+                )
+        rates = tf.where(present, target / tf.where(present, seen, 1.0), 0.0)
+        return rates, _tf_importance(seen, target), checks
+
+    return rule
+
+
+def _online_rejection_rule(target: np.ndarray | None):
+    def rule(seen: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, list]:
+        present = seen > 0
+        if target is None:  # 'balanced' over the classes seen so far
+            wanted = tf.cast(present, tf.float64)
+        else:
+            wanted = tf.constant(target, tf.float64)
+        ratio = tf.where(present, wanted / tf.where(present, seen, 1.0), 0.0)
+        # Classes not seen yet are left out of the maximum during warm-up (their ratio would
+        # be infinite); a target class that never appears is an error after max_wait.
+        rates = ratio / tf.maximum(tf.reduce_max(tf.concat([ratio, [0.0]], 0)), 1e-300)
+        return rates, _tf_importance(seen, wanted * tf.cast(present, tf.float64)), []
+
+    return rule
+
+
+def _tf_importance(initial: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
+    p = initial / tf.maximum(tf.reduce_sum(initial), 1e-300)
+    q = output / tf.maximum(tf.reduce_sum(output), 1e-300)
+    return tf.where(q > 0, p / tf.where(q > 0, q, 1.0), 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# The transform
+# --------------------------------------------------------------------------------------------
+
+
+def _transform(
+    plan: _Plan, *, label: Label, seed: int | None, shuffle: bool, sample_weight: bool,
+    name: str | None,
+) -> Transform:
+    def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
+        if not isinstance(dataset, tf.data.Dataset):
+            raise TypeError(
+                f"Invalid `dataset`: expected a tf.data.Dataset. Received: dataset={dataset!r}"
+            )
+        rank = batched_label_rank(dataset, label)
+        if sample_weight:
+            _check_weight_structure(dataset.element_spec)
+        if rank == 0:
+            batched = _internal_batch(dataset)
+        else:
+            batched = dataset
+        out = _resample_batches(batched, plan, label, seed, shuffle, sample_weight, name)
+        if rank == 0:
+            out = out.unbatch()
+            if plan.total is not None:
+                out = out.apply(tf.data.experimental.assert_cardinality(plan.total))
+        return out
+
+    return apply
+
+
+def _internal_batch(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    specs = tf.nest.flatten(dataset.element_spec)
+    if all(isinstance(s, tf.TensorSpec) and s.shape.is_fully_defined() for s in specs):
+        return dataset.batch(_UNBATCHED_CHUNK)
+    return dataset.ragged_batch(_UNBATCHED_CHUNK)
+
+
+def _resample_batches(
+    batched: tf.data.Dataset, plan: _Plan, label: Label, seed: int | None, shuffle: bool,
+    sample_weight: bool, name: str | None,
+) -> tf.data.Dataset:
+    marked, has_end = _with_end_marker(batched)
+    state = _initial_state(plan)
+    step = _make_step(plan, label, shuffle, has_end)
+    scanned = zip_with_seeds(marked, seed).scan(state, step, name=name)
+    scanned = scanned.filter(lambda element, index, weights: tf.size(index) > 0)
+
+    def gather(element: Any, index: tf.Tensor, weights: tf.Tensor) -> Any:
+        rows = tf.nest.map_structure(lambda t: tf.gather(t, index), element)
+        if sample_weight:
+            rows = _attach_weights(rows, tf.gather(weights, index))
+        return rows
+
+    return scanned.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _with_end_marker(batched: tf.data.Dataset) -> tuple[tf.data.Dataset, bool]:
+    """Flag each batch ``(batch, False)`` and append an empty ``(batch, True)`` when possible."""
+    is_tuple = isinstance(batched.element_spec, tuple)
+    flagged = batched.map(
+        lambda *args: (args if is_tuple else args[0], tf.constant(False))
+    )
+    empty = _empty_batch(batched.element_spec)
+    if empty is None:
+        return flagged, False
+    end = tf.data.Dataset.from_tensors((empty, tf.constant(True)))
+    return flagged.concatenate(end), True
+
+
+def _empty_batch(spec: Any) -> Any:
+    flat = tf.nest.flatten(spec)
+    tensors = []
+    for s in flat:
+        if not isinstance(s, tf.TensorSpec) or s.shape.rank is None or s.shape.rank == 0:
+            return None
+        dims = [0] + [d if d is not None else 0 for d in s.shape.as_list()[1:]]
+        tensors.append(tf.zeros(dims, s.dtype))
+    return tf.nest.pack_sequence_as(spec, tensors)
+
+
+def _initial_state(plan: _Plan) -> dict[str, tf.Tensor]:
+    size = plan.num_classes
+    state = {
+        "seen": tf.zeros([0 if size is None else size], tf.int64),
+        "read": tf.constant(0, tf.int64),
+    }
+    if plan.mode == "exact":
+        state["remaining"] = tf.constant(plan.rows, tf.int64)
+        state["picks"] = tf.constant(plan.picks, tf.int64)
+    return state
+
+
+def _make_step(plan: _Plan, label: Label, shuffle: bool, has_end: bool):
+    size = plan.num_classes
+    label_text = repr(label) if not callable(label) else getattr(label, "__name__", "callable")
+
+    def step(state: dict[str, tf.Tensor], inputs: Any):
+        (element, is_end), seed = inputs
+        labels = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
+        rows = tf.size(labels, out_type=tf.int64)
+        seed_keep, seed_hyper, seed_rank, seed_shuffle = split_seed(seed, 4)
+
+        checks = [_check_labels(labels, plan, label_text)]
+        with tf.control_dependencies(checks):
+            ids = tf.cast(labels, tf.int32)
+        if size is None:
+            batch_counts = tf.math.bincount(ids, dtype=tf.int64)
+            width = tf.maximum(tf.size(state["seen"]), tf.size(batch_counts))
+            seen = _pad_to(state["seen"], width) + _pad_to(batch_counts, width)
+        else:
+            batch_counts = tf.math.bincount(ids, minlength=size, maxlength=size, dtype=tf.int64)
+            seen = state["seen"] + batch_counts
+        read = state["read"] + rows
+        new_state = dict(state, seen=seen, read=read)
+
+        if plan.mode == "exact":
+            remaining, picks = state["remaining"], state["picks"]
+            checks.append(
+                tf.debugging.Assert(
+                    tf.reduce_all(batch_counts <= remaining),
+                    [
+                        f"Invalid `counts`: the dataset has more rows of some class than "
+                        f"`counts` says (exact mode needs the counts of one whole epoch; "
+                        f"label={label_text}). Rows still expected per class:",
+                        remaining,
+                        "rows of each class in this batch:",
+                        batch_counts,
+                    ],
+                )
+            )
+            if has_end:
+                checks.append(
+                    tf.debugging.Assert(
+                        tf.logical_not(is_end) | tf.reduce_all(tf.equal(remaining, 0)),
+                        [
+                            f"Invalid `counts`: the epoch ended with fewer rows than `counts` "
+                            f"says (exact mode needs the counts of one whole epoch; "
+                            f"label={label_text}). Rows missing per class:",
+                            remaining,
+                        ],
+                    )
+                )
+            with tf.control_dependencies(checks):
+                taken = _hypergeometric(seed_hyper, remaining, picks, batch_counts)
+            keys = tf.cast(labels, tf.float64) + tf.random.stateless_uniform(
+                [rows], seed_rank, dtype=tf.float64
+            )
+            position = tf.cast(tf.math.invert_permutation(tf.argsort(keys, stable=True)),
+                               tf.int64)
+            starts = tf.cumsum(batch_counts, exclusive=True)
+            rank = position - tf.gather(starts, ids)
+            chosen = tf.cast(rank < tf.gather(taken, ids), tf.int64)
+            repeats = tf.gather(tf.constant(plan.whole, tf.int64), ids) + chosen
+            weights = tf.constant(plan.weights, tf.float64)
+            new_state["remaining"] = remaining - batch_counts
+            new_state["picks"] = picks - taken
+        else:
+            if plan.mode == "static":
+                rates = tf.constant(plan.rates, tf.float64)
+                weights = tf.constant(plan.weights, tf.float64)
+            else:
+                rates, weights, rule_checks = plan.online_rule(tf.cast(seen, tf.float64))
+                checks.extend(rule_checks)
+                checks.append(_check_seen(seen, read, is_end, plan, label_text, has_end))
+            row_rates = tf.gather(rates, ids)
+            whole = tf.floor(row_rates)
+            uniform = tf.random.stateless_uniform([rows], seed_keep, dtype=tf.float64)
+            repeats = tf.cast(whole, tf.int64) + tf.cast(uniform < row_rates - whole, tf.int64)
+
+        with tf.control_dependencies(checks):
+            index = tf.repeat(tf.range(rows), repeats)
+        if shuffle:
+            index = tf.gather(index, stateless_permutation(tf.size(index), seed_shuffle))
+        row_weights = tf.cast(tf.gather(weights, ids), tf.float32)
+        return new_state, (element, index, row_weights)
+
+    return step
+
+
+def _pad_to(vector: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+    return tf.pad(vector, [[0, width - tf.size(vector)]])
+
+
+def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Operation:
+    if plan.known is not None:
+        known = tf.constant(plan.known)
+        inside = (labels >= 0) & (labels < len(plan.known))
+        valid = inside & tf.gather(known, tf.where(inside, labels, 0))
+        allowed = f"the classes with rows in the known distribution: {np.flatnonzero(plan.known).tolist()}"
+    elif plan.num_classes is not None:
+        valid = (labels >= 0) & (labels < plan.num_classes)
+        allowed = f"0..{plan.num_classes - 1} (num_classes={plan.num_classes})"
+    else:
+        valid = labels >= 0
+        allowed = "non-negative class ids"
+    bad = tf.boolean_mask(labels, tf.logical_not(valid))
+    return tf.debugging.Assert(
+        tf.size(bad) == 0,
+        [
+            f"Invalid labels: label={label_text} read class ids outside {allowed}. "
+            "Bad values (first 10):",
+            bad[:10],
+        ],
+    )
+
+
+def _check_seen(
+    seen: tf.Tensor, read: tf.Tensor, is_end: tf.Tensor, plan: _Plan, label_text: str,
+    has_end: bool,
+) -> tf.Operation:
+    present = seen > 0
+    enough = tf.reduce_sum(tf.cast(present, tf.int32)) >= 2
+    if plan.required is not None:
+        required = tf.constant(plan.required)
+        missing = tf.where(required & tf.logical_not(present))[:, 0]
+        enough = enough & tf.equal(tf.size(missing), 0)
+    else:
+        missing = tf.zeros([0], tf.int64)
+    deadline = read >= plan.max_wait
+    if has_end:
+        deadline = deadline | (is_end & (read > 0))
+    return tf.debugging.Assert(
+        tf.logical_not(deadline) | enough,
+        [
+            f"Invalid dataset: the class distribution is estimated online (counts=None), but "
+            f"after reading the rows below fewer than 2 classes or not every required class "
+            f"has appeared (label={label_text}; max_wait_elements={plan.max_wait}). Pass "
+            f"`counts` / `initial_dist`, fix the label, or raise `max_wait_elements`. "
+            f"Rows read:",
+            read,
+            "rows seen per class:",
+            seen,
+            "required classes missing:",
+            missing,
+        ],
+    )
+
+
+def _hypergeometric(
+    seed: tf.Tensor, population: tf.Tensor, successes: tf.Tensor, draws: tf.Tensor
+) -> tf.Tensor:
+    """One exact hypergeometric draw per class (int64 vectors in, int64 vector out).
+
+    The number of "successes" among ``draws`` items taken without replacement from
+    ``population`` items of which ``successes`` are successes. Drawn by inverse sampling of
+    the log-pmf over the feasible values ``max(0, m - (R - K)) .. min(m, K)``, so the result
+    is always feasible and the running totals of exact mode stay exact.
+    """
+    largest = tf.reduce_max(tf.concat([draws, [0]], 0))
+    k = tf.range(largest + 1, dtype=tf.int64)[tf.newaxis, :]
+    R, K, m = population[:, None], successes[:, None], draws[:, None]
+    low = tf.maximum(tf.zeros_like(m), m - (R - K))
+    high = tf.minimum(m, K)
+    feasible = (k >= low) & (k <= high)
+    kk = tf.minimum(tf.maximum(k, low), high)
+
+    def lfact(x: tf.Tensor) -> tf.Tensor:
+        return tf.math.lgamma(tf.cast(x, tf.float64) + 1.0)
+
+    # log C(K, k) + log C(R - K, m - k), without the terms that do not depend on k.
+    log_pmf = -lfact(kk) - lfact(K - kk) - lfact(m - kk) - lfact(R - K - m + kk)
+    log_pmf = tf.where(feasible, log_pmf, tf.constant(-np.inf, tf.float64))
+    log_pmf -= tf.reduce_max(log_pmf, axis=1, keepdims=True)
+    return tf.random.stateless_categorical(log_pmf, 1, seed, dtype=tf.int64)[:, 0]
+
+
+# --------------------------------------------------------------------------------------------
+# Importance weights
+# --------------------------------------------------------------------------------------------
+
+
+def _check_weight_structure(spec: Any) -> None:
+    if isinstance(spec, dict) or (isinstance(spec, tuple) and len(spec) in (2, 3)):
+        return
+    raise TypeError(
+        "Invalid `sample_weight`: weights are added to (x, y) / (x, y, w) tuples or dict "
+        f"elements, but the dataset's elements are {spec!r}. Received: sample_weight=True"
+    )
+
+
+def _attach_weights(rows: Any, weights: tf.Tensor) -> Any:
+    if isinstance(rows, dict):
+        rows = dict(rows)
+        if "sample_weight" in rows:
+            rows["sample_weight"] = rows["sample_weight"] * _like(weights, rows["sample_weight"])
+        else:
+            rows["sample_weight"] = weights
+        return rows
+    if len(rows) == 2:
+        return (rows[0], rows[1], weights)
+    return (rows[0], rows[1], rows[2] * _like(weights, rows[2]))
+
+
+def _like(weights: tf.Tensor, existing: tf.Tensor) -> tf.Tensor:
+    weights = tf.cast(weights, existing.dtype)
+    rank = existing.shape.rank
+    if rank is not None and rank > 1:
+        weights = tf.reshape(weights, [-1] + [1] * (rank - 1))
+    return weights
+
+
+def _check_bool(value: Any, arg_name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Invalid `{arg_name}`: expected a bool. Received: {arg_name}={value!r}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, ClassDistribution):
+        return repr(value.counts)
+    return repr(value)
+
