@@ -15,15 +15,19 @@ from tfbalance._sampling import (
     rejection_resample,
     undersample,
 )
+from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._version import __version__
 
 __all__ = [
     "ClassDistribution",
+    "CsvSchema",
     "__version__",
     "check_data_service_compatible",
     "class_counts",
     "expected_steps",
+    "infer_csv_schema",
     "oversample",
+    "read_csv",
     "rebatch",
     "rejection_resample",
     "undersample",
