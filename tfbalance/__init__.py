@@ -16,6 +16,7 @@ from tfbalance._sampling import (
     undersample,
 )
 from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
+from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._version import __version__
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "expected_steps",
     "infer_csv_schema",
     "oversample",
+    "plot_class_distribution",
+    "plot_metric_comparison",
     "read_csv",
     "rebatch",
     "rejection_resample",

@@ -1,0 +1,228 @@
+"""The ``tfbalance`` command line: ``tfbalance <command> ...`` or ``python -m tfbalance``.
+
+Each subcommand is one ``_add_<name>_parser(subparsers)`` function decorated with
+``@_subcommand``: it adds its parser and sets ``run`` to a function ``run(args) -> int``.
+User errors (missing files, bad columns, bad values) are printed as one line on stderr with
+exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+from tfbalance._version import __version__
+
+__all__ = ["main"]
+
+_SUBCOMMANDS: list[Callable[[Any], None]] = []
+
+
+class CommandError(Exception):
+    """A user error: reported as ``tfbalance <command>: error: <message>``, exit code 2."""
+
+
+def _subcommand(add_parser: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Register a function that adds one subcommand's parser."""
+    _SUBCOMMANDS.append(add_parser)
+    return add_parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="tfbalance",
+        description="Class-imbalance tools for streaming TensorFlow input pipelines.",
+    )
+    parser.add_argument("--version", action="version", version=f"tfbalance {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_parser in _SUBCOMMANDS:
+        add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tfbalance`` command line and return its exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments after the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on a usage or input error (message on stderr), 130 on Ctrl-C.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "train.csv")
+    >>> main(["generate", path, "--rows", "1000", "--seed", "0"])  # doctest: +ELLIPSIS
+    Wrote 1,000 rows (164 with Response=1, 16.40%) to ...train.csv in ... s
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(None if argv is None else list(argv))
+    except SystemExit as exc:
+        # --help/--version exit 0, usage errors 2; main() returns instead of exiting.
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print(f"tfbalance {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (CommandError, OSError, ValueError, TypeError, ImportError) as exc:
+        print(f"tfbalance {args.command}: error: {_message(exc)}", file=sys.stderr)
+        return 2
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc) or type(exc).__name__
+
+
+def _existing_files(patterns: Sequence[str]) -> list[str]:
+    """Check every FILE argument names a file (or a glob that matches some)."""
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            if not glob.glob(pattern):
+                raise CommandError(f"no files match {pattern!r}")
+        elif not os.path.isfile(pattern):
+            what = "is a directory" if os.path.isdir(pattern) else "no such file"
+            raise CommandError(f"{what}: {pattern}")
+    return list(patterns)
+
+
+def balanced_class_weights(counts: dict[int, int]) -> dict[int, float | None]:
+    """``n_samples / (n_classes * count)`` per class, as scikit-learn's ``"balanced"``.
+
+    Classes with count 0 get ``None``; ``n_classes`` counts the classes that occur.
+    """
+    present = {c: n for c, n in counts.items() if n > 0}
+    total = sum(present.values())
+    return {c: (total / (len(present) * n) if n else None) for c, n in counts.items()}
+
+
+# --- inspect ----------------------------------------------------------------------------------
+
+
+@_subcommand
+def _add_inspect_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "inspect",
+        help="count the rows of each class in CSV files",
+        description=(
+            "Count the rows of each class in one streaming pass and print the counts, "
+            "proportions, imbalance ratio and 'balanced' class weights."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="CSV file(s) or glob pattern(s)")
+    parser.add_argument("--label", required=True, metavar="COL", help="label column name")
+    parser.add_argument("--plot", metavar="PNG", help="write a class histogram image")
+    parser.add_argument("--json", action="store_true", help="print a JSON report instead")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_inspect)
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    from tfbalance._counting import class_counts
+
+    files = _existing_files(args.files)
+    source: Any = files[0] if len(files) == 1 else files
+    # A progress bar only on an interactive terminal, unless silenced.
+    dist = class_counts(source, args.label, verbose=False if args.quiet else None)
+    weights = balanced_class_weights(dist.counts)
+    if args.plot:
+        from tfbalance._plotting import plot_class_distribution
+
+        shown = files[0] if len(files) == 1 else f"{len(files)} files"
+        plot_class_distribution(dist, args.plot, title=f"{args.label} in {shown}")
+    if args.json:
+        report = {"files": files, "label": args.label, **dist.to_dict()}
+        if math.isinf(report["imbalance_ratio"]):
+            report["imbalance_ratio"] = None  # JSON has no infinity
+        report["class_weights"] = {str(c): w for c, w in weights.items()}
+        if args.plot:
+            report["plot"] = args.plot
+        print(json.dumps(report, indent=2, allow_nan=False))
+        return 0
+    print(_inspect_text(files, args.label, dist, weights))
+    if args.plot:
+        print(f"Wrote class histogram to {args.plot}")
+    return 0
+
+
+def _inspect_text(files: list[str], label: str, dist: Any, weights: dict) -> str:
+    total = dist.total
+    names = {c: dist.name(c) for c in dist.classes}
+    width = max([len("class")] + [len(n) for n in names.values()])
+    lines = [
+        f"File:    {files[0] if len(files) == 1 else ', '.join(files)}",
+        f"Label:   {label}",
+        f"Rows:    {total:,}",
+        f"Classes: {dist.num_classes}",
+        "",
+        f"  {'class':>{width}}  {'count':>12}  {'share':>8}  {'weight':>8}",
+    ]
+    for c in dist.classes:
+        n = dist.counts[c]
+        weight = "-" if weights[c] is None else f"{weights[c]:.4f}"
+        lines.append(f"  {names[c]:>{width}}  {n:>12,}  {n / total:>8.2%}  {weight:>8}")
+    ratio = dist.imbalance_ratio
+    ratio_text = "inf" if math.isinf(ratio) else f"{ratio:.3f}"
+    lines += [
+        "",
+        f"Imbalance ratio: {ratio_text} (majority {names[dist.majority]} / "
+        f"minority {names[dist.minority]})",
+        "Balanced class weights, n_samples / (n_classes * count), for Keras fit():",
+        "  class_weight = {"
+        + ", ".join(f"{c}: {w:.4f}" for c, w in weights.items() if w is not None)
+        + "}",
+    ]
+    return "\n".join(lines)
+
+
+# --- generate ---------------------------------------------------------------------------------
+
+
+@_subcommand
+def _add_generate_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "generate",
+        help="write the synthetic insurance cross-sell CSV",
+        description=(
+            "Write a synthetic stand-in for the Kaggle 'Health Insurance Cross Sell "
+            "Prediction' training file (label column: Response). A .gz name is gzipped."
+        ),
+    )
+    parser.add_argument("output", metavar="OUT", help="output CSV path (.csv or .csv.gz)")
+    parser.add_argument("--rows", type=int, default=382_154, help="data rows (default 382154)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--positives", type=int, default=None, metavar="K",
+        help="exact number of Response=1 rows (default: the Kaggle ratio, 16.38%%)",
+    )  # fmt: skip
+    parser.set_defaults(run=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from tfbalance.datasets import insurance_positive_count, make_insurance_csv
+
+    start = time.perf_counter()
+    path = make_insurance_csv(args.output, args.rows, args.seed, n_positive=args.positives)
+    seconds = time.perf_counter() - start
+    positives = insurance_positive_count(args.rows) if args.positives is None else args.positives
+    print(
+        f"Wrote {args.rows:,} rows ({positives:,} with Response=1, "
+        f"{positives / args.rows:.2%}) to {path} in {seconds:.1f} s"
+    )
+    return 0
