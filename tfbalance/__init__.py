@@ -6,6 +6,7 @@ streaming F1 metrics that stay exact, bounded in memory and graph-only.
 
 from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
 
+from tfbalance import metrics
 from tfbalance._counting import ClassDistribution, class_counts
 from tfbalance._service import check_data_service_compatible
 from tfbalance._sampling import (
@@ -17,11 +18,15 @@ from tfbalance._sampling import (
 )
 from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
+from tfbalance.metrics import BestF1, F1Score, FBetaScore
 from tfbalance._version import __version__
 
 __all__ = [
+    "BestF1",
     "ClassDistribution",
     "CsvSchema",
+    "F1Score",
+    "FBetaScore",
     "__version__",
     "check_data_service_compatible",
     "class_counts",
