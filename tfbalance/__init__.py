@@ -20,18 +20,33 @@ from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance.metrics import BestF1, F1Score, FBetaScore
 from tfbalance._version import __version__
+from tfbalance._weights import (
+    ClassWeightCallback,
+    PriorCorrection,
+    adjust_logits,
+    class_weights,
+    correct_probabilities,
+    initial_bias,
+    with_sample_weights,
+)
 
 __all__ = [
     "BestF1",
     "ClassDistribution",
+    "ClassWeightCallback",
     "CsvSchema",
     "F1Score",
     "FBetaScore",
+    "PriorCorrection",
     "__version__",
+    "adjust_logits",
     "check_data_service_compatible",
     "class_counts",
+    "class_weights",
+    "correct_probabilities",
     "expected_steps",
     "infer_csv_schema",
+    "initial_bias",
     "oversample",
     "plot_class_distribution",
     "plot_metric_comparison",
@@ -39,4 +54,5 @@ __all__ = [
     "rebatch",
     "rejection_resample",
     "undersample",
+    "with_sample_weights",
 ]
