@@ -19,6 +19,17 @@ from tfbalance._sampling import (
 from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance.metrics import BestF1, F1Score, FBetaScore
+from tfbalance._interleave import (
+    ClassDatasets,
+    ExponentialSchedule,
+    InterleaveScheduleCallback,
+    LinearSchedule,
+    WeightSchedule,
+    balanced_batches,
+    class_datasets,
+    interleave_by_class,
+)
+from tfbalance._splitting import SplitResult, load_split, split_by_class
 from tfbalance._version import __version__
 from tfbalance._weights import (
     ClassWeightCallback,
@@ -32,27 +43,38 @@ from tfbalance._weights import (
 
 __all__ = [
     "BestF1",
+    "ClassDatasets",
     "ClassDistribution",
     "ClassWeightCallback",
     "CsvSchema",
+    "ExponentialSchedule",
     "F1Score",
     "FBetaScore",
+    "InterleaveScheduleCallback",
+    "LinearSchedule",
     "PriorCorrection",
+    "SplitResult",
+    "WeightSchedule",
     "__version__",
     "adjust_logits",
+    "balanced_batches",
     "check_data_service_compatible",
     "class_counts",
+    "class_datasets",
     "class_weights",
     "correct_probabilities",
     "expected_steps",
     "infer_csv_schema",
     "initial_bias",
+    "interleave_by_class",
+    "load_split",
     "oversample",
     "plot_class_distribution",
     "plot_metric_comparison",
     "read_csv",
     "rebatch",
     "rejection_resample",
+    "split_by_class",
     "undersample",
     "with_sample_weights",
 ]

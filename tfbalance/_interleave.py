@@ -1,0 +1,1090 @@
+"""Per-class streams merged on the fly: weighted interleaving, weight schedules, exact batches.
+
+At scale the cheapest balanced input is one stream per class (see ``split_by_class``) merged
+with chosen weights: no row is read only to be thrown away, as rejection resampling does.
+
+* ``class_datasets`` opens one ``tf.data.Dataset`` per class, from split shards or, as a
+  fallback, by filtering an ordinary dataset (which re-reads the source once per class).
+* ``interleave_by_class`` merges the streams; each output row's class is drawn from the
+  current weights (a fixed vector, a ``tf.Variable`` read at every draw, or a schedule).
+* ``LinearSchedule`` / ``ExponentialSchedule`` move the weights from one distribution to
+  another over epochs or steps; ``InterleaveScheduleCallback`` drives them during ``fit``.
+* ``balanced_batches`` yields batches with exactly the requested rows of every class.
+
+Randomness is stateless: draws come from ``tf.data.Dataset.random(seed=...,
+rerandomize_each_iteration=True)`` through ``tf.random.stateless_*`` ops, so the output is
+deterministic under a seed, differs per epoch and restores from an iterator checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Mapping, Sequence, Union
+
+import keras
+import numpy as np
+
+from tfbalance._counting import ClassDistribution, CountsLike, as_class_distribution
+from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
+from tfbalance._tf import tf
+from tfbalance._validation import check_seed, resolve_class_vector
+
+__all__ = [
+    "ClassDatasets",
+    "ExponentialSchedule",
+    "InterleaveScheduleCallback",
+    "LinearSchedule",
+    "WeightSchedule",
+    "balanced_batches",
+    "class_datasets",
+    "interleave_by_class",
+]
+
+DistributionLike = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
+
+
+# --------------------------------------------------------------------------------------
+# Per-class datasets
+# --------------------------------------------------------------------------------------
+
+
+class ClassDatasets(dict):
+    """``{class_id: tf.data.Dataset}`` with the class counts when they are known.
+
+    ``interleave_by_class`` and ``balanced_batches`` read ``counts`` from it, so
+    ``weights="natural"`` and the default epoch length need no extra argument.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> streams = ClassDatasets(
+    ...     {0: tf.data.Dataset.range(3), 1: tf.data.Dataset.range(1)}, counts=[3, 1])
+    >>> sorted(streams), streams.counts.counts
+    ([0, 1], {0: 3, 1: 1})
+    """
+
+    def __init__(
+        self,
+        datasets: Mapping[int, tf.data.Dataset],
+        counts: CountsLike | None = None,
+    ) -> None:
+        super().__init__(sorted(datasets.items()))
+        self.counts: ClassDistribution | None = (
+            None if counts is None else as_class_distribution(counts)
+        )
+
+    def __repr__(self) -> str:
+        return f"ClassDatasets(classes={list(self)}, counts={self.counts and self.counts.counts})"
+
+
+def class_datasets(
+    source: Any,
+    label: Label = None,
+    *,
+    classes: Sequence[int] | None = None,
+    counts: CountsLike | None = None,
+    shuffle_files: bool = True,
+    seed: int | None = None,
+) -> ClassDatasets:
+    """One ``tf.data.Dataset`` of rows per class.
+
+    From split shards (the result of ``split_by_class`` or its ``output_dir``) each class
+    reads only its own files: the cheap layout. From an ordinary dataset each class stream
+    is a filter over the whole source.
+
+    Parameters
+    ----------
+    source : SplitResult, str, path, or tf.data.Dataset
+        A ``split_by_class`` result, the directory it wrote, or a dataset (batched or not).
+    label : None, str, int or callable
+        How a dataset source's elements hold their class ids (as in ``class_counts``).
+        Ignored for split shards.
+    classes : sequence of int, optional
+        The classes to open. Default: every class of the split, or, for a dataset source,
+        those of ``counts``.
+    counts : ClassDistribution, dict or list, optional
+        The dataset source's class counts. When neither ``classes`` nor ``counts`` is given
+        for a dataset source, one counting pass (``class_counts``) finds them.
+    shuffle_files : bool
+        Read a class's shard files in a new seeded order every epoch (split shards only).
+        Shuffle rows inside the streams yourself (``ds.shuffle(buffer)``) when a shard's
+        order matters.
+    seed : int, optional
+        Seed of the shard order.
+
+    Returns
+    -------
+    ClassDatasets
+        ``{class_id: dataset}`` with a ``counts`` attribute. Streams from split CSV shards
+        yield ``(features_dict, label)`` rows (numbers parsed, the label column removed from
+        the features); streams from a dataset source yield that source's elements, unbatched.
+
+    Raises
+    ------
+    ValueError
+        The directory holds no split, a requested class is unknown.
+    TypeError
+        ``source`` is none of the accepted kinds.
+
+    Notes
+    -----
+    The filtering fallback costs I/O: each class stream reads the *whole* source, so K
+    class streams read it K times per epoch (and a rare class's stream still parses every
+    majority row). Split once with ``split_by_class`` when the data are large.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0, 3.0, 4.0], [0, 1, 0, 0]))
+    >>> streams = class_datasets(ds, counts=[3, 1])
+    >>> [float(x) for x, y in streams[0]], [float(x) for x, y in streams[1]]
+    ([1.0, 3.0, 4.0], [2.0])
+    """
+    seed = check_seed(seed)
+    from tfbalance._splitting import SplitResult, load_split
+
+    if isinstance(source, (str, os.PathLike)):
+        source = load_split(source)
+    if isinstance(source, SplitResult):
+        return source.datasets(classes=classes, shuffle_files=shuffle_files, seed=seed)
+    if not isinstance(source, tf.data.Dataset):
+        raise TypeError(
+            "Invalid `source`: expected a split_by_class result, its output directory or a "
+            f"tf.data.Dataset. Received: source={source!r}"
+        )
+    if counts is not None:
+        counts = as_class_distribution(counts)
+    if classes is None:
+        if counts is None:
+            from tfbalance._counting import class_counts
+
+            counts = class_counts(source, label)
+        classes = counts.classes
+    classes = _check_classes(classes)
+    rank = batched_label_rank(source, label)
+    streams = {}
+    for class_id in classes:
+        streams[class_id] = _filter_class(source, label, rank, class_id)
+    return ClassDatasets(streams, counts=counts)
+
+
+def _check_classes(classes: Any) -> list[int]:
+    if not isinstance(classes, (Sequence, np.ndarray)) or isinstance(classes, (str, bytes)):
+        raise TypeError(
+            f"Invalid `classes`: expected a list of class ids. Received: classes={classes!r}"
+        )
+    result = []
+    for c in classes:
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) or c < 0:
+            raise ValueError(
+                "Invalid `classes`: class ids must be non-negative integers. "
+                f"Received: classes={list(classes)!r}"
+            )
+        result.append(int(c))
+    if not result:
+        raise ValueError(f"Invalid `classes`: no classes. Received: classes={list(classes)!r}")
+    return sorted(set(result))
+
+
+def _filter_class(source: tf.data.Dataset, label: Label, rank: int, class_id: int):
+    if rank == 0:
+        return source.filter(
+            lambda *args: tf.equal(
+                tf.cast(get_label(args if len(args) > 1 else args[0], label), tf.int64),
+                class_id,
+            )
+        )
+
+    # Batched source: mask whole batches with vector ops, then unbatch the kept rows.
+    def keep(element):
+        labels = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
+        mask = tf.equal(labels, class_id)
+        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, mask), element)
+
+    return map_elements(source, keep).unbatch()
+
+
+# --------------------------------------------------------------------------------------
+# Weight schedules
+# --------------------------------------------------------------------------------------
+
+
+def _resolve_distribution(
+    spec: Any, num_classes: int, counts: np.ndarray | None, arg_name: str
+) -> np.ndarray:
+    """A probability vector from 'balanced', 'natural', a list or a dict."""
+    if isinstance(spec, str):
+        if spec == "balanced":
+            return np.full(num_classes, 1.0 / num_classes)
+        if spec == "natural":
+            if counts is None:
+                raise ValueError(
+                    f"Invalid `{arg_name}`: 'natural' needs the class counts; pass `counts` "
+                    "or streams from class_datasets/split_by_class, which carry them. "
+                    f"Received: {arg_name}='natural'"
+                )
+            if counts.sum() <= 0:
+                raise ValueError(
+                    f"Invalid `{arg_name}`: 'natural' needs counts with a positive total. "
+                    f"Received: counts={counts.tolist()}"
+                )
+            return counts / counts.sum()
+        raise ValueError(
+            f"Invalid `{arg_name}`: expected 'balanced', 'natural', a list of per-class "
+            f"weights or a dict {{class_id: weight}}. Received: {arg_name}={spec!r}"
+        )
+    vector = resolve_class_vector(spec, num_classes, arg_name)
+    total = float(vector.sum())
+    if total <= 0:
+        raise ValueError(
+            f"Invalid `{arg_name}`: at least one weight must be positive. "
+            f"Received: {arg_name}={spec!r}"
+        )
+    return vector / total
+
+
+def _check_unit(unit: Any) -> str:
+    if unit not in ("epoch", "step"):
+        raise ValueError(f"Invalid `unit`: expected 'epoch' or 'step'. Received: unit={unit!r}")
+    return unit
+
+
+def _check_distribution_spec(spec: Any, arg_name: str) -> Any:
+    if isinstance(spec, str):
+        if spec not in ("balanced", "natural"):
+            raise ValueError(
+                f"Invalid `{arg_name}`: expected 'balanced', 'natural', a list of per-class "
+                f"weights or a dict {{class_id: weight}}. Received: {arg_name}={spec!r}"
+            )
+        return spec
+    if isinstance(spec, np.ndarray):
+        return spec.tolist()
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    if isinstance(spec, Sequence):
+        return list(spec)
+    raise TypeError(
+        f"Invalid `{arg_name}`: expected 'balanced', 'natural', a list or a dict. "
+        f"Received: {arg_name}={spec!r}"
+    )
+
+
+class WeightSchedule:
+    """Base class: class weights that move from ``start`` to ``end`` as training runs.
+
+    Subclasses define ``progress(t)``, the fraction of the way from ``start`` to ``end`` at
+    epoch or step ``t`` (0 at ``t=0``). Pass a schedule as ``weights`` to
+    ``interleave_by_class`` and add ``InterleaveScheduleCallback(schedule)`` to ``fit``.
+
+    Examples
+    --------
+    >>> schedule = LinearSchedule("natural", "balanced", duration=4)
+    >>> schedule.weights(2, counts=[30, 10]).round(3).tolist()
+    [0.625, 0.375]
+    """
+
+    def __init__(
+        self,
+        start: DistributionLike = "natural",
+        end: DistributionLike = "balanced",
+        *,
+        unit: str = "epoch",
+        interpolation: str = "linear",
+    ) -> None:
+        self.start = _check_distribution_spec(start, "start")
+        self.end = _check_distribution_spec(end, "end")
+        self.unit = _check_unit(unit)
+        if interpolation not in ("linear", "geometric"):
+            raise ValueError(
+                "Invalid `interpolation`: expected 'linear' or 'geometric'. "
+                f"Received: interpolation={interpolation!r}"
+            )
+        self.interpolation = interpolation
+        # (variable, start vector, end vector) for every pipeline this schedule drives.
+        self._bindings: list[tuple[tf.Variable, np.ndarray, np.ndarray]] = []
+
+    def progress(self, t: float) -> float:
+        """Fraction of the move done at epoch/step ``t``: 0 at the start, 1 at the end."""
+        raise NotImplementedError
+
+    def _check_t(self, t: Any) -> float:
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, float, np.number)):
+            raise TypeError(f"Invalid `t`: expected a number of {self.unit}s. Received: t={t!r}")
+        if not math.isfinite(t) or t < 0:
+            raise ValueError(
+                f"Invalid `t`: expected a non-negative number of {self.unit}s. Received: t={t!r}"
+            )
+        return float(t)
+
+    def _mix(self, start: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
+        alpha = min(max(self.progress(self._check_t(t)), 0.0), 1.0)
+        if self.interpolation == "linear":
+            mixed = (1.0 - alpha) * start + alpha * end
+        else:
+            with np.errstate(divide="ignore"):
+                mixed = np.power(start, 1.0 - alpha) * np.power(end, alpha)
+            if mixed.sum() <= 0:
+                # Disjoint supports: the geometric path is undefined halfway; go linear.
+                mixed = (1.0 - alpha) * start + alpha * end
+        return mixed / mixed.sum()
+
+    def weights(
+        self,
+        t: float,
+        *,
+        counts: CountsLike | None = None,
+        num_classes: int | None = None,
+    ) -> np.ndarray:
+        """The class probabilities at epoch/step ``t``.
+
+        ``counts`` is needed when ``start`` or ``end`` is 'natural'; ``num_classes`` when
+        neither is a list (e.g. 'balanced' without counts).
+        """
+        counts_array = None
+        if counts is not None:
+            counts_array = as_class_distribution(counts).to_array(num_classes).astype(np.float64)
+            num_classes = counts_array.size
+        if num_classes is None:
+            for spec in (self.start, self.end):
+                if isinstance(spec, list):
+                    num_classes = len(spec)
+        if num_classes is None:
+            raise ValueError(
+                "Invalid `num_classes`: pass `counts` or `num_classes` to resolve "
+                f"start={self.start!r} and end={self.end!r}. Received: num_classes=None"
+            )
+        start = _resolve_distribution(self.start, num_classes, counts_array, "start")
+        end = _resolve_distribution(self.end, num_classes, counts_array, "end")
+        return self._mix(start, end, t)
+
+    def _bind(self, num_classes: int, counts: np.ndarray | None) -> tf.Variable:
+        start = _resolve_distribution(self.start, num_classes, counts, "start")
+        end = _resolve_distribution(self.end, num_classes, counts, "end")
+        variable = tf.Variable(
+            self._mix(start, end, 0).astype(np.float32), trainable=False, name="class_weights"
+        )
+        self._bindings.append((variable, start, end))
+        return variable
+
+    def update(self, t: float) -> np.ndarray | None:
+        """Set the weights of every pipeline built with this schedule to those at ``t``.
+
+        Returns the weights of the last bound pipeline (``None`` when none is bound).
+        ``InterleaveScheduleCallback`` calls this during ``fit``.
+        """
+        current = None
+        for variable, start, end in self._bindings:
+            current = self._mix(start, end, t)
+            variable.assign(current.astype(np.float32))
+        return current
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "unit": self.unit,
+            "interpolation": self.interpolation,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@keras.saving.register_keras_serializable(package="tfbalance")
+class LinearSchedule(WeightSchedule):
+    """Weights that move linearly from ``start`` to ``end`` over ``duration`` epochs or steps.
+
+    At ``t`` the weights are ``(1 - a) * start + a * end`` with ``a = min(t / duration, 1)``
+    (both ends normalised to probabilities), then they stay at ``end``.
+
+    Parameters
+    ----------
+    start, end : 'natural', 'balanced', list or dict
+        Distributions at ``t = 0`` and ``t >= duration``. 'natural' is the class
+        frequencies of the data (from the counts the pipeline knows). Either direction
+        works: natural -> balanced to ease into balancing, balanced -> natural to fine-tune
+        towards the deployment prior.
+    duration : int
+        Epochs (or steps) the move takes; positive.
+    unit : {'epoch', 'step'}
+        What ``t`` counts: epochs (updated at each epoch's start) or optimizer steps
+        (updated before every batch).
+
+    Examples
+    --------
+    >>> schedule = LinearSchedule("natural", "balanced", duration=2)
+    >>> [schedule.weights(t, counts=[90, 10]).round(2).tolist() for t in range(3)]
+    [[0.9, 0.1], [0.7, 0.3], [0.5, 0.5]]
+    """
+
+    def __init__(
+        self,
+        start: DistributionLike = "natural",
+        end: DistributionLike = "balanced",
+        *,
+        duration: int,
+        unit: str = "epoch",
+    ) -> None:
+        super().__init__(start, end, unit=unit, interpolation="linear")
+        if (
+            isinstance(duration, (bool, np.bool_))
+            or not isinstance(duration, (int, np.integer))
+            or duration <= 0
+        ):
+            raise ValueError(
+                "Invalid `duration`: expected a positive number of epochs or steps. "
+                f"Received: duration={duration!r}"
+            )
+        self.duration = int(duration)
+
+    def progress(self, t: float) -> float:
+        return min(t / self.duration, 1.0)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["interpolation"]
+        return {**config, "duration": self.duration}
+
+
+@keras.saving.register_keras_serializable(package="tfbalance")
+class ExponentialSchedule(WeightSchedule):
+    """Weights that move from ``start`` to ``end`` with exponentially shrinking steps.
+
+    The progress at ``t`` is ``a = 1 - rate ** t``. With the default geometric
+    interpolation the weights are proportional to ``start ** (1 - a) * end ** a``; from
+    'natural' to 'balanced' that is ``counts ** (rate ** t)``, exactly the class
+    distribution of catalyst's ``DynamicBalanceClassSampler`` (its ``D_i ** (lambda **
+    epoch)``, with ``rate`` = its ``exp_lambda``). ``interpolation='linear'`` mixes the two
+    distributions arithmetically instead.
+
+    Unlike that sampler, the epoch length does not shrink as the weights balance: the
+    pipeline draws rows with replacement from per-class streams, so no row is discarded.
+
+    Parameters
+    ----------
+    start, end : 'natural', 'balanced', list or dict
+        Distributions at ``t = 0`` and in the limit.
+    rate : float
+        In (0, 1): the share of the remaining distance left after each epoch/step.
+    unit : {'epoch', 'step'}
+        What ``t`` counts.
+    interpolation : {'geometric', 'linear'}
+        How ``start`` and ``end`` are mixed.
+
+    Examples
+    --------
+    >>> schedule = ExponentialSchedule("natural", "balanced", rate=0.5)
+    >>> [schedule.weights(t, counts=[81, 1]).round(3).tolist() for t in (0, 1, 2)]
+    [[0.988, 0.012], [0.9, 0.1], [0.75, 0.25]]
+    """
+
+    def __init__(
+        self,
+        start: DistributionLike = "natural",
+        end: DistributionLike = "balanced",
+        *,
+        rate: float = 0.9,
+        unit: str = "epoch",
+        interpolation: str = "geometric",
+    ) -> None:
+        super().__init__(start, end, unit=unit, interpolation=interpolation)
+        if (
+            isinstance(rate, (bool, np.bool_))
+            or not isinstance(rate, (int, float, np.number))
+            or not 0 < rate < 1
+        ):
+            raise ValueError(f"Invalid `rate`: expected a number in (0, 1). Received: rate={rate!r}")
+        self.rate = float(rate)
+
+    def progress(self, t: float) -> float:
+        return 1.0 - self.rate**t
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate}
+
+
+@keras.saving.register_keras_serializable(package="tfbalance")
+class InterleaveScheduleCallback(keras.callbacks.Callback):
+    """Drive a weight schedule during ``fit`` and log the current class weights.
+
+    With ``unit='epoch'`` the weights are set at each epoch's start from the epoch number
+    (so ``initial_epoch`` resumes the schedule where it was); with ``unit='step'`` before
+    every batch from the number of batches trained in this ``fit`` call plus
+    ``initial_step``. The weights in use are added to the epoch logs as
+    ``interleave_weight_<class>`` (so ``History`` and TensorBoard record them).
+
+    Rows already prefetched when the weights change keep their classes; new draws follow
+    the new weights.
+
+    Parameters
+    ----------
+    schedule : WeightSchedule
+        The schedule passed as ``weights`` to ``interleave_by_class``.
+    initial_step : int
+        Steps already done (``unit='step'`` only), to resume a schedule.
+    verbose : int
+        1 prints the weights when they are set at an epoch's start.
+
+    Examples
+    --------
+    >>> import keras, numpy as np, tensorflow as tf
+    >>> streams = [tf.data.Dataset.from_tensor_slices(([[0.0]] * 8, [0] * 8)),
+    ...            tf.data.Dataset.from_tensor_slices(([[1.0]] * 2, [1] * 2))]
+    >>> schedule = LinearSchedule("natural", "balanced", duration=1)
+    >>> ds = interleave_by_class(streams, schedule, seed=0).batch(5)
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> history = model.fit(ds, epochs=2, verbose=0, shuffle=False,
+    ...                     callbacks=[InterleaveScheduleCallback(schedule)])
+    >>> [round(float(w), 2) for w in history.history["interleave_weight_1"]]
+    [0.2, 0.5]
+    """
+
+    def __init__(self, schedule: WeightSchedule, *, initial_step: int = 0, verbose: int = 0):
+        super().__init__()
+        if not isinstance(schedule, WeightSchedule):
+            raise TypeError(
+                "Invalid `schedule`: expected a WeightSchedule such as LinearSchedule or "
+                f"ExponentialSchedule. Received: schedule={schedule!r}"
+            )
+        if (
+            isinstance(initial_step, (bool, np.bool_))
+            or not isinstance(initial_step, (int, np.integer))
+            or initial_step < 0
+        ):
+            raise ValueError(
+                "Invalid `initial_step`: expected a non-negative int. "
+                f"Received: initial_step={initial_step!r}"
+            )
+        self.schedule = schedule
+        self.initial_step = int(initial_step)
+        self.verbose = verbose
+        self._step = self.initial_step
+        self._current: np.ndarray | None = None
+
+    def _set(self, t: float) -> None:
+        if not self.schedule._bindings:
+            raise ValueError(
+                "Invalid `schedule`: it drives no pipeline yet; pass it as `weights` to "
+                f"interleave_by_class before fit. Received: schedule={self.schedule!r}"
+            )
+        self._current = self.schedule.update(t)
+
+    def on_train_begin(self, logs=None):
+        self._step = self.initial_step
+        self._current = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.schedule.unit == "epoch":
+            self._set(epoch)
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: class weights {np.round(self._current, 4).tolist()}")
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.schedule.unit == "step":
+            self._set(self._step)
+            self._step += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._current is not None:
+            for class_id, value in enumerate(self._current):
+                logs[f"interleave_weight_{class_id}"] = float(value)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "schedule": keras.saving.serialize_keras_object(self.schedule),
+            "initial_step": self.initial_step,
+            "verbose": self.verbose,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        config = dict(config)
+        config["schedule"] = keras.saving.deserialize_keras_object(config["schedule"])
+        return cls(**config)
+
+
+# --------------------------------------------------------------------------------------
+# Interleaving
+# --------------------------------------------------------------------------------------
+
+
+def _as_stream_dict(datasets: Any) -> dict[int, tf.data.Dataset]:
+    if isinstance(datasets, Mapping):
+        items = list(datasets.items())
+    elif isinstance(datasets, (list, tuple)):
+        items = list(enumerate(datasets))
+    else:
+        raise TypeError(
+            "Invalid `datasets`: expected a list of tf.data.Dataset indexed by class id or a "
+            f"dict {{class_id: dataset}}. Received: datasets={datasets!r}"
+        )
+    if not items:
+        raise ValueError(f"Invalid `datasets`: no class streams. Received: datasets={datasets!r}")
+    streams = {}
+    for key, ds in items:
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)) or key < 0:
+            raise ValueError(
+                "Invalid `datasets`: class ids (dict keys) must be non-negative integers. "
+                f"Received: class id {key!r}"
+            )
+        if not isinstance(ds, tf.data.Dataset):
+            raise TypeError(
+                f"Invalid `datasets`: the stream of class {key} is not a tf.data.Dataset. "
+                f"Received: {ds!r}"
+            )
+        streams[int(key)] = ds
+    return dict(sorted(streams.items()))
+
+
+def _stream_counts(
+    streams: dict[int, tf.data.Dataset], counts: Any, datasets: Any
+) -> np.ndarray | None:
+    """Counts indexed by class id: given, carried by ClassDatasets, or known cardinalities."""
+    size = max(streams) + 1
+    if counts is None and isinstance(datasets, ClassDatasets):
+        counts = datasets.counts
+    if counts is not None:
+        dist = as_class_distribution(counts)
+        unknown = sorted(set(dist.classes) - set(streams))
+        if unknown and any(dist.counts[c] for c in unknown):
+            raise ValueError(
+                f"Invalid `counts`: classes {unknown} have counts but no stream. "
+                f"Received: counts={dist.counts}"
+            )
+        return dist.to_array(max(size, max(dist.classes) + 1))[:size].astype(np.float64)
+    cardinalities = np.zeros(size)
+    for class_id, ds in streams.items():
+        n = int(ds.cardinality())
+        if n < 0:
+            return None
+        cardinalities[class_id] = n
+    return cardinalities
+
+
+def _probe_empty(streams: dict[int, tf.data.Dataset]) -> list[int]:
+    # One bounded read per stream, so an empty class stream fails here instead of making a
+    # repeated stream spin forever.
+    empty = []
+    for class_id, ds in streams.items():
+        n = int(ds.cardinality())
+        if n == 0:
+            empty.append(class_id)
+        elif n < 0 or n == tf.data.INFINITE_CARDINALITY:
+            if n == tf.data.INFINITE_CARDINALITY:
+                continue
+            if not any(True for _ in ds.take(1)):
+                empty.append(class_id)
+    return empty
+
+
+def _resolve_weights(
+    weights: Any, streams: dict[int, tf.data.Dataset], counts: np.ndarray | None
+) -> tuple[np.ndarray | None, tf.Variable | None, WeightSchedule | None]:
+    size = max(streams) + 1
+    has_stream = np.zeros(size, dtype=bool)
+    has_stream[list(streams)] = True
+    if isinstance(weights, WeightSchedule):
+        # Streams without a class id in between get no weight: resolve over present ids.
+        present = np.flatnonzero(has_stream)
+        if len(present) != size:
+            raise ValueError(
+                "Invalid `weights`: schedules need a stream for every class id 0..K-1; "
+                f"the streams cover {present.tolist()}. Received: weights={weights!r}"
+            )
+        return None, None, weights
+    if isinstance(weights, tf.Variable):
+        if not weights.dtype.is_floating or weights.shape.rank != 1 or weights.shape[0] != size:
+            raise ValueError(
+                f"Invalid `weights`: a tf.Variable of weights must be a float vector of "
+                f"length {size} (one per class id). Received: weights={weights!r}"
+            )
+        vector = resolve_class_vector(weights.numpy().tolist(), size, "weights")
+        _check_vector(vector, has_stream, weights)
+        return vector, weights, None
+    if isinstance(weights, str):
+        if weights == "balanced":
+            vector = has_stream.astype(np.float64)
+        elif weights == "natural":
+            if counts is None:
+                raise ValueError(
+                    "Invalid `weights`: 'natural' needs the class counts; pass `counts` or "
+                    "streams from class_datasets (which carry them). Received: "
+                    "weights='natural'"
+                )
+            vector = counts.copy()
+        else:
+            raise ValueError(
+                "Invalid `weights`: expected 'balanced', 'natural', a list or dict of "
+                "per-class weights, a tf.Variable or a WeightSchedule. "
+                f"Received: weights={weights!r}"
+            )
+    elif isinstance(weights, (Mapping, Sequence, np.ndarray)):
+        if isinstance(weights, Mapping):
+            missing = sorted(
+                k for k, v in weights.items()
+                if isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+                and (k >= size or not has_stream[k])
+            )
+            if missing:
+                raise ValueError(
+                    f"Invalid `weights`: classes {missing} have a weight but no stream "
+                    f"(streams: {sorted(streams)}). Received: weights={weights!r}"
+                )
+        vector = resolve_class_vector(weights, size, "weights")
+    else:
+        raise TypeError(
+            "Invalid `weights`: expected 'balanced', 'natural', a list or dict of per-class "
+            f"weights, a tf.Variable or a WeightSchedule. Received: weights={weights!r}"
+        )
+    _check_vector(vector, has_stream, weights)
+    return vector / vector.sum(), None, None
+
+
+def _check_vector(vector: np.ndarray, has_stream: np.ndarray, weights: Any) -> None:
+    if vector.sum() <= 0:
+        raise ValueError(
+            f"Invalid `weights`: at least one weight must be positive. Received: weights={weights!r}"
+        )
+    orphan = np.flatnonzero((vector > 0) & ~has_stream)
+    if orphan.size:
+        raise ValueError(
+            f"Invalid `weights`: classes {orphan.tolist()} have a weight but no stream. "
+            f"Received: weights={weights!r}"
+        )
+
+
+def _epoch_rows(
+    epoch_rows: Any,
+    steps_per_epoch: Any,
+    batch_size: Any,
+    counts: np.ndarray | None,
+) -> int | None:
+    for name, value in (
+        ("epoch_rows", epoch_rows),
+        ("steps_per_epoch", steps_per_epoch),
+        ("batch_size", batch_size),
+    ):
+        if value is not None and (
+            isinstance(value, (bool, np.bool_))
+            or not isinstance(value, (int, np.integer))
+            or value <= 0
+        ):
+            raise ValueError(f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}")
+    if steps_per_epoch is not None:
+        if batch_size is None:
+            raise ValueError(
+                "Invalid `steps_per_epoch`: it needs `batch_size` (the rows of one step). "
+                f"Received: steps_per_epoch={steps_per_epoch}, batch_size=None"
+            )
+        if epoch_rows is not None:
+            raise ValueError(
+                "Invalid `epoch_rows`: give `epoch_rows` or `steps_per_epoch`, not both. "
+                f"Received: epoch_rows={epoch_rows}, steps_per_epoch={steps_per_epoch}"
+            )
+        return int(steps_per_epoch) * int(batch_size)
+    if epoch_rows is not None:
+        return int(epoch_rows)
+    if counts is None:
+        return None
+    return int(counts.sum())
+
+
+def interleave_by_class(
+    datasets: Union[Sequence[tf.data.Dataset], Mapping[int, tf.data.Dataset]],
+    weights: Any = "balanced",
+    *,
+    seed: int | None = None,
+    counts: CountsLike | None = None,
+    epoch_rows: int | None = None,
+    batch_size: int | None = None,
+    steps_per_epoch: int | None = None,
+) -> tf.data.Dataset:
+    """Merge per-class streams into one, drawing each row's class from the weights.
+
+    Every output row is drawn independently: class ``c`` with probability
+    ``weights[c] / sum(weights)``, then the next row of stream ``c``. Streams are repeated
+    as needed, so a small class is re-read rather than exhausted.
+
+    Parameters
+    ----------
+    datasets : list or dict of tf.data.Dataset
+        One stream of (unbatched) rows per class: a list indexed by class id or a dict
+        ``{class_id: dataset}``, e.g. from ``class_datasets``. All streams must have the
+        same element structure, which the output keeps.
+    weights : str, list, dict, tf.Variable or WeightSchedule
+        * ``'balanced'`` (default): every stream equally likely;
+        * ``'natural'``: the class frequencies (from ``counts``);
+        * a list indexed by class id or a dict ``{class_id: weight}`` (normalised);
+        * a float ``tf.Variable`` of length ``max class id + 1``, read at every draw, so
+          assigning to it while training runs changes the mix from the next draw on;
+        * a ``LinearSchedule`` / ``ExponentialSchedule``, driven during ``fit`` by
+          ``InterleaveScheduleCallback``.
+    seed : int, optional
+        Seed of the class draws. The same seed gives the same sequence; each new epoch
+        (iteration) draws afresh.
+    counts : ClassDistribution, dict or list, optional
+        Rows per class. Default: those carried by ``ClassDatasets``, else the streams' known
+        cardinalities. Used for 'natural' and the default epoch length.
+    epoch_rows : int, optional
+        Rows per epoch. Default: the total of ``counts`` (one pass's worth of rows, whatever
+        the weights, so epochs stay comparable with unbalanced training and a schedule
+        never changes their length). Without counts the output is infinite (pass
+        ``steps_per_epoch`` to ``fit``).
+    batch_size : int, optional
+        Batch the output (dropping no row: the epoch length is a multiple of it when given
+        with ``steps_per_epoch``).
+    steps_per_epoch : int, optional
+        Epoch length in batches of ``batch_size`` (instead of ``epoch_rows``).
+
+    Returns
+    -------
+    tf.data.Dataset
+        Rows (or batches) of the streams' structure; with a known epoch length its
+        cardinality is set, so Keras shows a real progress bar.
+
+    Raises
+    ------
+    ValueError
+        A stream with weight > 0 is empty; weights negative, all zero, NaN, of the wrong
+        length, or naming a class without a stream; bad epoch arguments. A ``tf.Variable``
+        later set to such values makes iteration fail with ``InvalidArgumentError``.
+    TypeError
+        ``datasets`` or ``weights`` of the wrong kind.
+
+    Notes
+    -------
+    Each epoch starts every stream from its beginning. With the default epoch length a
+    majority stream is only partly read per epoch, so shuffle its shards and rows
+    (``class_datasets`` reshuffles the shard order each epoch; add ``.shuffle(buffer)`` to
+    each stream) for every epoch to see different rows. Construction reads one row of each
+    stream whose cardinality is unknown, to reject empty streams instead of hanging.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> negatives = tf.data.Dataset.from_tensor_slices(([0.0] * 90, [0] * 90))
+    >>> positives = tf.data.Dataset.from_tensor_slices(([1.0] * 10, [1] * 10))
+    >>> ds = interleave_by_class([negatives, positives], "balanced", seed=1)
+    >>> int(ds.cardinality())
+    100
+    >>> labels = [int(y) for _, y in ds]
+    >>> 35 < sum(labels) < 65
+    True
+    """
+    seed = check_seed(seed)
+    streams = _as_stream_dict(datasets)
+    counts_array = _stream_counts(streams, counts, datasets)
+    vector, variable, schedule = _resolve_weights(weights, streams, counts_array)
+    rows = _epoch_rows(epoch_rows, steps_per_epoch, batch_size, counts_array)
+    size = max(streams) + 1
+    if schedule is not None:
+        variable = schedule._bind(size, counts_array)
+        vector = variable.numpy().astype(np.float64)
+
+    empty = _probe_empty(streams)
+    bad = [c for c in empty if vector[c] > 0]
+    if bad:
+        raise ValueError(
+            f"Invalid `datasets`: the streams of classes {bad} are empty but their weight is "
+            "positive; an interleaved stream could never deliver their rows. "
+            f"Received: weights={weights!r}"
+        )
+    empty_mask = np.zeros(size, dtype=bool)
+    empty_mask[empty] = True
+    for class_id in range(size):
+        if class_id not in streams:
+            empty_mask[class_id] = True
+
+    # choose_from_datasets needs a dense list; missing class ids get a stub that the
+    # weights (checked to be 0 there) never select.
+    first = next(iter(streams.values()))
+    ordered = [
+        streams[c].repeat() if c in streams and not empty_mask[c] else first.take(0).repeat()
+        for c in range(size)
+    ]
+    choices = _choice_stream(vector, variable, empty_mask, seed)
+    if rows is not None:
+        choices = choices.take(rows)
+    merged = tf.data.Dataset.choose_from_datasets(ordered, choices, stop_on_empty_dataset=True)
+    if rows is not None:
+        merged = merged.apply(tf.data.experimental.assert_cardinality(rows))
+    if batch_size is not None:
+        merged = merged.batch(batch_size, drop_remainder=rows is not None and rows % batch_size == 0)
+    return merged
+
+
+def _choice_stream(
+    vector: np.ndarray,
+    variable: tf.Variable | None,
+    empty_mask: np.ndarray,
+    seed: int | None,
+) -> tf.data.Dataset:
+    """Class ids drawn with stateless categorical sampling from the current weights."""
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    empty = tf.constant(empty_mask)
+
+    if variable is None:
+        log_weights = np.full(vector.shape, -np.inf)
+        log_weights[vector > 0] = np.log(vector[vector > 0])
+        logits = tf.constant(log_weights[None], tf.float32)
+
+        def draw(pair):
+            return tf.random.stateless_categorical(logits, 1, seed=pair, dtype=tf.int64)[0, 0]
+
+        return seeds.map(draw)
+
+    def draw_variable(pair):
+        w = tf.cast(variable.read_value(), tf.float32)
+        ok = tf.logical_and(
+            tf.reduce_all(tf.math.is_finite(w)),
+            tf.logical_and(tf.reduce_all(w >= 0), tf.reduce_sum(w) > 0),
+        )
+        ok = tf.logical_and(ok, tf.logical_not(tf.reduce_any(tf.logical_and(empty, w > 0))))
+        check = tf.debugging.Assert(
+            ok,
+            [
+                "Invalid `weights`: the weights must be finite, non-negative, not all zero, "
+                "and zero for every class without rows. Received: weights=",
+                w,
+            ],
+        )
+        with tf.control_dependencies([check]):
+            logits = tf.math.log(w)[None]
+        return tf.random.stateless_categorical(logits, 1, seed=pair, dtype=tf.int64)[0, 0]
+
+    return seeds.map(draw_variable)
+
+
+# --------------------------------------------------------------------------------------
+# Exact batch composition
+# --------------------------------------------------------------------------------------
+
+
+def balanced_batches(
+    datasets: Union[Sequence[tf.data.Dataset], Mapping[int, tf.data.Dataset]],
+    rows_per_class: Union[int, Sequence[int], Mapping[int, int]] = 32,
+    *,
+    seed: int | None = None,
+    counts: CountsLike | None = None,
+    steps_per_epoch: int | None = None,
+) -> tf.data.Dataset:
+    """Batches holding exactly ``rows_per_class[c]`` rows of every class ``c``, shuffled.
+
+    For losses and metrics that need each batch to contain the minority (contrastive
+    losses, per-batch F1, AUC): e.g. 32 positives + 32 negatives in every batch. Each
+    stream is repeated as needed and read in order; the rows of a batch are permuted with
+    a seeded stateless shuffle.
+
+    Parameters
+    ----------
+    datasets : list or dict of tf.data.Dataset
+        One stream of unbatched rows per class (list indexed by class id, or dict).
+    rows_per_class : int, list or dict
+        Rows of each class per batch: one int for all classes, or per class (a class
+        may get 0, but not all).
+    seed : int, optional
+        Seed of the within-batch shuffle.
+    counts : ClassDistribution, dict or list, optional
+        Rows per class, for the default epoch length (else ``ClassDatasets.counts`` or the
+        streams' cardinalities).
+    steps_per_epoch : int, optional
+        Batches per epoch. Default: ``ceil(total rows / batch size)`` when the counts are
+        known (one pass's worth of rows), else infinite.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batches of ``sum(rows_per_class)`` rows with the streams' structure.
+
+    Raises
+    ------
+    ValueError
+        A stream with rows requested is empty; bad ``rows_per_class`` or ``steps_per_epoch``.
+    TypeError
+        ``datasets`` is not a list/dict of datasets.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> negatives = tf.data.Dataset.from_tensor_slices(([0.0] * 90, [0] * 90))
+    >>> positives = tf.data.Dataset.from_tensor_slices(([1.0] * 10, [1] * 10))
+    >>> ds = balanced_batches([negatives, positives], {0: 3, 1: 2}, seed=0,
+    ...                       steps_per_epoch=2)
+    >>> [sorted(y.numpy().tolist()) for _, y in ds]
+    [[0, 0, 0, 1, 1], [0, 0, 0, 1, 1]]
+    """
+    seed = check_seed(seed)
+    streams = _as_stream_dict(datasets)
+    size = max(streams) + 1
+    if isinstance(rows_per_class, (int, np.integer)) and not isinstance(rows_per_class, bool):
+        if rows_per_class <= 0:
+            raise ValueError(
+                "Invalid `rows_per_class`: expected a positive int, or per-class counts. "
+                f"Received: rows_per_class={rows_per_class!r}"
+            )
+        per_class = {c: int(rows_per_class) for c in streams}
+    else:
+        if isinstance(rows_per_class, Mapping):
+            orphans = sorted(k for k in rows_per_class if k not in streams)
+            if orphans:
+                raise ValueError(
+                    f"Invalid `rows_per_class`: classes {orphans} have rows but no stream. "
+                    f"Received: rows_per_class={rows_per_class!r}"
+                )
+        vector = resolve_class_vector(rows_per_class, size, "rows_per_class")
+        if np.any(vector != np.round(vector)) or vector.sum() <= 0:
+            raise ValueError(
+                "Invalid `rows_per_class`: expected whole, non-negative numbers of rows, not "
+                f"all zero. Received: rows_per_class={rows_per_class!r}"
+            )
+        orphan = [c for c in np.flatnonzero(vector) if c not in streams]
+        if orphan:
+            raise ValueError(
+                f"Invalid `rows_per_class`: classes {orphan} have rows but no stream. "
+                f"Received: rows_per_class={rows_per_class!r}"
+            )
+        per_class = {c: int(vector[c]) for c in streams if vector[c] > 0}
+    batch = sum(per_class.values())
+    counts_array = _stream_counts(streams, counts, datasets)
+    if steps_per_epoch is not None:
+        if (
+            isinstance(steps_per_epoch, (bool, np.bool_))
+            or not isinstance(steps_per_epoch, (int, np.integer))
+            or steps_per_epoch <= 0
+        ):
+            raise ValueError(
+                "Invalid `steps_per_epoch`: expected a positive int. "
+                f"Received: steps_per_epoch={steps_per_epoch!r}"
+            )
+        steps = int(steps_per_epoch)
+    elif counts_array is not None:
+        steps = max(1, math.ceil(counts_array.sum() / batch))
+    else:
+        steps = None
+
+    used = {c: streams[c] for c in per_class}
+    empty = _probe_empty(used)
+    if empty:
+        raise ValueError(
+            f"Invalid `datasets`: the streams of classes {empty} are empty but rows of them "
+            f"are requested in every batch. Received: rows_per_class={rows_per_class!r}"
+        )
+    parts = tuple(used[c].repeat().batch(k, drop_remainder=True) for c, k in per_class.items())
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def combine(pair, *blocks):
+        joined = tf.nest.map_structure(lambda *t: tf.concat(t, axis=0), *blocks)
+        order = tf.argsort(tf.random.stateless_uniform([batch], seed=pair))
+        return tf.nest.map_structure(lambda t: tf.gather(t, order), joined)
+
+    out = tf.data.Dataset.zip((seeds,) + parts).map(combine)
+    if steps is not None:
+        out = out.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
+    return out
