@@ -31,15 +31,21 @@ def _require(*names: str) -> None:
 @pytest.fixture(scope="module")
 def service_servers():
     """An in-process dispatcher and two workers; ports picked by the OS."""
-    dispatcher = service_lib.DispatchServer(service_lib.DispatcherConfig(port=0))
+    # Quick job garbage collection: a job whose client stopped reading on an error (the
+    # exact-mode test) is released in a second instead of holding its worker's stop().
+    dispatcher = service_lib.DispatchServer(service_lib.DispatcherConfig(
+        port=0, job_gc_check_interval_ms=500, job_gc_timeout_ms=500))
     address = dispatcher.target.split("://")[1]
     workers = [
-        service_lib.WorkerServer(service_lib.WorkerConfig(dispatcher_address=address, port=0))
+        service_lib.WorkerServer(service_lib.WorkerConfig(
+            dispatcher_address=address, port=0, heartbeat_interval_ms=200))
         for _ in range(2)
     ]
-    # Not stopped explicitly: a graceful stop waits on finished jobs for seconds; the
-    # servers end with the test process.
     yield dispatcher.target, workers
+    # Workers first: a worker whose dispatcher is gone retries its heartbeats before stopping.
+    for worker in workers:
+        worker.stop()
+    dispatcher.stop()
 
 
 @pytest.fixture(scope="module")
