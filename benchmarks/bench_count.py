@@ -50,7 +50,7 @@ def main(argv=None) -> int:
         if ours.counts != theirs:
             raise SystemExit(f"counts differ: {ours.counts} != {theirs}")
     best = {name: min(t) for name, t in times.items()}
-    print(f"\n{args.rows:,} rows, {os.cpu_count()} CPUs; counts {ours.counts}\n")
+    print(f"\n{args.rows:,} rows, {len(os.sched_getaffinity(0))} CPUs; counts {ours.counts}\n")
     print("| counter | seconds | rows/s | tfbalance / counter |")
     print("|---|---:|---:|---:|")
     for name, seconds in best.items():

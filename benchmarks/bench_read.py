@@ -90,7 +90,8 @@ def main(argv=None) -> int:
         results[name] = rows / seconds
         print(f"{name}: {rows:,} rows in {seconds:.2f}s", file=sys.stderr, flush=True)
     best = max(results["tfbalance.read_csv"], results["tfbalance.read_csv (again)"])
-    print(f"\n{args.rows:,} rows, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}\n")
+    cpus = len(os.sched_getaffinity(0))
+    print(f"\n{args.rows:,} rows, {cpus} CPUs, TensorFlow {tf.__version__}\n")
     print("| reader | rows/s | tfbalance.read_csv / reader |")
     print("|---|---:|---:|")
     for name, rate in results.items():

@@ -59,7 +59,10 @@ def test_counts_match_pandas(tmp_path, n):
     assert dist.names is None
 
 
-def test_counts_small_chunks_gzip_glob_and_lists(tmp_path):
+@pytest.mark.parametrize("scan", ["fast", "exact"])
+def test_counts_small_chunks_gzip_glob_and_lists(tmp_path, monkeypatch, scan):
+    if scan == "exact":
+        monkeypatch.setattr(_csv, "_count_chunk_fast", lambda *args: None)
     paths = [write(make_frame(3_000, seed=s), tmp_path / f"part-{s}.csv") for s in range(3)]
     expected = pandas_counts(paths)
     assert _csv.count_csv_classes(paths, "label", chunk_bytes=997).counts == expected

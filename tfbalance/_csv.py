@@ -3,9 +3,10 @@
 Reading splits files into large byte blocks (``FixedLengthRecordDataset``), cuts the
 blocks into lines with one vectorised ``tf.strings.split`` per block and decodes whole
 batches with ``tf.io.decode_csv`` in a parallel map, so no per-line ``tf.data`` element is
-ever created on the plain-text path. Counting reads only bytes: a NumPy pass finds the
-field separators of each chunk, checks every row's field count and tallies the label
-field without parsing any other column.
+ever created on the plain-text path. Counting reads fixed-size chunks of bytes on worker
+threads: clean chunks (no quotes, every row the right length, checked with whole-chunk
+counts) go through pandas' C tokenizer for the label column only; any other chunk goes
+through a NumPy scan that respects quotes and names the file and line of a bad row.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import gzip
 import io
 import math
 import os
-from typing import Any, Iterator, Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -39,7 +40,6 @@ _MISSING = frozenset(
     ["", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>",
      "#N/A", "#NA", "1.#QNAN", "-1.#QNAN", "1.#IND", "-1.#IND"]
 )
-_NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(nan|NaN|NAN|inf|Inf|INF)"
 _BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
 _CHUNK_BYTES = 1 << 23  # bytes per NumPy chunk when counting
 
@@ -427,6 +427,62 @@ def _quote_parity(array: np.ndarray) -> np.ndarray:
 
 
 def _count_chunk(chunk: bytes, ncols: int, column: int, delim: int) -> tuple[dict[str, int], int]:
+    """Label counts of the rows in ``chunk`` and its number of lines.
+
+    Clean chunks go through pandas' C tokenizer (which releases the GIL, so chunks count
+    in parallel); anything unusual goes through the exact NumPy scan, which also finds
+    the line of any error.
+    """
+    fast = _count_chunk_fast(chunk, ncols, column, delim)
+    return fast if fast is not None else _count_chunk_exact(chunk, ncols, column, delim)
+
+
+def _count_chunk_fast(chunk: bytes, ncols: int, column: int, delim: int):
+    """Counts of a clean chunk, or ``None`` when the chunk needs the exact scan.
+
+    Clean means: no quotes, a first row of ``ncols`` fields, ``ncols - 1`` delimiters per
+    newline overall, pandas finds no row longer than the first, and every label is a
+    valid class. Together these leave every row exactly ``ncols`` fields long (a short
+    row would need a long one to balance the total, and pandas rejects long rows).
+    """
+    import pandas as pd
+
+    if chunk.find(b'"') >= 0:
+        return None
+    array = np.frombuffer(chunk, np.uint8)
+    lines = int(np.count_nonzero(array == 10))
+    if int(np.count_nonzero(array == delim)) != lines * (ncols - 1):
+        return None
+    if chunk.count(bytes([delim]), 0, chunk.find(b"\n")) != ncols - 1:
+        return None
+    try:
+        values = pd.read_csv(
+            io.BytesIO(chunk), header=None, usecols=[column], sep=chr(delim),
+            index_col=False, engine="c", skip_blank_lines=False,
+        ).iloc[:, 0]
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if len(values) != lines or values.hasnans:
+        return None
+    if values.dtype.kind in "iu":
+        counts = values.value_counts(sort=False)
+        if len(counts) and counts.index.min() < 0:
+            return None
+        return {str(int(k)): int(n) for k, n in counts.items()}, lines
+    if values.dtype.kind != "O":
+        return None
+    result = {str(k): int(n) for k, n in values.value_counts(sort=False).items()}
+    for text in result:
+        try:
+            _check_label_text(text, "")
+        except ValueError:
+            return None
+    return result, lines
+
+
+def _count_chunk_exact(
+    chunk: bytes, ncols: int, column: int, delim: int
+) -> tuple[dict[str, int], int]:
     """Label counts of the rows in ``chunk`` and its number of lines, by a NumPy scan.
 
     Raises ``_RowError`` for a malformed row or a bad label.
@@ -612,7 +668,8 @@ def count_csv_classes(
 
         progbar = keras.utils.Progbar(sum(os.path.getsize(p) for p in files), unit_name="byte")
     totals: dict[str, int] = {}
-    workers = max(1, min(4, os.cpu_count() or 1))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = max(1, min(4, cpus or 1))
     # Chunks are counted on worker threads (NumPy releases the GIL) and merged in file
     # order, so the first error reported is the earliest bad line; at most `workers + 1`
     # chunks are in memory at once.
@@ -1115,7 +1172,12 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
     for col in wanted:
         name = names[col]
         if col == label_col:
-            record_defaults.append(tf.constant([""]))
+            # Numeric labels decode straight to float64 (an empty one becomes NaN and is
+            # reported below); string labels stay text for the vocabulary lookup.
+            numeric_label = schema.label_vocabulary is None
+            record_defaults.append(
+                tf.constant([math.nan], tf.float64) if numeric_label else tf.constant([""])
+            )
         else:
             dtype = schema.dtypes[name]
             tf_dtype = tf.float32 if dtype == "float32" else tf.as_dtype(dtype)
@@ -1173,27 +1235,24 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
                 lines, record_defaults, field_delim=schema.field_delim, select_cols=wanted
             )
         by_name = dict(zip([names[c] for c in wanted], columns))
-        text = tf.strings.strip(by_name.pop(schema.label))
-        checks = [fail_unless(tf.strings.length(text) > 0, lines, numbers, files,
-                              "the label is missing")]
-        with tf.control_dependencies(checks):
-            if table is not None:
+        label = by_name.pop(schema.label)
+        if table is not None:
+            text = tf.strings.strip(label)
+            checks = [fail_unless(tf.strings.length(text) > 0, lines, numbers, files,
+                                  "the label is missing")]
+            with tf.control_dependencies(checks):
                 ids = table.lookup(text)
-                checks.append(fail_unless(ids >= 0, lines, numbers, files,
-                                          "the label is not in label_vocabulary"))
-            else:
-                number = tf.strings.regex_full_match(text, _NUMBER)
-                checks.append(fail_unless(number, lines, numbers, files,
-                                          "the label is not a number"))
-                with tf.control_dependencies(checks):
-                    value = tf.strings.to_number(text, tf.float64)
-                checks.append(fail_unless(~tf.math.is_nan(value), lines, numbers, files,
-                                          "the label is NaN"))
-                checks.append(fail_unless(tf.equal(value, tf.round(value)), lines, numbers,
-                                          files, "class labels must be integers"))
-                checks.append(fail_unless(value >= 0, lines, numbers, files,
-                                          "class ids must be non-negative"))
-                ids = tf.cast(value, tf.int64)
+            checks.append(fail_unless(ids >= 0, lines, numbers, files,
+                                      "the label is not in label_vocabulary"))
+        else:
+            checks = [
+                fail_unless(~tf.math.is_nan(label), lines, numbers, files,
+                            "the label is missing or NaN"),
+                fail_unless(tf.equal(label, tf.round(label)), lines, numbers, files,
+                            "class labels must be integers"),
+                fail_unless(label >= 0, lines, numbers, files, "class ids must be non-negative"),
+            ]
+            ids = tf.cast(label, tf.int64)
         with tf.control_dependencies(checks):
             ids = tf.identity(ids)
         return {name: by_name[name] for name in features}, ids
