@@ -126,15 +126,17 @@ def _check_threshold(threshold: Any) -> float | list[float]:
     value = float(threshold)
     if not 0.0 <= value <= 1.0:
         raise ValueError(
-            "Invalid `threshold`: expected a probability in [0, 1] (also with "
-            f"from_logits=True, where it applies to sigmoid(logit)). Received: threshold={threshold!r}"
+            "Invalid `threshold`: expected a probability in [0, 1] (also with from_logits=True, "
+            f"where it applies to sigmoid(logit)). Received: threshold={threshold!r}"
         )
     return value
 
 
 def _check_bool(value: Any, arg_name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Invalid `{arg_name}`: expected True or False. Received: {arg_name}={value!r}")
+        raise TypeError(
+            f"Invalid `{arg_name}`: expected True or False. Received: {arg_name}={value!r}"
+        )
     return bool(value)
 
 
@@ -208,12 +210,146 @@ def _range_check(ids: tf.Tensor, num_classes: int, what: str) -> tf.Operation:
     bad = tf.where(high >= num_classes, high, low)
     return tf.debugging.Assert(
         ok,
-        [
-            f"Invalid `y_true`: {what} must be in [0, {num_classes}). Found label id",
-            bad,
-        ],
+        [f"Invalid `y_true`: {what} must be in [0, {num_classes}). Found label id", bad],
         name="check_label_ids",
     )
+
+
+# --------------------------------------------------------------------------- count kernels
+# One compiled function per input form: eagerly, a single call replaces some twenty op
+# dispatches; inside a traced step (model.fit, strategy.run) it is inlined like any op.
+# Each returns the batch's rows (tp, fp, fn) per class, shape (3, C), in float64.
+
+
+def _weights(sample_weight: tf.Tensor | None, like: tf.Tensor, dtype: Any) -> tf.Tensor:
+    if sample_weight is None:
+        return tf.ones(tf.shape(like)[:1], dtype)
+    return tf.cast(tf.reshape(sample_weight, [-1]), dtype)
+
+
+# Turn the batch sums (total weight, true positives+negatives... see _binary_counts) into
+# the (3, 2) rows tp, fp, fn of classes 0 and 1. Class 0 is scored too (for 'macro',
+# 'weighted', None and pos_label=0): its true positives are class 1's true negatives, and
+# its false positives and negatives are class 1's false negatives and positives.
+_BINARY_ROWS = np.array(
+    [  # total, support, predicted, tp
+        [1, -1, -1, 1], [0, 0, 0, 1],  # tp of class 0 (= tn), of class 1
+        [0, 1, 0, -1], [0, 0, 1, -1],  # fp of class 0 (= fn), of class 1
+        [0, 0, 1, -1], [0, 1, 0, -1],  # fn of class 0 (= fp), of class 1
+    ],
+    dtype=_COUNT_DTYPE,
+)
+# [tp, predicted, support] -> [tp, fp, fn]
+_SUMS_TO_ROWS = np.array([[1, 0, 0], [-1, 1, 0], [-1, 0, 1]], dtype=_COUNT_DTYPE)
+
+
+@tf.function(autograph=False, reduce_retracing=True)
+def _binary_counts(y_true, y_pred, sample_weight, *, num_classes, cut, one_hot, dtype):
+    del num_classes, one_hot  # always two classes, 0/1 ids
+    truth = tf.cast(tf.reshape(y_true, [-1]), dtype)
+    predicted = tf.cast(tf.reshape(y_pred, [-1]) > tf.constant(cut, y_pred.dtype), dtype)
+    weights = _weights(sample_weight, truth, dtype)
+    weighted_truth = weights * truth
+    defect = tf.abs(truth * (truth - 1))  # 0 exactly for labels 0 and 1
+    sums = tf.reduce_sum(
+        tf.stack([weights, weighted_truth, weights * predicted, weighted_truth * predicted,
+                  defect]),
+        axis=1,
+    )
+    check = tf.debugging.Assert(
+        tf.equal(sums[4], 0),
+        ["Invalid `y_true`: binary labels must be 0 or 1. Found label",
+         tf.gather(truth, tf.argmax(defect))],
+        name="check_binary_labels",
+    )
+    with tf.control_dependencies([check]):
+        counts = tf.linalg.matvec(_BINARY_ROWS, tf.cast(sums[:4], _COUNT_DTYPE))
+    return tf.reshape(counts, [3, 2])
+
+
+@tf.function(autograph=False, reduce_retracing=True)
+def _multi_class_counts(y_true, y_pred, sample_weight, *, num_classes, cut, one_hot, dtype):
+    del cut  # the prediction is the argmax
+    pred_ids = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+    if one_hot:
+        true_ids = tf.argmax(y_true, axis=-1, output_type=tf.int32)
+        checks = []
+    else:
+        true_ids = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
+        checks = [_range_check(true_ids, num_classes, "class ids")]
+    weights = _weights(sample_weight, true_ids, dtype)
+    with tf.control_dependencies(checks):
+        hits = tf.where(tf.equal(true_ids, pred_ids), weights, tf.zeros_like(weights))
+        sums = tf.stack([
+            tf.math.unsorted_segment_sum(hits, true_ids, num_classes),
+            tf.math.unsorted_segment_sum(weights, pred_ids, num_classes),
+            tf.math.unsorted_segment_sum(weights, true_ids, num_classes),
+        ])
+    return tf.matmul(_SUMS_TO_ROWS, tf.cast(sums, _COUNT_DTYPE))
+
+
+@tf.function(autograph=False, reduce_retracing=True)
+def _multi_label_counts(y_true, y_pred, sample_weight, *, cut, dtype):
+    predicted = tf.cast(y_pred > tf.constant(cut, y_pred.dtype), dtype)
+    truth = tf.cast(y_true, dtype)
+    check = tf.debugging.Assert(
+        tf.reduce_all(tf.logical_or(tf.equal(truth, 0), tf.equal(truth, 1))),
+        ["Invalid `y_true`: multi-label targets must be 0 or 1. Found values", y_true],
+        summarize=10,
+        name="check_multi_hot",
+    )
+    with tf.control_dependencies([check]):
+        if sample_weight is not None:
+            weights = tf.cast(tf.reshape(sample_weight, [-1, 1]), dtype)
+            predicted_w = predicted * weights
+            truth_w = truth * weights
+        else:
+            predicted_w, truth_w = predicted, truth
+        sums = tf.stack([
+            tf.reduce_sum(predicted_w * truth, axis=0),
+            tf.reduce_sum(predicted_w, axis=0),
+            tf.reduce_sum(truth_w, axis=0),
+        ])
+    return tf.matmul(_SUMS_TO_ROWS, tf.cast(sums, _COUNT_DTYPE))
+
+
+@tf.function(autograph=False, reduce_retracing=True)
+def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, num_thresholds, from_logits,
+                          dtype):
+    """(2, labels, num_thresholds + 1) float64: weighted positives and negatives per bucket."""
+    probs = tf.reshape(y_pred, [-1, labels])
+    if from_logits:
+        probs = tf.sigmoid(probs)
+    truth = tf.cast(tf.reshape(y_true, [-1, labels]), dtype)
+    check = tf.debugging.Assert(
+        tf.reduce_all(tf.logical_or(tf.equal(truth, 0), tf.equal(truth, 1))),
+        ["Invalid `y_true`: BestF1 needs 0/1 labels. Found values", y_true],
+        summarize=10,
+        name="check_binary_labels",
+    )
+    thresholds = np.linspace(0.0, 1.0, num_thresholds).astype("float32")
+    # searchsorted(left) counts the thresholds strictly below p: the exact comparison
+    # `p > t` for every grid point at once.
+    bucket = tf.searchsorted(
+        tf.constant(thresholds, probs.dtype), tf.reshape(probs, [-1]), side="left"
+    )
+    segments = bucket + tf.tile(tf.range(labels) * (num_thresholds + 1), [tf.shape(probs)[0]])
+    flat_truth = tf.reshape(truth, [-1])
+    if sample_weight is None:
+        weights = tf.ones_like(flat_truth)
+    else:
+        weights = tf.reshape(
+            tf.broadcast_to(tf.cast(tf.reshape(sample_weight, [-1, 1]), dtype), tf.shape(truth)),
+            [-1],
+        )
+    positives = weights * flat_truth
+    with tf.control_dependencies([check]):
+        sums = tf.math.unsorted_segment_sum(
+            tf.stack([positives, weights - positives], axis=1),
+            segments,
+            labels * (num_thresholds + 1),
+        )
+    return tf.reshape(tf.transpose(tf.cast(sums, _COUNT_DTYPE)), [2, labels, num_thresholds + 1])
 
 
 # --------------------------------------------------------------------------- confusion metrics
@@ -297,19 +433,36 @@ class _ConfusionMetric(keras.metrics.Metric):
             )
         self.num_classes = num_classes
 
-        def counts(name: str) -> keras.Variable:
-            return self.add_variable(
-                shape=(num_classes,), initializer="zeros", dtype=_COUNT_DTYPE, name=name
-            )
-
-        self.true_positives = counts("true_positives")
-        self.false_positives = counts("false_positives")
-        self.false_negatives = counts("false_negatives")
+        # Rows: true positives, false positives, false negatives (one variable, so an
+        # update is a single assign_add).
+        self.confusion = self.add_variable(
+            shape=(3, num_classes), initializer="zeros", dtype=_COUNT_DTYPE, name="confusion"
+        )
         self._built_state = True
 
     def reset_state(self) -> None:
         for variable in self.variables:
             variable.assign(tf.zeros(variable.shape, variable.dtype))
+
+    @property
+    def true_positives(self) -> tf.Tensor:
+        """Weighted true positives per class (float64)."""
+        return tf.convert_to_tensor(self.confusion)[0]
+
+    @property
+    def false_positives(self) -> tf.Tensor:
+        """Weighted false positives per class (float64)."""
+        return tf.convert_to_tensor(self.confusion)[1]
+
+    @property
+    def false_negatives(self) -> tf.Tensor:
+        """Weighted false negatives per class (float64)."""
+        return tf.convert_to_tensor(self.confusion)[2]
+
+    @property
+    def support(self) -> tf.Tensor:
+        """Weighted number of true samples per class (float64)."""
+        return self.true_positives + self.false_negatives
 
     @property
     def resolved_average(self) -> str | None:
@@ -350,14 +503,23 @@ class _ConfusionMetric(keras.metrics.Metric):
         if not self._built_state:
             self._build_state(2 if columns == 1 and not self.multi_label else columns)
         checks = _check_batch({"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
+        if self.multi_label:
+            cut = self.threshold
+            if self.from_logits:
+                cut = [_logit(t) for t in cut] if isinstance(cut, list) else _logit(cut)
+            kernel = _multi_label_counts
+            options = {"cut": cut, "dtype": self.dtype}
+        else:
+            cut = self.threshold
+            if columns == 1 and self.from_logits:
+                cut = _logit(cut)  # type: ignore[arg-type]
+            one_hot = y_true.shape.rank == 2 and y_true.shape[-1] == columns and columns > 1
+            kernel = _binary_counts if columns == 1 else _multi_class_counts
+            options = {"num_classes": self.num_classes, "cut": cut, "one_hot": one_hot,
+                       "dtype": self.dtype}
         with tf.control_dependencies(checks):
-            if self.multi_label:
-                tp, fp, fn = self._multi_label_counts(y_true, y_pred, sample_weight)
-            else:
-                tp, fp, fn = self._single_label_counts(y_true, y_pred, sample_weight, columns)
-        self.true_positives.assign_add(tf.cast(tp, _COUNT_DTYPE))
-        self.false_positives.assign_add(tf.cast(fp, _COUNT_DTYPE))
-        self.false_negatives.assign_add(tf.cast(fn, _COUNT_DTYPE))
+            counts = kernel(y_true, y_pred, sample_weight, **options)
+        self.confusion.assign_add(counts)
 
     def _columns(self, y_true: tf.Tensor, y_pred: tf.Tensor, sample_weight: Any) -> int:
         """Static checks of the shapes; returns the number of columns of ``y_pred``."""
@@ -406,66 +568,6 @@ class _ConfusionMetric(keras.metrics.Metric):
                 )
         return columns
 
-    def _single_label_counts(
-        self, y_true: tf.Tensor, y_pred: tf.Tensor, sample_weight: Any, columns: int
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        num_classes = self.num_classes
-        if columns == 1:
-            scores = tf.reshape(y_pred, [-1])
-            if self.from_logits:
-                cut = _logit(self.threshold)  # type: ignore[arg-type]
-            else:
-                cut = self.threshold
-            pred_ids = tf.cast(scores > tf.constant(cut, scores.dtype), tf.int32)
-        else:
-            pred_ids = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
-        if y_true.shape.rank == 2 and y_true.shape[-1] == columns and columns > 1:
-            true_ids = tf.argmax(y_true, axis=-1, output_type=tf.int32)
-            check = []
-        else:
-            true_ids = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
-            what = "binary labels (0 or 1)" if columns == 1 else "class ids"
-            check = [_range_check(true_ids, num_classes, what)]
-        with tf.control_dependencies(check):
-            if sample_weight is None:
-                weights = tf.ones(tf.shape(true_ids), self.dtype)
-            else:
-                weights = tf.cast(tf.reshape(sample_weight, [-1]), self.dtype)
-            hits = tf.where(tf.equal(true_ids, pred_ids), weights, tf.zeros_like(weights))
-            tp = tf.math.unsorted_segment_sum(hits, true_ids, num_classes)
-            support = tf.math.unsorted_segment_sum(weights, true_ids, num_classes)
-            predicted = tf.math.unsorted_segment_sum(weights, pred_ids, num_classes)
-        return tp, predicted - tp, support - tp
-
-    def _multi_label_counts(
-        self, y_true: tf.Tensor, y_pred: tf.Tensor, sample_weight: Any
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        if isinstance(self.threshold, list):
-            cut = self.threshold
-            if self.from_logits:
-                cut = [_logit(t) for t in cut]
-        else:
-            cut = _logit(self.threshold) if self.from_logits else self.threshold
-        predicted = tf.cast(y_pred > tf.constant(cut, y_pred.dtype), self.dtype)
-        truth = tf.cast(y_true, self.dtype)
-        check = tf.debugging.Assert(
-            tf.reduce_all(tf.logical_or(tf.equal(truth, 0), tf.equal(truth, 1))),
-            ["Invalid `y_true`: multi-label targets must be 0 or 1. Found values", y_true],
-            summarize=10,
-            name="check_multi_hot",
-        )
-        with tf.control_dependencies([check]):
-            if sample_weight is not None:
-                weights = tf.cast(tf.reshape(sample_weight, [-1, 1]), self.dtype)
-                predicted_w = predicted * weights
-                truth_w = truth * weights
-            else:
-                predicted_w, truth_w = predicted, truth
-            tp = tf.reduce_sum(predicted_w * truth, axis=0)
-            fp = tf.reduce_sum(predicted_w, axis=0) - tp
-            fn = tf.reduce_sum(truth_w, axis=0) - tp
-        return tp, fp, fn
-
     # ---- results
 
     def precision_recall_fscore_support(
@@ -508,10 +610,7 @@ class _ConfusionMetric(keras.metrics.Metric):
                 "Invalid call: the metric has seen no batch yet and was made without "
                 "`num_classes`, so its classes are unknown. Received: num_classes=None"
             )
-        tp, fp, fn = (
-            tf.convert_to_tensor(v) for v in (self.true_positives, self.false_positives,
-                                               self.false_negatives)
-        )
+        tp, fp, fn = tf.unstack(tf.convert_to_tensor(self.confusion))
         if average == "binary":
             if self.num_classes != 2 or self.multi_label:
                 raise ValueError(
@@ -934,13 +1033,11 @@ class BestF1(keras.metrics.Metric):
     def _build_state(self, num_labels: int) -> None:
         self.num_classes = num_labels if self.multi_label else None
         self._labels = num_labels
-        # Bucket k holds the samples that are positive at thresholds 0..k-1 exactly.
-        shape = (num_labels, self.num_thresholds + 1)
-        self.positives = self.add_variable(
-            shape=shape, initializer="zeros", dtype=_COUNT_DTYPE, name="positives"
-        )
-        self.negatives = self.add_variable(
-            shape=shape, initializer="zeros", dtype=_COUNT_DTYPE, name="negatives"
+        # [positives, negatives] per label and bucket; bucket k holds the samples that are
+        # predicted positive at thresholds 0..k-1 exactly.
+        self.histograms = self.add_variable(
+            shape=(2, num_labels, self.num_thresholds + 1), initializer="zeros",
+            dtype=_COUNT_DTYPE, name="histograms",
         )
         self._built_state = True
 
@@ -994,43 +1091,16 @@ class BestF1(keras.metrics.Metric):
         if not self._built_state:
             self._build_state(labels)
         checks = _check_batch({"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
-        probs = tf.reshape(y_pred, [-1, labels])
-        if self.from_logits:
-            probs = tf.sigmoid(probs)
-        truth = tf.cast(tf.reshape(y_true, [-1, labels]), self.dtype)
-        checks.append(
-            tf.debugging.Assert(
-                tf.reduce_all(tf.logical_or(tf.equal(truth, 0), tf.equal(truth, 1))),
-                ["Invalid `y_true`: BestF1 needs 0/1 labels. Found values", y_true],
-                summarize=10,
-                name="check_binary_labels",
-            )
-        )
         with tf.control_dependencies(checks):
-            # searchsorted(left) counts the thresholds strictly below p: the exact
-            # comparison `p > t` for every grid point at once.
-            bucket = tf.searchsorted(
-                tf.constant(self.thresholds, probs.dtype), tf.reshape(probs, [-1]), side="left"
+            histograms = _threshold_histograms(
+                y_true, y_pred, sample_weight, labels=labels,
+                num_thresholds=self.num_thresholds, from_logits=self.from_logits, dtype=self.dtype,
             )
-            offsets = tf.tile(tf.range(labels) * (self.num_thresholds + 1), [tf.shape(probs)[0]])
-            segments = bucket + offsets
-            flat_truth = tf.reshape(truth, [-1])
-            if sample_weight is None:
-                weights = tf.ones_like(flat_truth)
-            else:
-                weights = tf.reshape(
-                    tf.broadcast_to(tf.reshape(sample_weight, [-1, 1]), tf.shape(truth)), [-1]
-                )
-            size = labels * (self.num_thresholds + 1)
-            pos = tf.math.unsorted_segment_sum(weights * flat_truth, segments, size)
-            neg = tf.math.unsorted_segment_sum(weights * (1 - flat_truth), segments, size)
-        self.positives.assign_add(tf.cast(tf.reshape(pos, self.positives.shape), _COUNT_DTYPE))
-        self.negatives.assign_add(tf.cast(tf.reshape(neg, self.negatives.shape), _COUNT_DTYPE))
+        self.histograms.assign_add(histograms)
 
     def _curves(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """tp, fp and total positives per label and threshold: shapes (L, T), (L, T), (L, 1)."""
-        pos = tf.convert_to_tensor(self.positives)
-        neg = tf.convert_to_tensor(self.negatives)
+        pos, neg = tf.unstack(tf.convert_to_tensor(self.histograms))
         # Positive at threshold i: the buckets k > i.
         tp = tf.cumsum(pos, axis=1, exclusive=True, reverse=True)[:, :-1]
         fp = tf.cumsum(neg, axis=1, exclusive=True, reverse=True)[:, :-1]
