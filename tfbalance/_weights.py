@@ -247,14 +247,14 @@ def _class_ids(y: tf.Tensor, num_classes: tf.Tensor) -> tf.Tensor:
             )
             y = tf.round(y)
         ids = tf.cast(y, tf.int32)
-    flat = tf.reshape(ids, [-1])
-    valid = tf.logical_and(flat >= 0, flat < num_classes)
-    # The first offending id (or nothing) goes into the message.
-    first_bad = tf.boolean_mask(flat, tf.logical_not(valid))[:1]
+    # Two reductions check the range; one of them is an offending id for the message.
+    flat = tf.concat([tf.reshape(ids, [-1]), tf.zeros([1], tf.int32)], axis=0)
+    smallest, largest = tf.reduce_min(flat), tf.reduce_max(flat)
+    bad = tf.where(largest >= num_classes, largest, smallest)
     checks.append(
         tf.debugging.Assert(
-            tf.reduce_all(valid),
-            ["Invalid labels: class id", first_bad,
+            tf.logical_and(smallest >= 0, largest < num_classes),
+            ["Invalid labels: class id", bad,
              "is outside the known classes 0 ..", num_classes - 1],
         )
     )
@@ -286,11 +286,12 @@ def _attach(element: tuple, weights: tf.Tensor) -> tuple:
     return (element[0], element[1], _combine(element[2], weights))
 
 
-def _ignore_external_state(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    # Reading a variable makes the map stateful; without this, saving the iterator in a
-    # tf.train.Checkpoint fails. The variable is not part of the iterator's position.
+def _refuse_serialization(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    # A dataset that reads or updates a variable of this process must not be serialized
+    # (tf.data service, multi-worker auto-sharding): TF would otherwise replace the
+    # variable with a frozen copy of its current value, silently. FAIL makes that an error.
     options = tf.data.Options()
-    options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
+    options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.FAIL
     return dataset.with_options(options)
 
 
@@ -339,9 +340,11 @@ def with_sample_weights(
     -----
     Constant weights are embedded in the dataset graph, so the transform also runs on
     tf.data service workers and its iterators checkpoint normally. A ``tf.Variable`` lives
-    in this process: tf.data service cannot ship it to remote workers (use constant weights
-    there). Variable weights are not saved with a checkpointed iterator (the dataset's
-    external-state policy is set to ignore them); save the variable itself if needed.
+    in this process and cannot travel with the dataset graph: with variable weights,
+    registering the dataset with tf.data service (or any other serialization of it) and
+    saving its iterator in a ``tf.train.Checkpoint`` raise ``FailedPreconditionError``
+    instead of silently freezing the weights (the dataset's external-state policy is set
+    to ``FAIL``). Use constant weights there.
 
     Examples
     --------
@@ -369,7 +372,7 @@ def with_sample_weights(
 
         mapped = map_elements(dataset, fn, num_parallel_calls=tf.data.AUTOTUNE)
         if isinstance(table, tf.Variable):
-            mapped = _ignore_external_state(mapped)
+            mapped = _refuse_serialization(mapped)
         return mapped
 
     return apply
@@ -750,9 +753,12 @@ class ClassWeightCallback(keras.callbacks.Callback):
       variables live on the host CPU next to the input pipeline; create the callback
       outside ``strategy.scope()``.
     * tf.data service: not supported. The transform reads and updates variables of this
-      process, which tf.data service cannot ship to its workers. Count the labels first
-      (``tfbalance.class_counts``) and use ``with_sample_weights`` with constant weights.
-    * The counts are not stored in a checkpointed iterator.
+      process, which cannot travel to tf.data service workers; registering the transformed
+      dataset with the service raises ``FailedPreconditionError`` ("Serialization error")
+      rather than freezing the counts. The same holds for other serializations of the
+      dataset graph (multi-worker auto-sharding) and for saving its iterator in a
+      ``tf.train.Checkpoint``. There, count the labels first (``tfbalance.class_counts``)
+      and use ``with_sample_weights`` with constant weights.
 
     Examples
     --------
@@ -788,11 +794,13 @@ class ClassWeightCallback(keras.callbacks.Callback):
             num_classes, (int, np.integer)
         ):
             raise TypeError(
-                f"Invalid `num_classes`: expected an int >= 1. Received: num_classes={num_classes!r}"
+                "Invalid `num_classes`: expected an int >= 1. "
+                f"Received: num_classes={num_classes!r}"
             )
         if num_classes < 1:
             raise ValueError(
-                f"Invalid `num_classes`: expected an int >= 1. Received: num_classes={num_classes!r}"
+                "Invalid `num_classes`: expected an int >= 1. "
+                f"Received: num_classes={num_classes!r}"
             )
         self.num_classes = int(num_classes)
         self.method = _check_method(method)
@@ -916,7 +924,7 @@ class ClassWeightCallback(keras.callbacks.Callback):
             return _attach(element, weights)
 
         # Sequential map: every element is counted exactly once, in order.
-        return _ignore_external_state(map_elements(dataset, fn))
+        return _refuse_serialization(map_elements(dataset, fn))
 
     # -- Keras hooks -------------------------------------------------------------------
 
