@@ -145,3 +145,27 @@ def test_python_dash_m(tmp_path, monkeypatch, capsys):
     assert exit_info.value.code == 0
     assert "Wrote 100 rows" in capsys.readouterr().out
     assert out.exists()
+
+
+def test_split_command(tmp_path, capsys):
+    from tfbalance import load_split
+
+    source = tmp_path / "train.csv"
+    make_insurance_csv(str(source), 500, seed=1)
+    frame = pd.read_csv(source)
+    out = tmp_path / "split"
+    argv = ["split", str(source), "--label", "Response", "-o", str(out), "--format", "csv"]
+    assert main(argv + ["--max-rows-per-shard", "100"]) == 0
+    text = capsys.readouterr().out
+    assert "Wrote 500 rows of 2 classes" in text
+    expected = frame["Response"].value_counts().sort_index().to_dict()
+    assert load_split(out).counts.counts == expected
+    shards = pd.concat([pd.read_csv(p) for p in sorted(out.glob("class_*/part-*.csv"))])
+    assert len(shards) == 500 and sorted(shards["id"]) == sorted(frame["id"])
+    # An existing split is a user error (exit 2), replaced with --overwrite.
+    assert main(argv) == 2
+    assert "already holds a split" in capsys.readouterr().err
+    assert main(argv + ["--overwrite", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {str(c): n for c, n in expected.items()}
+    assert main(["split", str(tmp_path / "none.csv"), "--label", "y", "-o", str(out)]) == 2

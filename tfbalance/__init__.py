@@ -21,6 +21,7 @@ from tfbalance._sampling import (
 from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance.metrics import BestF1, F1Score, FBetaScore
+from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._interleave import (
     ClassDatasets,
     ExponentialSchedule,
@@ -31,6 +32,7 @@ from tfbalance._interleave import (
     class_datasets,
     interleave_by_class,
 )
+from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._splitting import SplitResult, load_split, split_by_class
 from tfbalance._version import __version__
 from tfbalance._weights import (

@@ -237,3 +237,67 @@ def _run_generate(args: argparse.Namespace) -> int:
         f"{positives / args.rows:.2%}) to {path} in {seconds:.1f} s"
     )
     return 0
+
+
+# --- split ------------------------------------------------------------------------------------
+
+
+@_subcommand
+def _add_split_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "split",
+        help="write each class's rows of CSV files to their own shard files",
+        description=(
+            "One streaming pass over CSV files that writes every class's rows to "
+            "OUT_DIR/class_<id>/part-NNNNN.* and a split.json manifest, for per-class "
+            "streams (tfbalance.class_datasets, tfbalance.interleave_by_class)."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="CSV file(s) or glob pattern(s)")
+    parser.add_argument("--label", required=True, metavar="COL", help="label column name")
+    parser.add_argument("--output-dir", "-o", required=True, metavar="OUT_DIR")
+    parser.add_argument(
+        "--format", choices=["tfrecord", "csv"], default="tfrecord",
+        help="shard format (default tfrecord: GZIP records of the CSV lines)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-rows-per-shard", type=int, default=1_000_000, metavar="N",
+        help="start a new shard file after N rows of a class (default 1000000)",
+    )  # fmt: skip
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing split")
+    parser.add_argument("--json", action="store_true", help="print a JSON report instead")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_split)
+
+
+def _run_split(args: argparse.Namespace) -> int:
+    from tfbalance._splitting import split_by_class
+
+    files = _existing_files(args.files)
+    start = time.perf_counter()
+    result = split_by_class(
+        files[0] if len(files) == 1 else files,
+        args.label,
+        args.output_dir,
+        format=args.format,
+        max_rows_per_shard=args.max_rows_per_shard,
+        overwrite=args.overwrite,
+        verbose=not (args.quiet or args.json) and sys.stdout.isatty(),
+    )
+    seconds = time.perf_counter() - start
+    if args.json:
+        report = {
+            "output_dir": result.output_dir,
+            "format": result.format,
+            "counts": {str(c): n for c, n in result.counts.counts.items()},
+            "files": {str(c): result[c] for c in result},
+        }
+        print(json.dumps(report, indent=2))
+        return 0
+    print(
+        f"Wrote {result.counts.total:,} rows of {result.counts.num_classes} classes to "
+        f"{result.output_dir} ({result.format}) in {seconds:.1f} s"
+    )
+    for c, n in result.counts.counts.items():
+        print(f"  class {c}: {n:,} rows in {len(result[c])} file(s)")
+    return 0

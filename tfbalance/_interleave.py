@@ -499,7 +499,9 @@ class ExponentialSchedule(WeightSchedule):
             or not isinstance(rate, (int, float, np.number))
             or not 0 < rate < 1
         ):
-            raise ValueError(f"Invalid `rate`: expected a number in (0, 1). Received: rate={rate!r}")
+            raise ValueError(
+                f"Invalid `rate`: expected a number in (0, 1). Received: rate={rate!r}"
+            )
         self.rate = float(rate)
 
     def progress(self, t: float) -> float:
@@ -674,13 +676,10 @@ def _probe_empty(streams: dict[int, tf.data.Dataset]) -> list[int]:
     empty = []
     for class_id, ds in streams.items():
         n = int(ds.cardinality())
+        if n == tf.data.UNKNOWN_CARDINALITY:
+            n = sum(1 for _ in ds.take(1))
         if n == 0:
             empty.append(class_id)
-        elif n < 0 or n == tf.data.INFINITE_CARDINALITY:
-            if n == tf.data.INFINITE_CARDINALITY:
-                continue
-            if not any(True for _ in ds.take(1)):
-                empty.append(class_id)
     return empty
 
 
@@ -750,7 +749,8 @@ def _resolve_weights(
 def _check_vector(vector: np.ndarray, has_stream: np.ndarray, weights: Any) -> None:
     if vector.sum() <= 0:
         raise ValueError(
-            f"Invalid `weights`: at least one weight must be positive. Received: weights={weights!r}"
+            "Invalid `weights`: at least one weight must be positive. "
+            f"Received: weights={weights!r}"
         )
     orphan = np.flatnonzero((vector > 0) & ~has_stream)
     if orphan.size:
@@ -776,7 +776,9 @@ def _epoch_rows(
             or not isinstance(value, (int, np.integer))
             or value <= 0
         ):
-            raise ValueError(f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}")
+            raise ValueError(
+                f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
+            )
     if steps_per_epoch is not None:
         if batch_size is None:
             raise ValueError(
@@ -823,7 +825,8 @@ def interleave_by_class(
         * ``'natural'``: the class frequencies (from ``counts``);
         * a list indexed by class id or a dict ``{class_id: weight}`` (normalised);
         * a float ``tf.Variable`` of length ``max class id + 1``, read at every draw, so
-          assigning to it while training runs changes the mix from the next draw on;
+          assigning to it while training runs changes the mix from the next draw on (the
+          merge draws one row ahead; rows prefetched downstream keep their classes);
         * a ``LinearSchedule`` / ``ExponentialSchedule``, driven during ``fit`` by
           ``InterleaveScheduleCallback``.
     seed : int, optional
@@ -859,7 +862,15 @@ def interleave_by_class(
         ``datasets`` or ``weights`` of the wrong kind.
 
     Notes
-    -------
+    -----
+    Iterator checkpoints (``tf.train.Checkpoint(iterator=it)``) restore the position and
+    the random state; a ``tf.Variable`` of weights is not part of the iterator's state, so
+    checkpoint it too (``tf.train.Checkpoint(iterator=it, weights=variable)``).
+
+    A ``tf.Variable`` (or schedule) is captured by the input pipeline, so that form runs in
+    the training process (as Keras ``fit`` does); pipelines shipped to tf.data service
+    workers need fixed weights.
+
     Each epoch starts every stream from its beginning. With the default epoch length a
     majority stream is only partly read per epoch, so shuffle its shards and rows
     (``class_datasets`` reshuffles the shard order each epoch; add ``.shuffle(buffer)`` to
@@ -885,8 +896,11 @@ def interleave_by_class(
     rows = _epoch_rows(epoch_rows, steps_per_epoch, batch_size, counts_array)
     size = max(streams) + 1
     if schedule is not None:
-        variable = schedule._bind(size, counts_array)
-        vector = variable.numpy().astype(np.float64)
+        vector = schedule._mix(
+            _resolve_distribution(schedule.start, size, counts_array, "start"),
+            _resolve_distribution(schedule.end, size, counts_array, "end"),
+            0,
+        )
 
     empty = _probe_empty(streams)
     bad = [c for c in empty if vector[c] > 0]
@@ -896,6 +910,8 @@ def interleave_by_class(
             "positive; an interleaved stream could never deliver their rows. "
             f"Received: weights={weights!r}"
         )
+    if schedule is not None:
+        variable = schedule._bind(size, counts_array)
     empty_mask = np.zeros(size, dtype=bool)
     empty_mask[empty] = True
     for class_id in range(size):
@@ -916,7 +932,16 @@ def interleave_by_class(
     if rows is not None:
         merged = merged.apply(tf.data.experimental.assert_cardinality(rows))
     if batch_size is not None:
-        merged = merged.batch(batch_size, drop_remainder=rows is not None and rows % batch_size == 0)
+        exact = rows is not None and rows % batch_size == 0
+        merged = merged.batch(batch_size, drop_remainder=exact)
+    if variable is not None:
+        # The weights variable is state outside the iterator: an iterator checkpoint saves
+        # the position and random state; the weights are saved with the model or callback.
+        options = tf.data.Options()
+        options.experimental_external_state_policy = (
+            tf.data.experimental.ExternalStatePolicy.IGNORE
+        )
+        merged = merged.with_options(options)
     return merged
 
 

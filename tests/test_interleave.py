@@ -1,0 +1,375 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfbalance
+from tests.stats import assert_count, assert_proportion
+from tfbalance import (
+    ExponentialSchedule,
+    InterleaveScheduleCallback,
+    LinearSchedule,
+    balanced_batches,
+    class_datasets,
+    interleave_by_class,
+)
+
+
+def _streams(sizes, offset=1000):
+    # Row values encode (class, index) so tests can see which rows came out.
+    return [
+        tf.data.Dataset.from_tensor_slices(
+            (np.arange(n, dtype=np.int64) + c * offset, np.full(n, c, np.int64))
+        )
+        for c, n in enumerate(sizes)
+    ]
+
+
+def _labels(ds):
+    return np.array([int(y) for _, y in ds.as_numpy_iterator()])
+
+
+def _batched_labels(ds):
+    return np.concatenate([y for _, y in ds.as_numpy_iterator()])
+
+
+# ---- fractions -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "weights, expected",
+    [
+        ("balanced", [1 / 3, 1 / 3, 1 / 3]),
+        ("natural", [0.7, 0.2, 0.1]),
+        ([1.0, 3.0, 0.0], [0.25, 0.75, 0.0]),
+        ({0: 2.0, 2: 2.0}, [0.5, 0.0, 0.5]),
+    ],
+)
+def test_fractions_follow_weights(weights, expected):
+    ds = interleave_by_class(_streams([70, 20, 10]), weights, seed=3, epoch_rows=6000)
+    labels = _batched_labels(ds.batch(1000))
+    assert labels.size == 6000
+    for c, p in enumerate(expected):
+        if p == 0:
+            assert np.sum(labels == c) == 0
+        else:
+            assert_count(int(np.sum(labels == c)), labels.size, p)
+
+
+def test_default_epoch_is_total_rows_and_cardinality_known():
+    ds = interleave_by_class(_streams([70, 20, 10]), seed=0)
+    assert int(ds.cardinality()) == 100
+    assert len(_labels(ds)) == 100
+    batched = interleave_by_class(_streams([70, 20, 10]), seed=0, batch_size=8, steps_per_epoch=5)
+    assert int(batched.cardinality()) == 5
+    assert [b[1].shape[0] for b in batched] == [8] * 5
+
+
+def test_streams_repeat_and_rows_come_in_stream_order():
+    ds = interleave_by_class(_streams([50, 3]), "balanced", seed=1, epoch_rows=400)
+    rows = [(int(x), int(y)) for x, y in ds.as_numpy_iterator()]
+    minority = [x for x, y in rows if y == 1]
+    # The 3-row stream is repeated in order: 1000, 1001, 1002, 1000, ...
+    assert minority == [1000 + i % 3 for i in range(len(minority))]
+
+
+def test_dict_streams_and_class_datasets_counts_natural():
+    ds = tf.data.Dataset.from_tensor_slices(
+        (np.arange(100, dtype=np.float32), np.array([0] * 80 + [2] * 20, np.int64))
+    ).shuffle(100, seed=0)
+    streams = class_datasets(ds.batch(16), counts={0: 80, 2: 20})
+    assert sorted(streams) == [0, 2]
+    out = interleave_by_class(streams, "natural", seed=5, epoch_rows=5000)
+    labels = _batched_labels(out.batch(1000))
+    assert set(labels.tolist()) == {0, 2}
+    assert_count(int(np.sum(labels == 2)), labels.size, 0.2)
+
+
+def test_class_datasets_filter_matches_numpy():
+    x = np.arange(60, dtype=np.float32)
+    y = np.random.default_rng(0).integers(0, 3, 60)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    for source in (ds, ds.batch(7)):
+        streams = class_datasets(source)
+        assert streams.counts.counts == {c: int(np.sum(y == c)) for c in range(3)}
+        for c in range(3):
+            got = [float(v) for v, _ in streams[c].as_numpy_iterator()]
+            assert got == x[y == c].tolist()
+
+
+# ---- dynamic weights -----------------------------------------------------------------
+
+
+def test_variable_weights_change_mid_stream():
+    weights = tf.Variable([1.0, 0.0])
+    ds = interleave_by_class(_streams([50, 50]), weights, seed=2, epoch_rows=4000)
+    it = iter(ds)
+    first = np.array([int(next(it)[1]) for _ in range(300)])
+    assert np.all(first == 0)
+    weights.assign([0.2, 0.8])
+    second = np.array([int(next(it)[1]) for _ in range(1500)])
+    assert_count(int(np.sum(second == 1)), second.size, 0.8)
+
+
+def test_variable_set_to_invalid_values_raises():
+    weights = tf.Variable([1.0, 1.0])
+    ds = interleave_by_class(_streams([5, 5]), weights, seed=2, epoch_rows=100)
+    it = iter(ds)
+    next(it)
+    weights.assign([np.nan, 1.0])
+    # The merge has drawn one row ahead, so the error comes on the second row at the latest.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Invalid `weights`"):
+        next(it)
+        next(it)
+
+
+@pytest.mark.timeout(60)
+def test_variable_moving_weight_onto_empty_stream_raises_not_hangs():
+    weights = tf.Variable([1.0, 0.0])
+    streams = [_streams([5])[0], _streams([5])[0].take(0)]
+    ds = interleave_by_class(streams, weights, seed=2, epoch_rows=100)
+    it = iter(ds)
+    next(it)
+    weights.assign([0.0, 1.0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="zero for every class without"):
+        next(it)
+        next(it)
+
+
+def test_linear_schedule_values_and_both_directions():
+    up = LinearSchedule("natural", "balanced", duration=4)
+    down = LinearSchedule("balanced", "natural", duration=4)
+    counts = [80, 20]
+    for t in range(6):
+        a = min(t / 4, 1)
+        natural, balanced = np.array([0.8, 0.2]), np.array([0.5, 0.5])
+        np.testing.assert_allclose(up.weights(t, counts=counts), (1 - a) * natural + a * balanced)
+        np.testing.assert_allclose(down.weights(t, counts=counts), (1 - a) * balanced + a * natural)
+
+
+def test_exponential_schedule_matches_catalyst_formula():
+    counts = np.array([500, 100, 10])
+    schedule = ExponentialSchedule("natural", "balanced", rate=0.9)
+    for epoch in range(5):
+        # catalyst: samples per class = min_count * (count / min_count) ** (0.9 ** epoch)
+        expected = (counts / counts.min()) ** (0.9**epoch)
+        np.testing.assert_allclose(
+            schedule.weights(epoch, counts=counts), expected / expected.sum(), rtol=1e-12
+        )
+    back = ExponentialSchedule("balanced", "natural", rate=0.5, interpolation="linear")
+    np.testing.assert_allclose(back.weights(1, counts=[3, 1]), [0.625, 0.375])
+
+
+def test_schedule_callback_drives_pipeline_and_logs():
+    schedule = LinearSchedule([1.0, 0.0], [0.0, 1.0], duration=2)
+    ds = interleave_by_class(_streams([40, 40]), schedule, seed=0, epoch_rows=80).map(
+        lambda x, y: (tf.cast(x[None], tf.float32), y)
+    ).batch(16)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(None)
+
+    callback = InterleaveScheduleCallback(schedule)
+    history = model.fit(ds, epochs=3, verbose=0, callbacks=[callback, Record()], shuffle=False)
+    assert history.history["interleave_weight_1"] == pytest.approx([0.0, 0.5, 1.0])
+    # Epoch 0 had weight 0 on class 1: every row was class 0 (checked by re-reading).
+    schedule.update(0)
+    assert set(_batched_labels(ds).tolist()) == {0}
+    schedule.update(2)
+    assert set(_batched_labels(ds).tolist()) == {1}
+
+
+def test_step_schedule_callback_updates_per_batch():
+    schedule = LinearSchedule([1.0, 0.0], [0.0, 1.0], duration=4, unit="step")
+    interleave_by_class(_streams([4, 4]), schedule, seed=0)
+    callback = InterleaveScheduleCallback(schedule)
+    callback.on_train_begin()
+    for step in range(3):
+        callback.on_train_batch_begin(step)
+    np.testing.assert_allclose(schedule._bindings[0][0].numpy(), [0.5, 0.5])
+    config = callback.get_config()
+    clone = InterleaveScheduleCallback.from_config(config)
+    assert isinstance(clone.schedule, LinearSchedule) and clone.schedule.duration == 4
+
+
+# ---- exact batches -------------------------------------------------------------------
+
+
+def test_balanced_batches_exact_and_shuffled():
+    ds = balanced_batches(_streams([90, 7, 20]), {0: 5, 1: 3, 2: 2}, seed=4, steps_per_epoch=40)
+    first_positions = []
+    for _, y in ds.as_numpy_iterator():
+        assert np.bincount(y, minlength=3).tolist() == [5, 3, 2]
+        first_positions.append(int(np.flatnonzero(y == 1)[0]))
+    # The minority rows are not always at the same place in the batch.
+    assert len(set(first_positions)) > 1
+    default = balanced_batches(_streams([90, 10]), 4)
+    assert int(default.cardinality()) == 13  # ceil(100 / 8)
+
+
+def test_balanced_batches_covers_minority_in_order():
+    ds = balanced_batches(_streams([90, 3]), 2, seed=0, steps_per_epoch=6)
+    per_batch = [sorted(int(v) for v in x[y == 1]) for x, y in ds.as_numpy_iterator()]
+    # The 3-row stream is read in order and repeated; the batch shuffle only permutes.
+    assert per_batch == [sorted(1000 + (2 * i + j) % 3 for j in range(2)) for i in range(6)]
+
+
+# ---- determinism, graph, checkpoints -------------------------------------------------
+
+
+def _take(ds, n):
+    return [int(x) for x, _ in ds.take(n).as_numpy_iterator()]
+
+
+def test_deterministic_under_seed_and_new_draws_each_epoch():
+    a = interleave_by_class(_streams([50, 10]), seed=7, epoch_rows=200)
+    b = interleave_by_class(_streams([50, 10]), seed=7, epoch_rows=200)
+    assert _take(a, 200) == _take(b, 200)
+    # Re-iterating the same dataset (a new epoch) draws afresh.
+    assert [int(x) for x, _ in a] != [int(x) for x, _ in a]
+    c = interleave_by_class(_streams([50, 10]), seed=8, epoch_rows=200)
+    assert _take(c, 200) != _take(b, 200)
+    x = balanced_batches(_streams([50, 10]), 3, seed=1, steps_per_epoch=5)
+    y = balanced_batches(_streams([50, 10]), 3, seed=1, steps_per_epoch=5)
+    assert [b[0].tolist() for b in x.as_numpy_iterator()] == [
+        b[0].tolist() for b in y.as_numpy_iterator()
+    ]
+
+
+@pytest.mark.parametrize("variable", [False, True])
+def test_checkpoint_restore_mid_iteration(tmp_path, variable):
+    weights = tf.Variable([0.3, 0.7]) if variable else [0.3, 0.7]
+    ds = interleave_by_class(_streams([50, 10]), weights, seed=11, epoch_rows=300)
+    it = iter(ds)
+    for _ in range(40):
+        next(it)
+    ckpt = tf.train.Checkpoint(iterator=it)
+    path = ckpt.save(str(tmp_path / "ckpt"))
+    expected = [int(next(it)[0]) for _ in range(100)]
+    ckpt.restore(path)
+    assert [int(next(it)[0]) for _ in range(100)] == expected
+
+    bb = balanced_batches(_streams([50, 10]), 3, seed=1, steps_per_epoch=30)
+    it = iter(bb)
+    next(it)
+    ckpt = tf.train.Checkpoint(iterator=it)
+    path = ckpt.save(str(tmp_path / "bb"))
+    expected = [next(it)[0].numpy().tolist() for _ in range(5)]
+    ckpt.restore(path)
+    assert [next(it)[0].numpy().tolist() for _ in range(5)] == expected
+
+
+def test_traces_in_tf_function_and_uses_no_py_function():
+    ds = interleave_by_class(_streams([20, 5]), tf.Variable([1.0, 1.0]), seed=0, epoch_rows=50)
+
+    @tf.function
+    def total(dataset):
+        n = tf.constant(0, tf.int64)
+        for _, y in dataset:
+            n += 1
+        return n
+
+    assert int(total(ds)) == 50
+    serialized = ds._as_serialized_graph().numpy()
+    assert b"PyFunc" not in serialized and b"EagerPyFunc" not in serialized
+    serialized = balanced_batches(_streams([9, 9]), 2)._as_serialized_graph().numpy()
+    assert b"PyFunc" not in serialized
+
+
+# ---- bad input -----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_empty_stream_with_weight_raises_quickly():
+    empty_unknown = _streams([5])[0].filter(lambda x, y: x < 0)
+    streams = [_streams([5])[0], empty_unknown]
+    with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
+        interleave_by_class(streams, seed=0)
+    with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
+        balanced_batches(streams, 2)
+    # Weight 0 on the empty stream is fine.
+    ds = interleave_by_class(streams, [1.0, 0.0], seed=0, epoch_rows=10)
+    assert set(_labels(ds).tolist()) == {0}
+
+
+@pytest.mark.parametrize(
+    "weights, error, match",
+    [
+        ([1.0, -1.0], ValueError, "non-negative"),
+        ([0.0, 0.0], ValueError, "at least one weight must be positive"),
+        ([1.0, 1.0, 1.0], ValueError, "expected 2 values"),
+        ([float("nan"), 1.0], ValueError, "finite"),
+        ({0: 1.0, 3: 1.0}, ValueError, r"classes \[3\] have a weight but no stream"),
+        ("uniform", ValueError, "expected 'balanced', 'natural'"),
+        (3.0, TypeError, "Invalid `weights`"),
+        (tf.Variable([1.0, 1.0, 1.0]), ValueError, "float vector of length 2"),
+        (tf.Variable([-1.0, 1.0]), ValueError, "non-negative"),
+    ],
+)
+def test_bad_weights(weights, error, match):
+    with pytest.raises(error, match=match):
+        interleave_by_class(_streams([5, 5]), weights)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="'natural' needs the class counts"):
+        interleave_by_class([tf.data.Dataset.range(3).repeat()] * 2, "natural")
+    with pytest.raises(TypeError, match="Invalid `datasets`"):
+        interleave_by_class(tf.data.Dataset.range(3))
+    with pytest.raises(ValueError, match="Invalid `datasets`: no class streams"):
+        interleave_by_class([])
+    with pytest.raises(ValueError, match="Invalid `steps_per_epoch`: it needs `batch_size`"):
+        interleave_by_class(_streams([5, 5]), steps_per_epoch=3)
+    with pytest.raises(ValueError, match="Invalid `epoch_rows`"):
+        interleave_by_class(_streams([5, 5]), epoch_rows=0)
+    with pytest.raises(TypeError, match="Invalid `seed`"):
+        interleave_by_class(_streams([5, 5]), seed="x")
+    with pytest.raises(ValueError, match=r"classes \[1\] have a weight but no stream"):
+        interleave_by_class({0: _streams([5])[0], 2: _streams([5])[0]}, [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"classes \[5\] have rows but no stream"):
+        balanced_batches(_streams([5, 5]), {0: 1, 5: 1})
+    with pytest.raises(ValueError, match="Invalid `rows_per_class`"):
+        balanced_batches(_streams([5, 5]), 0)
+    with pytest.raises(ValueError, match="Invalid `rows_per_class`"):
+        balanced_batches(_streams([5, 5]), [1.5, 1])
+    with pytest.raises(ValueError, match="Invalid `duration`"):
+        LinearSchedule(duration=0)
+    with pytest.raises(ValueError, match="Invalid `rate`"):
+        ExponentialSchedule(rate=1.0)
+    with pytest.raises(ValueError, match="Invalid `unit`"):
+        LinearSchedule(duration=2, unit="batch")
+    with pytest.raises(ValueError, match="Invalid `start`"):
+        LinearSchedule("uniform", duration=2)
+    with pytest.raises(TypeError, match="Invalid `schedule`"):
+        InterleaveScheduleCallback([0.5, 0.5])
+    with pytest.raises(ValueError, match="drives no pipeline"):
+        InterleaveScheduleCallback(LinearSchedule(duration=2)).on_epoch_begin(0)
+    with pytest.raises(ValueError, match="Invalid `classes`"):
+        class_datasets(tf.data.Dataset.from_tensor_slices(([1.0], [0])), classes=[-1])
+    with pytest.raises(TypeError, match="Invalid `source`"):
+        class_datasets(42)
+
+
+def test_public_names_exported():
+    for name in ["interleave_by_class", "balanced_batches", "class_datasets", "split_by_class"]:
+        assert name in tfbalance.__all__
+    assert_proportion(0.5, 0.5, 10)
+
+
+@pytest.mark.timeout(60)
+def test_schedule_with_empty_stream_raises_and_binds_nothing():
+    schedule = LinearSchedule("balanced", [1.0, 0.0], duration=3)
+    streams = [_streams([5])[0], _streams([5])[0].filter(lambda x, y: x < 0)]
+    with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
+        interleave_by_class(streams, schedule, seed=0)
+    assert schedule._bindings == []
+    with pytest.raises(ValueError, match="'natural' needs the class counts"):
+        interleave_by_class([tf.data.Dataset.range(3).repeat()] * 2, LinearSchedule(duration=2))
