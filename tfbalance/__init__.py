@@ -8,7 +8,6 @@ from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install adv
 
 from tfbalance import metrics
 from tfbalance._counting import ClassDistribution, class_counts
-from tfbalance._service import check_data_service_compatible
 from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance._sampling import (
@@ -18,10 +17,7 @@ from tfbalance._sampling import (
     rejection_resample,
     undersample,
 )
-from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
-from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
 from tfbalance.metrics import BestF1, F1Score, FBetaScore
-from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
 from tfbalance._interleave import (
     ClassDatasets,
     ExponentialSchedule,
@@ -32,7 +28,7 @@ from tfbalance._interleave import (
     class_datasets,
     interleave_by_class,
 )
-from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
+from tfbalance._service import check_data_service_compatible
 from tfbalance._splitting import SplitResult, load_split, split_by_class
 from tfbalance._version import __version__
 from tfbalance._weights import (
