@@ -16,6 +16,7 @@ neither when the data set is registered:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tfbalance._tf import tf
@@ -26,17 +27,26 @@ _PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
 _VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable"})
 
 
-def _serialized_graph(dataset: tf.data.Dataset) -> Any:
+_STATEFUL = re.compile(r"(\w+) is stateful")
+
+
+def _serialized_graph(dataset: tf.data.Dataset) -> tuple[Any, str | None]:
+    """The pipeline's GraphDef, or ``(None, op)`` when serialisation refuses a stateful op."""
     from tensorflow.core.framework import graph_pb2
 
     graph = graph_pb2.GraphDef()
-    # WARN (not FAIL) so every stateful op is serialised and can be reported by name below.
-    serialized = dataset._as_serialized_graph(  # noqa: SLF001 (no public equivalent)
-        external_state_policy=tf.data.experimental.ExternalStatePolicy.WARN,
-        strip_device_assignment=True,
-    )
+    try:
+        # WARN (not FAIL) so every stateful op is serialised and can be reported by name;
+        # a pipeline that set ExternalStatePolicy.FAIL in its options still refuses.
+        serialized = dataset._as_serialized_graph(  # noqa: SLF001 (no public equivalent)
+            external_state_policy=tf.data.experimental.ExternalStatePolicy.WARN,
+            strip_device_assignment=True,
+        )
+    except tf.errors.FailedPreconditionError as error:
+        match = _STATEFUL.search(str(error))
+        return None, match.group(1) if match else "a stateful op"
     graph.ParseFromString(serialized.numpy())
-    return graph
+    return graph, None
 
 
 def _describe_variable(node: Any) -> str:
@@ -95,25 +105,32 @@ def check_data_service_compatible(dataset: tf.data.Dataset) -> None:
     >>> tfbalance.check_data_service_compatible(moving)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Invalid `dataset`: it reads or writes 1 tf.Variable (float32 ()), ...
+    ValueError: Invalid `dataset`: it reads or writes ... tf.data service copies ...
     """
     if not isinstance(dataset, tf.data.Dataset):
         raise TypeError(
             "Invalid `dataset`: expected a tf.data.Dataset. "
             f"Received: dataset={dataset!r} of type {type(dataset).__name__}"
         )
-    graph = _serialized_graph(dataset)
-    nodes = list(graph.node)
-    for function in graph.library.function:
-        nodes.extend(function.node_def)
-    variables = [_describe_variable(n) for n in graph.node if n.op in _VARIABLE_OPS]
-    python_ops = sorted({n.op for n in nodes if n.op in _PYTHON_OPS})
-    problems = []
-    if variables:
+    graph, refused_op = _serialized_graph(dataset)
+    if graph is None:
+        python_ops = [refused_op] if refused_op in _PYTHON_OPS else []
+        variables_text = "" if python_ops else f"tf.Variable state (op {refused_op})"
+    else:
+        nodes = list(graph.node)
+        for function in graph.library.function:
+            nodes.extend(function.node_def)
+        variables = [_describe_variable(n) for n in graph.node if n.op in _VARIABLE_OPS]
+        python_ops = sorted({n.op for n in nodes if n.op in _PYTHON_OPS})
         plural = "s" if len(variables) > 1 else ""
+        variables_text = (
+            f"{len(variables)} tf.Variable{plural} ({', '.join(variables)})" if variables else ""
+        )
+    problems = []
+    if variables_text:
         problems.append(
-            f"it reads or writes {len(variables)} tf.Variable{plural} "
-            f"({', '.join(variables)}), which tf.data service copies into each worker at "
+            f"it reads or writes {variables_text}, which tf.data service copies into each "
+            "worker at "
             "registration: later assignments (e.g. ClassWeightCallback or a weight schedule) "
             "would never reach the workers and their updates would never come back. Use "
             "fixed weights in the distributed part of the pipeline, or apply the "
