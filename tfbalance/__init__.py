@@ -27,6 +27,7 @@ from tfbalance._sampling import (
     rejection_resample,
     undersample,
 )
+from tfbalance._service import check_data_service_compatible
 from tfbalance._splitting import SplitResult, load_split, split_by_class
 from tfbalance._version import __version__
 from tfbalance._weights import (
@@ -57,6 +58,7 @@ __all__ = [
     "__version__",
     "adjust_logits",
     "balanced_batches",
+    "check_data_service_compatible",
     "class_counts",
     "class_datasets",
     "class_weights",
