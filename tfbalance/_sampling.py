@@ -335,6 +335,14 @@ def rebatch(
         The number of rows per epoch, to declare ``ceil(num_rows / batch_size)`` batches
         (floor with ``drop_remainder``); a wrong number raises at the end of the epoch.
 
+    Notes
+    -----
+    ``tf.distribute`` with a single replica (e.g. ``MirroredStrategy`` on one GPU, or
+    ``model.fit`` inside its scope) re-batches datasets given to
+    ``experimental_distribute_dataset`` and undoes ``Dataset.rebatch``: build the pipeline
+    in ``distribute_datasets_from_function`` instead, or set
+    ``options.experimental_distribute.auto_shard_policy`` to ``AutoShardPolicy.OFF``.
+
     Returns
     -------
     Callable[[tf.data.Dataset], tf.data.Dataset]
@@ -890,8 +898,9 @@ def _make_step(plan: _Plan, label: Label, shuffle: bool, has_end: bool):
                         tf.logical_not(is_end) | tf.reduce_all(tf.equal(remaining, 0)),
                         [
                             f"Invalid `counts`: the epoch ended with fewer rows than `counts` "
-                            f"says (exact mode needs the counts of one whole epoch; "
-                            f"label={label_text}). Rows missing per class:",
+                            f"says (exact mode needs the counts of one whole epoch; under "
+                            f"sharding or tf.data service dynamic sharding pass each shard's "
+                            f"own counts; label={label_text}). Rows missing per class:",
                             remaining,
                         ],
                     )
