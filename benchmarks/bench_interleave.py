@@ -17,8 +17,8 @@ On the synthetic insurance CSV (about 16.4% ``Response=1``), split once by class
 
 Figures: delivered rows per second and CSV bytes read per delivered row (input rows are
 counted in the pipeline for the CSV readers; a shard stream reads each delivered row once,
-plus at most one buffered batch per class; 20 warm-up batches are not timed). Timings on a shared machine are noisy: compare
-the ratios of one run.
+plus at most one buffered batch per class; 20 warm-up batches are not timed). Timings on a
+shared machine are noisy: compare the ratios of one run.
 
     python benchmarks/bench_interleave.py                 # 5M rows
     python benchmarks/bench_interleave.py --rows 200000   # quick check
