@@ -17,6 +17,7 @@ from tfbalance import (
     class_datasets,
     interleave_by_class,
 )
+from tfbalance._interleave import DRAW_BLOCK_ROWS
 
 
 def _streams(sizes, offset=1000):
@@ -105,39 +106,55 @@ def test_class_datasets_filter_matches_numpy():
 
 
 def test_variable_weights_change_mid_stream():
+    block = DRAW_BLOCK_ROWS
     weights = tf.Variable([1.0, 0.0])
     ds = interleave_by_class(_streams([50, 50]), weights, seed=2, epoch_rows=4000)
     it = iter(ds)
     first = np.array([int(next(it)[1]) for _ in range(300)])
     assert np.all(first == 0)
     weights.assign([0.2, 0.8])
-    second = np.array([int(next(it)[1]) for _ in range(1500)])
-    assert_count(int(np.sum(second == 1)), second.size, 0.8)
+    # Ids are drawn a block at a time: the block in progress keeps the old weights, so
+    # the change shows from the next block boundary, at most `block` rows later.
+    stale = -300 % block
+    second = np.array([int(next(it)[1]) for _ in range(stale + 1500)])
+    assert np.all(second[:stale] == 0)
+    assert_count(int(np.sum(second[stale:] == 1)), 1500, 0.8)
+
+
+def test_rows_within_a_block_are_drawn_independently():
+    # Per-row i.i.d. draws: consecutive rows agree with probability sum(p**2) (0.625 for
+    # [0.25, 0.75]), not 1 as block-level class draws would give.
+    ds = interleave_by_class(_streams([50, 50]), [1.0, 3.0], seed=9, epoch_rows=8000)
+    labels = _batched_labels(ds.batch(1000))
+    same = int(np.sum(labels[1:] == labels[:-1]))
+    assert_count(same, labels.size - 1, 0.25**2 + 0.75**2)
 
 
 def test_variable_set_to_invalid_values_raises():
+    block = DRAW_BLOCK_ROWS
     weights = tf.Variable([1.0, 1.0])
-    ds = interleave_by_class(_streams([5, 5]), weights, seed=2, epoch_rows=100)
+    ds = interleave_by_class(_streams([5, 5]), weights, seed=2, epoch_rows=10 * block)
     it = iter(ds)
     next(it)
     weights.assign([np.nan, 1.0])
-    # The merge has drawn one row ahead, so the error comes on the second row at the latest.
+    # The block in progress was drawn with valid weights; the next block's draw fails.
     with pytest.raises(tf.errors.InvalidArgumentError, match="Invalid `weights`"):
-        next(it)
-        next(it)
+        for _ in range(block + 1):
+            next(it)
 
 
 @pytest.mark.timeout(60)
 def test_variable_moving_weight_onto_empty_stream_raises_not_hangs():
+    block = DRAW_BLOCK_ROWS
     weights = tf.Variable([1.0, 0.0])
     streams = [_streams([5])[0], _streams([5])[0].take(0)]
-    ds = interleave_by_class(streams, weights, seed=2, epoch_rows=100)
+    ds = interleave_by_class(streams, weights, seed=2, epoch_rows=10 * block)
     it = iter(ds)
     next(it)
     weights.assign([0.0, 1.0])
     with pytest.raises(tf.errors.InvalidArgumentError, match="zero for every class without"):
-        next(it)
-        next(it)
+        for _ in range(block + 1):
+            next(it)
 
 
 def test_linear_schedule_values_and_both_directions():

@@ -6,7 +6,8 @@ with chosen weights: no row is read only to be thrown away, as rejection resampl
 * ``class_datasets`` opens one ``tf.data.Dataset`` per class, from split shards or, as a
   fallback, by filtering an ordinary dataset (which re-reads the source once per class).
 * ``interleave_by_class`` merges the streams; each output row's class is drawn from the
-  current weights (a fixed vector, a ``tf.Variable`` read at every draw, or a schedule).
+  current weights (a fixed vector, a ``tf.Variable`` read at every block of 128 draws, or
+  a schedule). Rows stay independent draws; only the weights' reading is per block.
 * ``LinearSchedule`` / ``ExponentialSchedule`` move the weights from one distribution to
   another over epochs or steps; ``InterleaveScheduleCallback`` drives them during ``fit``.
 * ``balanced_batches`` yields batches with exactly the requested rows of every class.
@@ -42,6 +43,11 @@ __all__ = [
 ]
 
 DistributionLike = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
+
+# Class ids are drawn this many at a time: one graph call per block instead of per row.
+# Rows stay i.i.d.; a weights variable is read once per block, so a change reaches the
+# output within this many rows.
+DRAW_BLOCK_ROWS = 128
 
 
 # --------------------------------------------------------------------------------------
@@ -521,8 +527,8 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
     ``initial_step``. The weights in use are added to the epoch logs as
     ``interleave_weight_<class>`` (so ``History`` and TensorBoard record them).
 
-    Rows already prefetched when the weights change keep their classes; new draws follow
-    the new weights.
+    Rows already prefetched when the weights change keep their classes, and the class ids
+    are drawn in blocks of 128 rows, so new weights apply from the next block on.
 
     Parameters
     ----------
@@ -812,7 +818,9 @@ def interleave_by_class(
 
     Every output row is drawn independently: class ``c`` with probability
     ``weights[c] / sum(weights)``, then the next row of stream ``c``. Streams are repeated
-    as needed, so a small class is re-read rather than exhausted.
+    as needed, so a small class is re-read rather than exhausted. The class ids are drawn
+    128 at a time (one vectorised draw per block instead of one graph call per row); the
+    rows of a block are still independent, so class counts have binomial spread.
 
     Parameters
     ----------
@@ -824,9 +832,10 @@ def interleave_by_class(
         * ``'balanced'`` (default): every stream equally likely;
         * ``'natural'``: the class frequencies (from ``counts``);
         * a list indexed by class id or a dict ``{class_id: weight}`` (normalised);
-        * a float ``tf.Variable`` of length ``max class id + 1``, read at every draw, so
-          assigning to it while training runs changes the mix from the next draw on (the
-          merge draws one row ahead; rows prefetched downstream keep their classes);
+        * a float ``tf.Variable`` of length ``max class id + 1``, read once per block of
+          128 draws, so assigning to it while training runs changes the mix from the next
+          block on: at most 128 rows after the assignment (rows prefetched downstream
+          keep their classes), and an invalid assignment fails at that block too;
         * a ``LinearSchedule`` / ``ExponentialSchedule``, driven during ``fit`` by
           ``InterleaveScheduleCallback``.
     seed : int, optional
@@ -950,8 +959,14 @@ def _choice_stream(
     variable: tf.Variable | None,
     empty_mask: np.ndarray,
     seed: int | None,
+    block: int = DRAW_BLOCK_ROWS,
 ) -> tf.data.Dataset:
-    """Class ids drawn with stateless categorical sampling from the current weights."""
+    """Class ids drawn with stateless categorical sampling from the current weights.
+
+    One map call draws ``block`` independent ids (a per-row map costs far more than the
+    draw itself); ``unbatch`` then hands them out one by one. A variable is read once per
+    block.
+    """
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     empty = tf.constant(empty_mask)
 
@@ -961,9 +976,9 @@ def _choice_stream(
         logits = tf.constant(log_weights[None], tf.float32)
 
         def draw(pair):
-            return tf.random.stateless_categorical(logits, 1, seed=pair, dtype=tf.int64)[0, 0]
+            return tf.random.stateless_categorical(logits, block, seed=pair, dtype=tf.int64)[0]
 
-        return seeds.map(draw)
+        return seeds.map(draw).unbatch()
 
     def draw_variable(pair):
         w = tf.cast(variable.read_value(), tf.float32)
@@ -982,9 +997,9 @@ def _choice_stream(
         )
         with tf.control_dependencies([check]):
             logits = tf.math.log(w)[None]
-        return tf.random.stateless_categorical(logits, 1, seed=pair, dtype=tf.int64)[0, 0]
+        return tf.random.stateless_categorical(logits, block, seed=pair, dtype=tf.int64)[0]
 
-    return seeds.map(draw_variable)
+    return seeds.map(draw_variable).unbatch()
 
 
 # --------------------------------------------------------------------------------------
