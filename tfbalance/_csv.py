@@ -573,14 +573,14 @@ def _tally_fields(chunk, array, start, end, last_column: bool, quoted: bool) -> 
     if last_column:  # CRLF: the last field ends before '\r'
         end = end - ((end > start) & (array[np.maximum(end - 1, 0)] == 13))
     width = end - start
-    widest = int(width.max()) if width.size else 0
+    if not width.size:  # a chunk of blank lines only
+        return {}
+    widest = int(width.max())
 
     def where(row: int) -> int:
         return chunk.count(b"\n", 0, int(start[row]))
 
-    if width.size == 0:  # only blank lines
-        pass
-    elif widest == 0:
+    if widest == 0:
         tally.add("", int(width.size), lambda: where(0))
     elif widest == 1 and width.min() == 1:
         values = array[start]
