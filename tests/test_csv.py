@@ -101,6 +101,41 @@ def test_counts_label_first_column_and_quoted_labels(tmp_path):
     assert tfbalance.class_counts(str(path), "y").counts == {0: 1, 1: 2}
 
 
+@pytest.mark.parametrize("label", ["id", "city", "label"])
+@pytest.mark.parametrize("scan", ["fast", "exact"])
+def test_counts_any_column_long_labels_and_crlf(tmp_path, monkeypatch, label, scan):
+    # First, middle and last columns take different fast paths; labels over 64 bytes
+    # fall back to the positions of all delimiters.
+    if scan == "exact":
+        monkeypatch.setattr(_csv, "_count_chunk_fast", lambda *args: None)
+    frame = make_frame(3_000, seed=5)
+    frame["city"] = frame["city"].str.replace(" ", "_") + np.where(
+        np.arange(3_000) % 11 == 0, "x" * 80, "")
+    frame["id"] %= 7
+    frame = frame[["id", "city", "age", "label"]]
+    expected = frame[label].astype(str).value_counts().to_dict()
+    for name, options in [("lf.csv", {}), ("crlf.csv", {"lineterminator": "\r\n"})]:
+        path = write(frame, tmp_path / name, **options)
+        dist = _csv.count_csv_classes(path, label, chunk_bytes=5_000)
+        got = {(dist.names[c] if dist.names else str(c)): n for c, n in dist.counts.items()}
+        assert got == expected
+
+
+def test_counts_row_errors_cannot_cancel_out(csv_text):
+    # A short row and a long row keep the chunk's delimiter total right; with 300 columns
+    # the per-line sums also wrap around 256. Both must still be caught.
+    header = ",".join(f"c{i}" for i in range(299)) + ",y"
+    row = ",".join("1" for _ in range(299)) + ",0"
+    long = ",".join("1" for _ in range(299 + 256)) + ",0"
+    short = "0"
+    path = csv_text("\n".join([header, row, long, short, row]) + "\n", name="wide.csv")
+    with pytest.raises(ValueError, match=r"wide\.csv, line 3: expected 300 fields, found 556"):
+        tfbalance.class_counts(path, "y")
+    path = csv_text("x,y\n1,0\n2\n3,4,1\n", name="cancel.csv")
+    with pytest.raises(ValueError, match=r"cancel\.csv, line 3: expected 2 fields, found 1"):
+        tfbalance.class_counts(path, "y")
+
+
 def test_counts_progress_bar(tmp_path, capsys):
     path = write(make_frame(500), tmp_path / "a.csv")
     tfbalance.class_counts(path, "label", verbose=True)

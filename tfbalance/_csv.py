@@ -3,10 +3,11 @@
 Reading splits files into large byte blocks (``FixedLengthRecordDataset``), cuts the
 blocks into lines with one vectorised ``tf.strings.split`` per block and decodes whole
 batches with ``tf.io.decode_csv`` in a parallel map, so no per-line ``tf.data`` element is
-ever created on the plain-text path. Counting reads fixed-size chunks of bytes on worker
-threads: clean chunks (no quotes, every row the right length, checked with whole-chunk
-counts) go through pandas' C tokenizer for the label column only; any other chunk goes
-through a NumPy scan that respects quotes and names the file and line of a bad row.
+ever created on the plain-text path. Counting reads cache-sized chunks of bytes and counts
+them on worker threads: in clean chunks (no quotes, every row the right length, checked
+exactly with vectorised per-line delimiter counts) only the label field of each row is
+located and compared, without tokenizing the other columns; any other chunk goes through
+a NumPy scan that respects quotes and names the file and line of a bad row.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import csv
 import dataclasses
 import glob as _glob
 import gzip
-import io
 import math
 import os
 from typing import Any, Mapping, Sequence, Union
@@ -41,7 +41,7 @@ _MISSING = frozenset(
      "#N/A", "#NA", "1.#QNAN", "-1.#QNAN", "1.#IND", "-1.#IND"]
 )
 _BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
-_CHUNK_BYTES = 1 << 23  # bytes per NumPy chunk when counting
+_CHUNK_BYTES = 1 << 20  # bytes per NumPy chunk when counting (cache-sized)
 
 
 # --------------------------------------------------------------------------- schema
@@ -382,7 +382,8 @@ def _unquote(raw: bytes) -> str:
 def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: int):
     """Yield ``(chunk, progress_bytes)``: each chunk holds whole rows.
 
-    Reads go into one reused buffer; a row that straddles two reads is moved to its front.
+    Each chunk is the buffer it was read into (handed on without a copy); a row that
+    straddles two reads moves to the front of the next buffer.
     """
     with open(path, "rb") as raw:
         stream = gzip.GzipFile(fileobj=raw) if compression == "GZIP" else raw
@@ -402,9 +403,14 @@ def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: in
             cut = _last_row_end(buffer, filled)
             if cut == 0:
                 continue
-            yield bytes(view[:cut]), raw.tell()
-            buffer[: filled - cut] = buffer[cut:filled]
+            # The chunk keeps this buffer (no copy); the partial row moves to a new one.
+            view.release()
+            chunk, buffer = buffer, bytearray(len(buffer))
+            buffer[: filled - cut] = chunk[cut:filled]
+            view = memoryview(buffer)
+            del chunk[cut:]
             filled -= cut
+            yield chunk, raw.tell()
         view.release()
         if bytes(buffer[:filled]).strip():
             yield bytes(buffer[:filled]) + b"\n", raw.tell()
@@ -429,9 +435,9 @@ def _quote_parity(array: np.ndarray) -> np.ndarray:
 def _count_chunk(chunk: bytes, ncols: int, column: int, delim: int) -> tuple[dict[str, int], int]:
     """Label counts of the rows in ``chunk`` and its number of lines.
 
-    Clean chunks go through pandas' C tokenizer (which releases the GIL, so chunks count
-    in parallel); anything unusual goes through the exact NumPy scan, which also finds
-    the line of any error.
+    Clean chunks take the vectorised fast path; anything unusual (quotes, blank lines, a
+    row of the wrong length) goes through the exact NumPy scan, which also finds the line
+    of any error.
     """
     fast = _count_chunk_fast(chunk, ncols, column, delim)
     return fast if fast is not None else _count_chunk_exact(chunk, ncols, column, delim)
@@ -440,44 +446,85 @@ def _count_chunk(chunk: bytes, ncols: int, column: int, delim: int) -> tuple[dic
 def _count_chunk_fast(chunk: bytes, ncols: int, column: int, delim: int):
     """Counts of a clean chunk, or ``None`` when the chunk needs the exact scan.
 
-    Clean means: no quotes, a first row of ``ncols`` fields, ``ncols - 1`` delimiters per
-    newline overall, pandas finds no row longer than the first, and every label is a
-    valid class. Together these leave every row exactly ``ncols`` fields long (a short
-    row would need a long one to balance the total, and pandas rejects long rows).
+    Clean means: no quotes and exactly ``ncols - 1`` delimiters on every line, which is
+    checked exactly (see ``_delimiters_per_line_are``). Only the label field of each row
+    is then located, without tokenizing the other columns: a first or last column by a
+    short scan from the line's start or end, any other column from the positions of all
+    delimiters. Bad labels raise ``_RowError`` with their line, as in the exact scan.
     """
-    import pandas as pd
-
     if chunk.find(b'"') >= 0:
         return None
     array = np.frombuffer(chunk, np.uint8)
-    lines = int(np.count_nonzero(array == 10))
-    if int(np.count_nonzero(array == delim)) != lines * (ncols - 1):
+    newlines = np.flatnonzero(array == 10)
+    lines = int(newlines.size)
+    if lines == 0:
         return None
-    if chunk.count(bytes([delim]), 0, chunk.find(b"\n")) != ncols - 1:
-        return None
-    try:
-        values = pd.read_csv(
-            io.BytesIO(chunk), header=None, usecols=[column], sep=chr(delim),
-            index_col=False, engine="c", skip_blank_lines=False,
-        ).iloc[:, 0]
-    except (pd.errors.ParserError, ValueError):
-        return None
-    if len(values) != lines or values.hasnans:
-        return None
-    if values.dtype.kind in "iu":
-        counts = values.value_counts(sort=False)
-        if len(counts) and counts.index.min() < 0:
+    line_starts = np.empty_like(newlines)
+    line_starts[0] = 0
+    line_starts[1:] = newlines[:-1] + 1
+    start = end = None
+    if ncols == 1:
+        if chunk.find(bytes([delim])) >= 0:
             return None
-        return {str(int(k)): int(n) for k, n in counts.items()}, lines
-    if values.dtype.kind != "O":
-        return None
-    result = {str(k): int(n) for k, n in values.value_counts(sort=False).items()}
-    for text in result:
-        try:
-            _check_label_text(text, "")
-        except ValueError:
+        start, end = line_starts, newlines
+    elif column in (0, ncols - 1):
+        if not _delimiters_per_line_are(array, line_starts, delim, ncols - 1):
             return None
-    return result, lines
+        # Every line holds a delimiter, so each scan stops inside its own line.
+        if column == 0:
+            start, end = line_starts, _scan_to(array, delim, line_starts, 1)
+        else:
+            end, first = newlines, _scan_to(array, delim, newlines - 1, -1)
+            start = None if first is None else first + 1
+    if start is None or end is None:
+        delims = np.flatnonzero(array == delim)
+        if delims.size != lines * (ncols - 1):
+            return None
+        rows = delims.reshape(lines, ncols - 1)
+        # With lines * (ncols - 1) delimiters in all, each line's share lying between
+        # its own newlines means no line has more or fewer.
+        if not (np.all(rows[:, -1] < newlines) and np.all(rows[:, 0] >= line_starts)):
+            return None
+        start = rows[:, column - 1] + 1 if column else line_starts
+        end = rows[:, column] if column < ncols - 1 else newlines
+    return _tally_fields(chunk, array, start, end, column == ncols - 1, False), lines
+
+
+def _delimiters_per_line_are(array: np.ndarray, line_starts: np.ndarray, delim: int,
+                             expected: int) -> bool:
+    """Whether every line (starting at ``line_starts``; the chunk ends with a newline)
+    holds exactly ``expected`` delimiters.
+
+    Per-line sums are taken in uint8 (fast; they wrap at 256) when ``expected`` < 256;
+    together with an exact total they are still exact: non-negative counts that all equal
+    ``expected`` modulo 256 can only sum to ``lines * expected`` when each is ``expected``.
+    """
+    flags = (array == delim).view(np.uint8)
+    if int(np.count_nonzero(flags)) != line_starts.size * expected:
+        return False
+    counts = np.add.reduceat(flags, line_starts, dtype=np.uint8 if expected < 256 else np.int64)
+    return bool(np.all(counts == expected))
+
+
+def _scan_to(array: np.ndarray, delim: int, origins: np.ndarray, step: int, limit: int = 64):
+    """Position of the first delimiter at or after (``step=1``) / before (``-1``) each origin.
+
+    Callers guarantee a delimiter on each origin's line in the scan direction, so the scan
+    never leaves that line. ``None`` when some field is longer than ``limit`` bytes (the
+    caller then uses the positions of all delimiters).
+    """
+    found = np.empty_like(origins)
+    todo = np.arange(origins.size)
+    at = origins
+    for _ in range(limit):
+        hit = array[at] == delim
+        if hit.all():
+            found[todo] = at
+            return found
+        found[todo[hit]] = at[hit]
+        miss = ~hit
+        todo, at = todo[miss], at[miss] + step
+    return None
 
 
 def _count_chunk_exact(
@@ -487,7 +534,6 @@ def _count_chunk_exact(
 
     Raises ``_RowError`` for a malformed row or a bad label.
     """
-    tally = _LabelTally()
     size = len(chunk)
     array = np.frombuffer(chunk, np.uint8)
     quoted = chunk.find(b'"') >= 0
@@ -518,10 +564,18 @@ def _count_chunk_exact(
         start = rows[:, column - 1] + 1
     else:
         start = np.concatenate([[0], rows[:-1, -1] + 1])
-    if column == ncols - 1:  # CRLF: the last field ends before '\r'
+    return _tally_fields(chunk, array, start, end, column == ncols - 1, quoted), lines
+
+
+def _tally_fields(chunk, array, start, end, last_column: bool, quoted: bool) -> dict[str, int]:
+    """Counts of the distinct fields ``chunk[start[i]:end[i]]``, each checked as a label."""
+    tally = _LabelTally()
+    if last_column:  # CRLF: the last field ends before '\r'
         end = end - ((end > start) & (array[np.maximum(end - 1, 0)] == 13))
     width = end - start
-    widest = int(width.max()) if width.size else 0
+    if not width.size:  # a chunk of blank lines only
+        return {}
+    widest = int(width.max())
 
     def where(row: int) -> int:
         return chunk.count(b"\n", 0, int(start[row]))
@@ -553,7 +607,7 @@ def _count_chunk_exact(
         for raw, row, n in zip(raws, first, counts):
             text = _unquote(raw) if quoted else raw.decode("utf-8", errors="replace")
             tally.add(text, int(n), lambda r=int(row): where(r))
-    return tally.counts, lines
+    return tally.counts
 
 
 def _drop_blank_lines(seps: np.ndarray, is_newline: np.ndarray):
@@ -598,7 +652,8 @@ def count_csv_classes(
 ) -> ClassDistribution:
     """Count the rows of each class in CSV files, reading only the label column.
 
-    Memory is bounded by one chunk of bytes (8 MiB by default), whatever the file size.
+    Memory is bounded by a few chunks of bytes (1 MiB each by default), whatever the file
+    size.
     Usually called through ``tfbalance.class_counts(path, label)``.
 
     Parameters
