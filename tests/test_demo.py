@@ -1,7 +1,4 @@
 import json
-import os
-
-import pytest
 
 from tfbalance import _cli
 from tfbalance._demo import METRIC_TITLES, METRICS, TECHNIQUE_TITLES, TECHNIQUES

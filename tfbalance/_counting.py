@@ -236,8 +236,9 @@ def _is_file_source(source: Any) -> bool:
 
 
 def _show_progress(verbose: bool | None) -> bool:
+    """``verbose``, or, when it is None, whether stdout (where ``Progbar`` draws) is a terminal."""
     if verbose is None:
-        return sys.stderr.isatty()
+        return sys.stdout.isatty()
     return bool(verbose)
 
 

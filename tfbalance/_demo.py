@@ -17,7 +17,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-import numpy as np
 
 from tfbalance._tf import tf
 

@@ -29,13 +29,12 @@ import gzip
 import json
 import os
 import shutil
-import sys
 from collections.abc import Mapping
 from typing import Any, Iterator, Sequence, Union
 
 import numpy as np
 
-from tfbalance._counting import ClassDistribution
+from tfbalance._counting import ClassDistribution, _show_progress
 from tfbalance._interleave import ClassDatasets, _check_classes
 from tfbalance._labels import Label, batched_label_rank
 from tfbalance._tf import tf
@@ -489,8 +488,7 @@ def _prepare_output(output_dir: str, overwrite: bool) -> None:
 
 
 def _progress(verbose: bool | None, target: int | None):
-    show = sys.stderr.isatty() if verbose is None else bool(verbose)
-    if not show:
+    if not _show_progress(verbose):
         return None
     import keras
 
