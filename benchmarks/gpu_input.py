@@ -35,7 +35,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras  # noqa: E402
@@ -44,71 +43,12 @@ HERE = Path(__file__).resolve().parent
 # The checkout's tfbalance (benchmarks measure this tree) and the shared data cache helper.
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-LABEL = "Response"
-COLUMNS = [
-    "id", "Gender", "Age", "Driving_License", "Region_Code", "Previously_Insured",
-    "Vehicle_Age", "Vehicle_Damage", "Annual_Premium", "Policy_Sales_Channel", "Vintage",
-    "Response",
-]
+from _data import LABEL, insurance_csv  # noqa: E402
+
 VEHICLE_AGES = ["< 1 Year", "1-2 Year", "> 2 Years"]
 NUM_REGIONS = 53
 NUM_CHANNELS = 164
 NUM_FEATURES = 7 + len(VEHICLE_AGES) + NUM_REGIONS + NUM_CHANNELS
-
-
-# --------------------------------------------------------------------------- data
-
-
-def insurance_csv(rows: int, seed: int = 0) -> Path:
-    """The cached CSV of ``rows`` rows under benchmarks/data/, generated in chunks if missing."""
-    try:  # the shared benchmark cache, when present
-        from _data import insurance_csv as shared_insurance_csv  # type: ignore[import-not-found]
-    except ImportError:
-        shared_insurance_csv = None
-    if shared_insurance_csv is not None:
-        return Path(shared_insurance_csv(rows, seed=seed))
-    path = HERE / "data" / f"insurance_{rows}_{seed}.csv"
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.part")
-    try:
-        from tfbalance.datasets import make_insurance_csv
-    except ImportError:
-        _write_fallback_csv(tmp, rows, seed)
-    else:
-        make_insurance_csv(str(tmp), rows, seed)
-    os.replace(tmp, path)
-    return path
-
-
-def _write_fallback_csv(path: Path, rows: int, seed: int, chunk: int = 500_000) -> None:
-    """Same schema, about 16.4% positives; only used when no generator is installed."""
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    with open(path, "w", newline="") as f:
-        f.write(",".join(COLUMNS) + "\n")
-        for start in range(0, rows, chunk):
-            n = min(chunk, rows - start)
-            damage = rng.random(n) < 0.5
-            insured = rng.random(n) < 0.46
-            frame = pd.DataFrame({
-                "id": np.arange(start, start + n),
-                "Gender": np.where(rng.random(n) < 0.54, "Male", "Female"),
-                "Age": rng.integers(20, 86, n),
-                "Driving_License": (rng.random(n) < 0.998).astype(np.int64),
-                "Region_Code": rng.integers(0, NUM_REGIONS, n).astype(np.float64),
-                "Previously_Insured": insured.astype(np.int64),
-                "Vehicle_Age": rng.choice(VEHICLE_AGES, n, p=[0.43, 0.53, 0.04]),
-                "Vehicle_Damage": np.where(damage, "Yes", "No"),
-                "Annual_Premium": np.round(rng.gamma(4.0, 7600.0, n) + 2630.0, 1),
-                "Policy_Sales_Channel": rng.integers(1, NUM_CHANNELS, n).astype(np.float64),
-                "Vintage": rng.integers(10, 300, n),
-                "Response": (rng.random(n) < np.where(damage & ~insured, 0.53, 0.028)),
-            }, columns=COLUMNS)
-            frame["Response"] = frame["Response"].astype(np.int64)
-            frame.to_csv(f, header=False, index=False)
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -144,20 +84,8 @@ def source(path: Path, read_batch: int) -> tuple[tf.data.Dataset, str]:
     """Batched ``(features, label)`` stream of the CSV, repeated."""
     import tfbalance
 
-    if hasattr(tfbalance, "read_csv"):
-        ds = tfbalance.read_csv(str(path), LABEL, batch_size=read_batch)
-        return ds.repeat(), "tfbalance.read_csv"
-    # Same element structure from TF's fastest built-in way, until read_csv is installed.
-    defaults = [[0], [""], [0], [0], [0.0], [0], [""], [""], [0.0], [0.0], [0], [0]]
-
-    def decode(lines: tf.Tensor) -> tuple:
-        values = tf.io.decode_csv(lines, defaults)
-        features = dict(zip(COLUMNS, values))
-        return features, features.pop(LABEL)
-
-    ds = tf.data.TextLineDataset(str(path)).skip(1).batch(read_batch)
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.repeat(), "TextLineDataset + decode_csv (tfbalance.read_csv not installed)"
+    ds = tfbalance.read_csv(str(path), LABEL, batch_size=read_batch)
+    return ds.repeat(), "tfbalance.read_csv"
 
 
 def class_counts(path: Path) -> dict:
@@ -290,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     batch = args.batch_size * strategy.num_replicas_in_sync
 
     start = time.perf_counter()
-    path = args.csv or insurance_csv(args.rows, args.seed)
+    path = args.csv or insurance_csv(args.rows, seed=args.seed)
     print(f"data: {path} (ready in {time.perf_counter() - start:.1f} s)")
     start = time.perf_counter()
     counts = class_counts(path)
