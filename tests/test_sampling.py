@@ -91,6 +91,58 @@ def test_exact_counts_that_do_not_match_the_data_raise(wrong):
         list(ds.apply(tfbalance.undersample(counts=wrong, exact=True, seed=0)))
 
 
+def test_exact_mode_with_many_classes_is_exact_and_uniform():
+    # More classes than the one-hot ranking handles: rows are ranked by sorting instead.
+    num_classes = tfbalance._sampling._ONE_HOT_CLASSES + 16
+    counts = [20 + (c % 5) * 10 for c in range(num_classes)]
+    ds, y = _dataset(counts, seed=6, batch=256)
+    out = ds.apply(tfbalance.undersample(counts=counts, exact=True, seed=2))
+    epochs = 10
+    kept = np.zeros(len(y))
+    for _ in range(epochs):
+        x, labels = _rows(out)
+        assert np.bincount(labels, minlength=num_classes).tolist() == [20] * num_classes
+        assert len(np.unique(x)) == len(x)
+        kept[x] += 1
+    # Row r of class c is kept with probability 20 / counts[c] in every epoch, wherever it
+    # is in the stream: each quarter of the stream holds its expected share of the picks.
+    expected = 20 / np.asarray(counts)[y]
+    total = int(kept.sum())
+    for quarter in np.array_split(np.arange(len(y)), 4):
+        assert_proportion(kept[quarter].sum() / total, expected[quarter].sum() / expected.sum(),
+                          total)
+    over = ds.apply(tfbalance.oversample(counts=counts, exact=True, seed=2))
+    x, labels = _rows(over)
+    assert np.bincount(labels).tolist() == [max(counts)] * num_classes
+    assert np.bincount(x, minlength=len(y)).min() >= 1
+
+
+def test_hypergeometric_draws_are_feasible_and_match_the_distribution():
+    from tfbalance._sampling import _hypergeometric
+
+    # population R, successes K and draws m per class, from the batch sizes of exact mode
+    # to the corners where the result is forced.
+    R = np.array([3_000_000, 100, 10, 10, 10, 0, 50, 1_000_000, 400])
+    K = np.array([600_000, 3, 10, 0, 4, 0, 25, 999_990, 200])
+    m = np.array([6_800, 50, 4, 4, 10, 0, 0, 8_192, 399])
+    n = 600
+    params = [tf.constant(v, tf.int64) for v in (R, K, m)]
+    draws = np.stack([
+        d.numpy() for d in tf.data.Dataset.range(n).map(
+            lambda i: _hypergeometric(tf.stack([i, tf.constant(11, tf.int64)]), *params)
+        )
+    ])
+    low, high = np.maximum(0, m - (R - K)), np.minimum(m, K)
+    assert np.all((draws >= low) & (draws <= high))
+    share = K / np.maximum(R, 1)
+    mean = m * share
+    var = m * share * (1 - share) * (R - m) / np.maximum(R - 1, 1)
+    np.testing.assert_array_less(np.abs(draws.mean(axis=0) - mean), 4.5 * np.sqrt(var / n) + 1e-9)
+    spread = var > 0
+    ratio = draws[:, spread].var(axis=0, ddof=1) / var[spread]
+    np.testing.assert_array_less(np.abs(ratio - 1), 4.5 * np.sqrt(2 / (n - 1)))
+
+
 # ---------------------------------------------------------------- Bernoulli mode -----------
 
 
@@ -109,6 +161,17 @@ def test_bernoulli_undersample_and_oversample_counts():
     assert set(np.unique(copies[y == 1])) == {6}
     # Copies are spread by the in-batch shuffle rather than arriving in runs.
     assert np.mean(x_o[1:] == x_o[:-1]) < 0.05
+
+
+@pytest.mark.parametrize("mode", ["counts", "exact", "online"])
+def test_batched_output_never_holds_an_empty_batch(mode):
+    counts = [3000, 30]
+    ds, _ = _dataset(counts, seed=3, batch=4)
+    kwargs = {"counts": {"counts": counts}, "exact": {"counts": counts, "exact": True},
+              "online": {}}[mode]
+    sizes = [int(tf.size(b[1])) for b in ds.apply(tfbalance.undersample(seed=1, **kwargs))]
+    assert len(sizes) < sum(counts) // 4  # batches that lost every row are gone
+    assert min(sizes) > 0
 
 
 def test_bernoulli_fractional_oversampling():

@@ -21,13 +21,17 @@ from typing import Any
 
 from tfbalance._tf import tf
 
-__all__ = ["seed_stream", "zip_with_seeds", "split_seed", "stateless_permutation"]
+__all__ = ["SEED_TAG", "seed_stream", "zip_with_seeds", "split_seed"]
+
+# The second word of every seed from ``seed_stream``: a pair without it can mark something
+# else in the same stream (the end of an epoch, in the resampling transforms).
+SEED_TAG = 0x5EED
 
 
 def seed_stream(seed: int | None, *, name: str | None = None) -> tf.data.Dataset:
     """An infinite dataset of ``[2]`` int64 stateless seeds, fresh on every iteration."""
     return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True, name=name).map(
-        lambda value: tf.stack([value, tf.constant(0x5EED, tf.int64)])
+        lambda value: tf.stack([value, tf.constant(SEED_TAG, tf.int64)])
     )
 
 
@@ -44,9 +48,3 @@ def split_seed(seed: Any, num: int) -> list[tf.Tensor]:
     """``num`` independent stateless seeds derived from one (hash-based, never overlapping)."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=num)
     return [seeds[i] for i in range(num)]
-
-
-def stateless_permutation(size: Any, seed: Any) -> tf.Tensor:
-    """A uniformly random permutation of ``range(size)`` (int32) from a stateless seed."""
-    keys = tf.random.stateless_uniform([size], seed=seed, dtype=tf.float32)
-    return tf.argsort(keys, stable=True)

@@ -11,16 +11,26 @@ always works on *batches of rows*:
   (``_UNBATCHED_CHUNK`` rows), resampled the same way and unbatched again, so the element
   structure and spec that go in come out.
 
-For every batch, one ``Dataset.scan`` step turns the class ids into a vector of *repeat counts*
-(0 drops a row, 1 keeps it, k > 1 duplicates it) with vectorised, stateless random ops keyed
-by a per-batch seed from ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``.
-A parallel ``map`` then gathers the rows of every component of the element. The scan state
-(running class counts, rows and picks still to go in exact mode) is part of the iterator, so it
-is checkpointable and needs no Python state; one iterator reads each input row once per epoch.
+Every random draw is a vectorised, stateless op keyed by a per-batch seed from
+``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``; a batch's class ids become
+the indices of the rows to emit (a dropped row is absent, a duplicated one repeated), and one
+``tf.gather`` per component builds the output batch.
 
-An empty end-of-epoch marker (a zero-row batch) is appended to the input so the last scan
-step can check what only the end of an epoch can tell: in exact mode, that the data held as
-many rows of each class as ``counts`` said; online, that every required class appeared.
+* With fixed rates (Bernoulli mode with known counts, ``rejection_resample`` with
+  ``initial_dist``) batches are independent, so each is resampled inside one parallel
+  ``map``: no sequential step at all.
+* Online and exact modes carry state from batch to batch. One ``Dataset.scan`` step per batch
+  updates it (running class counts; rows and picks still to go) and yields per-class numbers
+  only; the per-row work runs in the parallel ``map`` after it, so the sequential part stays
+  a few vector ops per batch.
+
+The scan state and the seed stream are part of the iterator, so it is checkpointable and
+needs no Python state; one iterator reads each input row once per epoch.
+
+In the scan modes an empty end-of-epoch batch is appended to the input, tagged by a seed
+without ``SEED_TAG``, so the last scan step can check what only the end of an epoch can tell:
+in exact mode, that the data held as many rows of each class as ``counts`` said; online, that
+every required class appeared.
 
 Modes
 -----
@@ -32,8 +42,9 @@ Modes
 * Exact (``exact=True``): sequential selection sampling at the batch level. With ``R_c`` rows of
   class ``c`` still to come, ``K_c`` of which must still be picked, the number of picks among
   the ``m_c`` rows of class ``c`` in this batch is hypergeometric(``R_c``, ``K_c``, ``m_c``);
-  it is drawn exactly from its log-pmf (``stateless_categorical`` over the feasible values),
-  and that many rows are chosen uniformly inside the batch (smallest stateless uniform keys).
+  it is drawn from its log-pmf (``stateless_categorical`` over the feasible values near the
+  mean), and that many rows are chosen uniformly inside the batch (the first rows of the class
+  in a stateless shuffle; with many classes, the smallest stateless uniform keys).
   The picks form a uniformly random ``K_c``-subset of the class, and their number is exact.
 """
 
@@ -45,7 +56,7 @@ import numpy as np
 
 from tfbalance._counting import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, check_label_argument, get_label
-from tfbalance._random import split_seed, stateless_permutation, zip_with_seeds
+from tfbalance._random import SEED_TAG, split_seed, zip_with_seeds
 from tfbalance._tf import tf
 from tfbalance._validation import (
     SAMPLING_STRATEGY_WORDS,
@@ -68,6 +79,8 @@ Transform = Callable[[tf.data.Dataset], tf.data.Dataset]
 TargetDist = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
 
 _UNBATCHED_CHUNK = 1024
+# Up to this many classes, exact mode ranks rows within classes without sorting.
+_ONE_HOT_CLASSES = 64
 _DEFAULT_MAX_WAIT = 100_000
 
 
@@ -445,6 +458,7 @@ class _Plan:
         self.online_rule: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
         self.required: np.ndarray | None = None  # bool[C] classes that must appear (online)
         self.max_wait = _DEFAULT_MAX_WAIT
+        self.may_repeat = False  # whether a row can be emitted more than once (oversampling)
 
 
 def _count_plan(
@@ -464,6 +478,7 @@ def _count_plan(
                 "counts=tfbalance.class_counts(...). Received: exact=True, counts=None"
             )
         plan = _Plan("online", num_classes)
+        plan.may_repeat = sampling_type == "over-sampling"
         plan.max_wait = max_wait
         plan.online_rule = _online_strategy_rule(sampling_strategy, sampling_type, num_classes)
         if num_classes is not None:
@@ -478,6 +493,7 @@ def _count_plan(
     rows = dist.to_array()
     targets = sampling_targets(sampling_strategy, dist.counts, sampling_type, len(rows))
     plan = _Plan("exact" if exact else "static", len(rows))
+    plan.may_repeat = sampling_type == "over-sampling"
     plan.known = rows > 0
     plan.weights = _importance(rows.astype(np.float64), targets.astype(np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -763,9 +779,19 @@ def _transform(
             out = out.unbatch()
             if plan.total is not None:
                 out = out.apply(tf.data.experimental.assert_cardinality(plan.total))
+        else:
+            # A batch may lose every row, and a training step on an empty batch is never
+            # wanted. (Unbatching above drops empty batches by itself.)
+            out = out.filter(_has_rows)
         return out
 
     return apply
+
+
+def _has_rows(*element: Any) -> tf.Tensor:
+    first = tf.nest.flatten(element)[0]
+    rows = first.nrows() if isinstance(first, tf.RaggedTensor) else tf.shape(first)[0]
+    return rows > 0
 
 
 def _internal_batch(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -779,56 +805,120 @@ def _resample_batches(
     batched: tf.data.Dataset, plan: _Plan, label: Label, seed: int | None, shuffle: bool,
     sample_weight: bool, name: str | None,
 ) -> tf.data.Dataset:
-    marked, has_end = _with_end_marker(batched)
-    state = _initial_state(plan)
-    step = _make_step(plan, label, shuffle, has_end)
-    scanned = zip_with_seeds(marked, seed).scan(state, step, name=name)
+    label_text = repr(label) if not callable(label) else getattr(label, "__name__", "callable")
+    emit = _make_emit(plan, shuffle, sample_weight)
+    parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True, name=name)
+    if plan.mode == "static":
+        # Fixed rates need no running state, so every batch is resampled independently in
+        # one parallel map: no sequential step, no end marker.
+        params = (tf.constant(plan.rates, tf.float64), tf.constant(plan.weights, tf.float64))
+
+        def resample(element: Any, seed: tf.Tensor):
+            ids = _class_ids(element, label, plan, label_text)
+            return emit(element, ids, params, seed)
+
+        emitted = zip_with_seeds(batched, seed).map(resample, **parallel)
+    else:
+        # Running counts (online) and rows still to pick (exact) are sequential: a scan step
+        # per batch updates them and yields per-class parameters only; the per-row work runs
+        # in the parallel map after it.
+        seeded, has_end = _with_end_marker(zip_with_seeds(batched, seed))
+        step = _make_step(plan, label, label_text, has_end)
+        scanned = seeded.scan(_initial_state(plan), step)
+        emitted = scanned.map(emit, **parallel)
+    return emitted
+
+
+def _make_emit(plan: _Plan, shuffle: bool, sample_weight: bool):
+    """The per-row part of a batch's resampling: ``(element, ids, params, seed) -> rows``."""
+    duplicates = plan.may_repeat
     whole = tf.constant(plan.whole if plan.mode == "exact" else np.zeros(0), tf.int64)
+    exact_weights = tf.constant(plan.weights if plan.mode == "exact" else np.zeros(0),
+                                tf.float64)
 
-    def rows_to_emit(element, ids, payload, weights, seeds):
+    def emit(element: Any, ids: tf.Tensor, params: Any, seed: tf.Tensor):
         rows = tf.size(ids)
+        seed_keep, _, seed_rank, seed_shuffle = split_seed(seed, 4)
         if plan.mode == "exact":
-            taken, batch_counts = payload
-            # Within each class keep the `taken` rows with the smallest stateless keys: a
-            # uniformly random subset of that size.
-            keys = tf.cast(ids, tf.float64) + tf.random.stateless_uniform(
-                [rows], seeds[0], dtype=tf.float64
-            )
-            position = tf.cast(tf.math.invert_permutation(tf.argsort(keys, stable=True)),
-                               tf.int64)
-            starts = tf.cumsum(batch_counts, exclusive=True)
-            chosen = position - tf.gather(starts, ids) < tf.gather(taken, ids)
-            repeats = tf.gather(whole, ids) + tf.cast(chosen, tf.int64)
+            taken, batch_counts = params
+            weights = exact_weights
+            chosen = _choose_in_classes(ids, taken, batch_counts, plan.num_classes, seed_rank)
+            if duplicates:
+                index = tf.repeat(tf.range(rows), tf.gather(whole, ids) + tf.cast(chosen, tf.int64))
+            else:
+                index = tf.cast(tf.where(chosen)[:, 0], tf.int32)
         else:
-            repeats = payload[0]
-        index = tf.repeat(tf.range(rows), repeats)
+            rates, weights = params
+            row_rates = tf.gather(rates, ids)
+            uniform = tf.random.stateless_uniform([rows], seed_keep, dtype=tf.float64)
+            if duplicates:
+                copies = tf.floor(row_rates)
+                repeats = tf.cast(copies, tf.int64) + tf.cast(uniform < row_rates - copies,
+                                                              tf.int64)
+                index = tf.repeat(tf.range(rows), repeats)
+            else:
+                # Rates never exceed 1: a row is kept or dropped, which tf.where finds without
+                # building repeat counts.
+                index = tf.cast(tf.where(uniform < row_rates)[:, 0], tf.int32)
         if shuffle:
-            index = tf.gather(index, stateless_permutation(tf.size(index), seeds[1]))
-        return element, index, weights
-
-    scanned = scanned.map(rows_to_emit, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    scanned = scanned.filter(lambda element, index, weights: tf.size(index) > 0)
-
-    def gather(element: Any, index: tf.Tensor, weights: tf.Tensor) -> Any:
-        rows = tf.nest.map_structure(lambda t: tf.gather(t, index), element)
+            index = tf.random.experimental.stateless_shuffle(index, seed_shuffle)
+        out = tf.nest.map_structure(lambda t: tf.gather(t, index), element)
         if sample_weight:
-            rows = _attach_weights(rows, tf.gather(weights, index))
-        return rows
+            row_weights = tf.gather(weights, tf.gather(ids, index))
+            out = _attach_weights(out, tf.cast(row_weights, tf.float32))
+        return out
 
-    return scanned.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return emit
 
 
-def _with_end_marker(batched: tf.data.Dataset) -> tuple[tf.data.Dataset, bool]:
-    """Flag each batch ``(batch, False)`` and append an empty ``(batch, True)`` when possible."""
-    is_tuple = isinstance(batched.element_spec, tuple)
-    flagged = batched.map(
-        lambda *args: (args if is_tuple else args[0], tf.constant(False))
-    )
-    empty = _empty_batch(batched.element_spec)
+def _choose_in_classes(
+    ids: tf.Tensor, taken: tf.Tensor, batch_counts: tf.Tensor, num_classes: int, seed: tf.Tensor
+) -> tf.Tensor:
+    """A bool mask choosing, for every class ``c``, ``taken[c]`` of its rows uniformly at random.
+
+    The rows of a class in a uniformly random order are ranked; the first ``taken[c]`` form
+    a uniformly random subset of that size.
+    """
+    rows = tf.size(ids)
+    taken = tf.cast(taken, tf.int32)
+    if num_classes <= _ONE_HOT_CLASSES:
+        # A shuffle is O(n), and with few classes a one-hot running count ranks the rows of
+        # each class without sorting.
+        order = tf.random.experimental.stateless_shuffle(tf.range(rows), seed)
+        shuffled = tf.gather(ids, order)
+        one_hot = tf.one_hot(shuffled, num_classes, dtype=tf.int32)
+        rank = tf.reduce_sum(tf.cumsum(one_hot, axis=0, exclusive=True) * one_hot, axis=1)
+        picked = rank < tf.gather(taken, shuffled)
+        return tf.gather(picked, tf.math.invert_permutation(order))
+    # Many classes: sort by class id plus a uniform key, which orders every class's rows at
+    # random, and rank each row from its class's first position.
+    keys = tf.cast(ids, tf.float64) + tf.random.stateless_uniform([rows], seed, dtype=tf.float64)
+    position = tf.math.invert_permutation(tf.argsort(keys, stable=True))
+    starts = tf.cast(tf.cumsum(batch_counts, exclusive=True), tf.int32)
+    return position - tf.gather(starts, ids) < tf.gather(taken, ids)
+
+
+def _class_ids(element: Any, label: Label, plan: _Plan, label_text: str) -> tf.Tensor:
+    """The batch's class ids as an int32 vector, checked against the plan's classes."""
+    labels = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
+    with tf.control_dependencies([_check_labels(labels, plan, label_text)]):
+        return tf.cast(labels, tf.int32)
+
+
+def _with_end_marker(seeded: tf.data.Dataset) -> tuple[tf.data.Dataset, bool]:
+    """Append an empty batch, tagged by an end-of-epoch seed, to ``(batch, seed)`` pairs.
+
+    The last scan step of an epoch can then check what only the end of an epoch can tell.
+    Real seeds carry ``SEED_TAG`` in their second word, so no per-batch flag is needed.
+    Returns the dataset unchanged (and False) when no empty batch can be built (ragged or
+    unknown-rank components).
+    """
+    batch_spec, _ = seeded.element_spec
+    empty = _empty_batch(batch_spec)
     if empty is None:
-        return flagged, False
-    end = tf.data.Dataset.from_tensors((empty, tf.constant(True)))
-    return flagged.concatenate(end), True
+        return seeded, False
+    end = tf.data.Dataset.from_tensors((empty, tf.zeros([2], tf.int64)))
+    return seeded.concatenate(end), True
 
 
 def _empty_batch(spec: Any) -> Any:
@@ -854,19 +944,15 @@ def _initial_state(plan: _Plan) -> dict[str, tf.Tensor]:
     return state
 
 
-def _make_step(plan: _Plan, label: Label, shuffle: bool, has_end: bool):
+def _make_step(plan: _Plan, label: Label, label_text: str, has_end: bool):
+    """The scan step of the online and exact modes: running state in, per-class parameters out."""
     size = plan.num_classes
-    label_text = repr(label) if not callable(label) else getattr(label, "__name__", "callable")
 
     def step(state: dict[str, tf.Tensor], inputs: Any):
-        (element, is_end), seed = inputs
-        labels = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
-        rows = tf.size(labels, out_type=tf.int64)
-        seed_keep, seed_hyper, seed_rank, seed_shuffle = split_seed(seed, 4)
-
-        checks = [_check_labels(labels, plan, label_text)]
-        with tf.control_dependencies(checks):
-            ids = tf.cast(labels, tf.int32)
+        element, seed = inputs
+        is_end = tf.not_equal(seed[1], SEED_TAG)
+        ids = _class_ids(element, label, plan, label_text)
+        rows = tf.size(ids, out_type=tf.int64)
         if size is None:
             batch_counts = tf.math.bincount(ids, dtype=tf.int64)
             width = tf.maximum(tf.size(state["seen"]), tf.size(batch_counts))
@@ -877,6 +963,7 @@ def _make_step(plan: _Plan, label: Label, shuffle: bool, has_end: bool):
         read = state["read"] + rows
         new_state = dict(state, seen=seen, read=read)
 
+        checks = []
         if plan.mode == "exact":
             remaining, picks = state["remaining"], state["picks"]
             checks.append(
@@ -906,32 +993,20 @@ def _make_step(plan: _Plan, label: Label, shuffle: bool, has_end: bool):
                     )
                 )
             with tf.control_dependencies(checks):
+                _, seed_hyper, _, _ = split_seed(seed, 4)
                 taken = _hypergeometric(seed_hyper, remaining, picks, batch_counts)
-            # The uniform choice of `taken` rows inside the batch needs no state: it runs in
-            # the parallel map after the scan (rows_to_emit).
-            payload = (taken, batch_counts)
-            weights = tf.constant(plan.weights, tf.float64)
+            params = (taken, batch_counts)
             new_state["remaining"] = remaining - batch_counts
             new_state["picks"] = picks - taken
         else:
-            if plan.mode == "static":
-                rates = tf.constant(plan.rates, tf.float64)
-                weights = tf.constant(plan.weights, tf.float64)
-            else:
-                rates, weights, rule_checks = plan.online_rule(tf.cast(seen, tf.float64))
-                checks.extend(rule_checks)
-                checks.append(_check_seen(seen, read, is_end, plan, label_text, has_end))
-            row_rates = tf.gather(rates, ids)
-            whole = tf.floor(row_rates)
-            uniform = tf.random.stateless_uniform([rows], seed_keep, dtype=tf.float64)
-            repeats = tf.cast(whole, tf.int64) + tf.cast(uniform < row_rates - whole, tf.int64)
-            payload = (repeats, tf.zeros([0], tf.int64))
-
+            rates, weights, rule_checks = plan.online_rule(tf.cast(seen, tf.float64))
+            checks.extend(rule_checks)
+            checks.append(_check_seen(seen, read, is_end, plan, label_text, has_end))
+            with tf.control_dependencies(checks):
+                params = (tf.identity(rates), tf.identity(weights))
         with tf.control_dependencies(checks):
             ids = tf.identity(ids)
-        row_weights = tf.cast(tf.gather(weights, ids), tf.float32)
-        seeds = tf.stack([seed_rank, seed_shuffle])
-        return new_state, (element, ids, payload, row_weights, seeds)
+        return new_state, (element, ids, params, seed)
 
     return step
 
@@ -940,28 +1015,50 @@ def _pad_to(vector: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
     return tf.pad(vector, [[0, width - tf.size(vector)]])
 
 
-def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Operation:
+def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Tensor:
+    num_classes = plan.num_classes
     if plan.known is not None:
-        known = tf.constant(plan.known)
-        inside = (labels >= 0) & (labels < len(plan.known))
-        valid = inside & tf.gather(known, tf.where(inside, labels, 0))
         classes = np.flatnonzero(plan.known).tolist()
         allowed = f"the classes with rows in the known distribution: {classes}"
-    elif plan.num_classes is not None:
-        valid = (labels >= 0) & (labels < plan.num_classes)
-        allowed = f"0..{plan.num_classes - 1} (num_classes={plan.num_classes})"
+    elif num_classes is not None:
+        allowed = f"0..{num_classes - 1} (num_classes={num_classes})"
     else:
-        valid = labels >= 0
         allowed = "non-negative class ids"
-    bad = tf.boolean_mask(labels, tf.logical_not(valid))
-    return tf.debugging.Assert(
-        tf.size(bad) == 0,
-        [
+
+    def valid(labels: tf.Tensor) -> tf.Tensor:
+        inside = labels >= 0
+        if num_classes is not None:
+            inside &= labels < num_classes
+        if plan.known is None or plan.known.all():
+            return inside
+        return inside & tf.gather(tf.constant(plan.known), tf.where(inside, labels, 0))
+
+    # On the usual path two reductions decide; the per-row test and the bad values for the
+    # message are only computed when a class is unknown or the check fails.
+    if plan.known is not None and not plan.known.all():
+        ok = tf.reduce_all(valid(labels))
+    elif num_classes is not None:
+        ok = (tf.reduce_min(labels) >= 0) & (tf.reduce_max(labels) < num_classes)
+    else:
+        ok = tf.reduce_min(labels) >= 0
+    return _assert_lazily(
+        ok,
+        lambda: [
             f"Invalid labels: label={label_text} read class ids outside {allowed}. "
             "Bad values (first 10):",
-            bad[:10],
+            tf.boolean_mask(labels, tf.logical_not(valid(labels)))[:10],
         ],
     )
+
+
+def _assert_lazily(condition: tf.Tensor, data: Callable[[], list]) -> tf.Tensor:
+    """An assertion whose message tensors are only computed when it fails (hot paths)."""
+
+    def fail() -> tf.Tensor:
+        with tf.control_dependencies([tf.debugging.Assert(condition, data(), summarize=10)]):
+            return tf.identity(condition)
+
+    return tf.cond(condition, lambda: tf.identity(condition), fail)
 
 
 def _check_seen(
@@ -999,29 +1096,43 @@ def _check_seen(
 def _hypergeometric(
     seed: tf.Tensor, population: tf.Tensor, successes: tf.Tensor, draws: tf.Tensor
 ) -> tf.Tensor:
-    """One exact hypergeometric draw per class (int64 vectors in, int64 vector out).
+    """One hypergeometric draw per class (int64 vectors in, int64 vector out).
 
     The number of "successes" among ``draws`` items taken without replacement from
     ``population`` items of which ``successes`` are successes. Drawn by inverse sampling of
     the log-pmf over the feasible values ``max(0, m - (R - K)) .. min(m, K)``, so the result
     is always feasible and the running totals of exact mode stay exact.
+
+    Only a window of ``mean +- (12 sd + 24)`` values is evaluated (``sd`` of the binomial with
+    the same ``m`` and ``K / R``, which bounds the hypergeometric's tails): the mass left out
+    is below 1e-25, far under what float64 sampling can resolve, and the window keeps the
+    cost per batch in the hundreds of values instead of the batch size.
     """
-    largest = tf.reduce_max(tf.concat([draws, tf.zeros([1], tf.int64)], 0))
-    k = tf.range(largest + 1, dtype=tf.int64)[tf.newaxis, :]
-    R, K, m = population[:, None], successes[:, None], draws[:, None]
+    R, K, m = population, successes, draws
     low = tf.maximum(tf.zeros_like(m), m - (R - K))
     high = tf.minimum(m, K)
-    feasible = (k >= low) & (k <= high)
-    kk = tf.minimum(tf.maximum(k, low), high)
-
-    def lfact(x: tf.Tensor) -> tf.Tensor:
-        return tf.math.lgamma(tf.cast(x, tf.float64) + 1.0)
-
-    # log C(K, k) + log C(R - K, m - k), without the terms that do not depend on k.
-    log_pmf = -lfact(kk) - lfact(K - kk) - lfact(m - kk) - lfact(R - K - m + kk)
+    share = tf.cast(K, tf.float64) / tf.cast(tf.maximum(R, 1), tf.float64)
+    mean = tf.cast(m, tf.float64) * share
+    sd = tf.sqrt(tf.cast(m, tf.float64) * share * (1.0 - share))
+    half = tf.cast(tf.math.ceil(12.0 * sd), tf.int64) + 24
+    start = tf.maximum(low, tf.minimum(tf.cast(tf.round(mean), tf.int64) - half, high - 2 * half))
+    end = tf.minimum(high, start + 2 * half)
+    width = tf.reduce_max(tf.concat([end - start + 1, tf.ones([1], tf.int64)], 0))
+    k = start[:, None] + tf.range(width, dtype=tf.int64)[tf.newaxis, :]
+    R, K, m = R[:, None], K[:, None], m[:, None]
+    # Relative log-pmf from the ratio of neighbours, pmf(k + 1) / pmf(k) =
+    # (K - k)(m - k) / ((k + 1)(R - K - m + k + 1)): one log per value instead of four
+    # log-gammas. Values past `end` are masked out.
+    feasible = k <= end[:, None]
+    kf = tf.cast(tf.minimum(k, end[:, None]), tf.float64)
+    Rf, Kf, mf = (tf.cast(x, tf.float64) for x in (R, K, m))
+    ratio = (Kf - kf) * (mf - kf) / ((kf + 1.0) * (Rf - Kf - mf + kf + 1.0))
+    log_ratio = tf.math.log(tf.where(ratio > 0, ratio, tf.ones_like(ratio)))
+    log_pmf = tf.cumsum(log_ratio, axis=1, exclusive=True)
     log_pmf = tf.where(feasible, log_pmf, tf.constant(-np.inf, tf.float64))
     log_pmf -= tf.reduce_max(log_pmf, axis=1, keepdims=True)
-    return tf.random.stateless_categorical(log_pmf, 1, seed, dtype=tf.int64)[:, 0]
+    offset = tf.random.stateless_categorical(log_pmf, 1, seed, dtype=tf.int64)[:, 0]
+    return start + offset
 
 
 # --------------------------------------------------------------------------------------------
