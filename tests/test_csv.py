@@ -389,3 +389,74 @@ def test_bad_options(csv_text):
         tfbalance.class_counts(path, "y", batch_size=3)
     with pytest.raises(TypeError, match="Invalid `file_pattern`"):
         tfbalance.read_csv(3, "y")
+
+
+# ------------------------------------------------------------------ resampling while reading
+
+
+def _rows_of(ds):
+    parts = [(x["id"].numpy(), y.numpy()) + tuple(w.numpy() for w in rest)
+             for x, y, *rest in ds]
+    return [np.concatenate(column) for column in zip(*parts)]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda counts: tfbalance.undersample(counts=counts, seed=3),
+        lambda counts: tfbalance.undersample(counts=counts, exact=True, seed=3,
+                                             sample_weight=True),
+        lambda counts: tfbalance.undersample(seed=4),
+        lambda counts: tfbalance.rejection_resample(initial_dist=counts, seed=5),
+        lambda counts: tfbalance.rejection_resample(target_dist=[0.2, 0.3, 0.5], seed=6),
+        lambda counts: tfbalance.oversample(counts=counts, seed=7),  # decoded, then resampled
+    ],
+    ids=["under", "under-exact-weights", "under-online", "rejection", "rejection-online",
+         "over"],
+)
+def test_resample_while_reading_equals_apply(tmp_path, small_blocks, make):
+    path = write(make_frame(6_000, seed=4), tmp_path / "r.csv")
+    counts = tfbalance.class_counts(path, "label", verbose=False)
+    for options in ({}, {"shuffle": True, "seed": 2}):
+        applied = tfbalance.read_csv(path, "label", batch_size=500, **options).apply(
+            make(counts)
+        )
+        fused = tfbalance.read_csv(path, "label", batch_size=500, resample=make(counts),
+                                   **options)
+        expected, got = _rows_of(applied), _rows_of(fused)
+        assert len(got) == len(expected) and len(got[0]) > 0
+        for a, b in zip(expected, got):
+            np.testing.assert_array_equal(a, b)
+        # Undersampling keeps rows unique, and every row carries its own label.
+        frame = pd.read_csv(path).set_index("id")
+        np.testing.assert_array_equal(frame.loc[got[0], "label"].to_numpy(), got[1])
+
+
+def test_resample_while_reading_still_checks_every_row(csv_text):
+    # Class 0 gets target 0, so all its rows are dropped before their features are decoded.
+    drop_class_0 = tfbalance.rejection_resample(target_dist=[0.0, 1.0], initial_dist=[0.5, 0.5],
+                                                seed=0)
+    schema = tfbalance.CsvSchema(["x", "y"], {"x": "int64", "y": "int64"}, "y")
+    rows = "".join(f"{i},{i % 2}\n" for i in range(20))
+
+    def read(text, name):
+        return list(tfbalance.read_csv(csv_text(text, name=name), schema=schema, batch_size=8,
+                                       resample=drop_class_0))
+
+    # Field counts and labels are checked on every row, dropped or not...
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"line 22: expected 2 fields"):
+        read(f"x,y\n{rows}99,0,7\n", "fields.csv")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"line 22: .*NaN"):
+        read(f"x,y\n{rows}99,nan\n", "label.csv")
+    # ...while the feature values of a dropped row are never parsed (documented).
+    kept = read(f"x,y\n{rows}oops,0\n", "feature.csv")
+    assert sum(int(tf.size(y)) for _, y in kept) == 10
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        list(tfbalance.read_csv(csv_text(f"x,y\n{rows}oops,1\n", name="kept.csv"),
+                                schema=schema, batch_size=8, resample=drop_class_0))
+
+
+def test_resample_must_be_a_tfbalance_transform(csv_text):
+    path = csv_text("x,y\n1,0\n2,1\n")
+    with pytest.raises(TypeError, match="Invalid `resample`"):
+        tfbalance.read_csv(path, "y", resample=lambda ds: ds)

@@ -20,7 +20,7 @@ import glob as _glob
 import gzip
 import math
 import os
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -940,6 +940,7 @@ def read_csv(
     field_delim: str = ",",
     compression_type: str | None = None,
     prefetch: bool = True,
+    resample: Callable[[tf.data.Dataset], tf.data.Dataset] | None = None,
 ) -> tf.data.Dataset:
     """Stream CSV files as ``(features, label)`` batches for Keras.
 
@@ -995,6 +996,14 @@ def read_csv(
         ``None`` (detect from a ``.gz`` suffix), ``""`` or ``"GZIP"``.
     prefetch : bool
         End the pipeline with ``prefetch(tf.data.AUTOTUNE)``.
+    resample : transform, optional
+        A ``tfbalance.undersample``, ``oversample`` or ``rejection_resample`` transform (with
+        the default ``label=None``) applied to the batches as they are read. The output is
+        the same as ``read_csv(...).apply(resample)``, but a transform that drops rows
+        (undersampling, rejection resampling) runs before the full decode: only the labels
+        of every batch are decoded first, and only the rows kept are decoded in full, which
+        makes the resampled read faster than a plain read. Every row's field count and label
+        are still checked; the feature values of dropped rows are not parsed.
 
     Returns
     -------
@@ -1033,6 +1042,11 @@ def read_csv(
     >>> ds = read_csv(path, schema=schema, batch_size=4, select_columns=["age"])
     >>> [labels.numpy().tolist() for _, labels in ds]
     [[1, 0, 0]]
+    >>> import tfbalance
+    >>> balanced = read_csv(path, schema=schema, batch_size=4,
+    ...                     resample=tfbalance.undersample(counts=[2, 1], exact=True, seed=0))
+    >>> [sorted(labels.numpy().tolist()) for _, labels in balanced]  # one "no" row dropped
+    [[0, 1]]
     """
     if schema is None:
         schema = infer_csv_schema(
@@ -1116,8 +1130,16 @@ def read_csv(
         ).batch(batch_size, drop_remainder=drop_remainder)
     else:
         lines = lines.rebatch(batch_size, drop_remainder=drop_remainder)
-    decode = _decoder(schema, features, paths)
-    dataset = lines.map(decode, num_parallel_calls=calls, deterministic=deterministic)
+    decode, decode_labels = _decoder(schema, features, paths)
+    if resample is None:
+        dataset = lines.map(decode, num_parallel_calls=calls, deterministic=deterministic)
+    else:
+        from tfbalance._sampling import resample_before_decoding
+
+        dataset = resample_before_decoding(
+            resample, lines, decode, decode_labels, num_parallel_calls=calls,
+            deterministic=deterministic,
+        )
     return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset
 
 
@@ -1284,13 +1306,7 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
         return tf.cond(quoted | tf.not_equal(delimiters, expected), slow,
                        lambda: tf.constant(True))
 
-    def decode(lines, numbers, files):
-        with tf.control_dependencies([check_fields(lines, numbers, files)]):
-            columns = tf.io.decode_csv(
-                lines, record_defaults, field_delim=schema.field_delim, select_cols=wanted
-            )
-        by_name = dict(zip([names[c] for c in wanted], columns))
-        label = by_name.pop(schema.label)
+    def label_ids(label, lines, numbers, files):
         if table is not None:
             text = tf.strings.strip(label)
             checks = [fail_unless(tf.strings.length(text) > 0, lines, numbers, files,
@@ -1309,7 +1325,27 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
             ]
             ids = tf.cast(label, tf.int64)
         with tf.control_dependencies(checks):
-            ids = tf.identity(ids)
+            return tf.identity(ids)
+
+    def decode(lines, numbers, files, fields_checked=False):
+        checks = [] if fields_checked else [check_fields(lines, numbers, files)]
+        with tf.control_dependencies(checks):
+            columns = tf.io.decode_csv(
+                lines, record_defaults, field_delim=schema.field_delim, select_cols=wanted
+            )
+        by_name = dict(zip([names[c] for c in wanted], columns))
+        ids = label_ids(by_name.pop(schema.label), lines, numbers, files)
         return {name: by_name[name] for name in features}, ids
 
-    return decode
+    label_default = record_defaults[wanted.index(label_col)]
+
+    def decode_labels(lines, numbers, files):
+        # Every line's field count and label are checked here, so resampling before the full
+        # decode loses no error (only the feature values of dropped rows go unparsed).
+        with tf.control_dependencies([check_fields(lines, numbers, files)]):
+            (label,) = tf.io.decode_csv(
+                lines, [label_default], field_delim=schema.field_delim, select_cols=[label_col]
+            )
+        return label_ids(label, lines, numbers, files)
+
+    return decode, decode_labels

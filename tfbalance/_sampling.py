@@ -27,6 +27,10 @@ the indices of the rows to emit (a dropped row is absent, a duplicated one repea
 The scan state and the seed stream are part of the iterator, so it is checkpointable and
 needs no Python state; one iterator reads each input row once per epoch.
 
+``read_csv(..., resample=transform)`` runs a transform that only drops rows on the batches of
+raw lines, with the class ids decoded first (``resample_before_decoding``): only the rows kept
+are decoded in full. The output is the same as applying the transform to the decoded batches.
+
 In the scan modes an empty end-of-epoch batch is appended to the input, tagged by a seed
 without ``SEED_TAG``, so the last scan step can check what only the end of an epoch can tell:
 in exact mode, that the data held as many rows of each class as ``counts`` said; online, that
@@ -762,19 +766,44 @@ def _transform(
     plan: _Plan, *, label: Label, seed: int | None, shuffle: bool, sample_weight: bool,
     name: str | None,
 ) -> Transform:
-    def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    return _Resampling(plan, label, seed, shuffle, sample_weight, name)
+
+
+class _Resampling:
+    """The ``dataset -> dataset`` function the transforms return.
+
+    A class rather than a closure so ``read_csv(resample=...)`` can see whether the transform
+    only drops rows of ``(features, label)`` batches, and then resample lines before decoding.
+    """
+
+    def __init__(
+        self, plan: _Plan, label: Label, seed: int | None, shuffle: bool, sample_weight: bool,
+        name: str | None,
+    ) -> None:
+        self._plan = plan
+        self._label = label
+        self._seed = seed
+        self._shuffle = shuffle
+        self._sample_weight = sample_weight
+        self._name = name
+
+    @property
+    def drops_rows_only(self) -> bool:
+        """Whether every row is emitted at most once and the label is ``(x, y)``'s ``y``."""
+        return not self._plan.may_repeat and self._label in (None, 1)
+
+    def __call__(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         if not isinstance(dataset, tf.data.Dataset):
             raise TypeError(
                 f"Invalid `dataset`: expected a tf.data.Dataset. Received: dataset={dataset!r}"
             )
+        plan, label = self._plan, self._label
         rank = batched_label_rank(dataset, label)
-        if sample_weight:
+        if self._sample_weight:
             _check_weight_structure(dataset.element_spec)
-        if rank == 0:
-            batched = _internal_batch(dataset)
-        else:
-            batched = dataset
-        out = _resample_batches(batched, plan, label, seed, shuffle, sample_weight, name)
+        batched = _internal_batch(dataset) if rank == 0 else dataset
+        out = _resample_batches(batched, plan, label, self._seed, self._shuffle,
+                                self._sample_weight, self._name)
         if rank == 0:
             out = out.unbatch()
             if plan.total is not None:
@@ -785,7 +814,38 @@ def _transform(
             out = out.filter(_has_rows)
         return out
 
-    return apply
+
+def resample_before_decoding(
+    resample: Any,
+    lines: tf.data.Dataset,
+    decode: Callable[..., Any],
+    decode_labels: Callable[..., tf.Tensor],
+    **map_options: Any,
+) -> tf.data.Dataset:
+    """``read_csv``'s ``resample=``: batches of raw lines in, resampled decoded batches out.
+
+    ``lines`` yields tuples of line vectors (plus what ``decode`` needs); ``decode_labels``
+    checks every line and returns its class ids; ``decode(*lines, fields_checked=True)`` turns
+    kept lines into ``(features, labels)``. A transform that only drops rows runs on
+    ``(lines, ids)`` so only the rows it keeps are decoded in full; any other is applied to the
+    decoded batches. Either way the output equals ``decoded.apply(resample)``.
+    """
+    if not isinstance(resample, _Resampling):
+        raise TypeError(
+            "Invalid `resample`: expected a transform from tfbalance.undersample, oversample "
+            "or rejection_resample (use dataset.apply for other functions). Received: "
+            f"resample={resample!r}"
+        )
+    if not resample.drops_rows_only:
+        return lines.map(decode, **map_options).apply(resample)
+
+    def with_ids(*line_batch: tf.Tensor):
+        return line_batch, decode_labels(*line_batch)
+
+    def decode_kept(line_batch: tuple, ids: tf.Tensor, *weights: tf.Tensor):
+        return (*decode(*line_batch, fields_checked=True), *weights)
+
+    return lines.map(with_ids, **map_options).apply(resample).map(decode_kept, **map_options)
 
 
 def _has_rows(*element: Any) -> tf.Tensor:
