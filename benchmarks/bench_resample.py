@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -57,6 +58,12 @@ def _timed(make):
     start = time.perf_counter()
     rows = _drain(dataset)
     return rows, time.perf_counter() - start
+
+
+def _note_best(name, input_rows, output_rows, seconds, best_seconds, results):
+    if seconds < best_seconds.get(name, float("inf")):
+        best_seconds[name] = seconds
+        results[name] = (input_rows / seconds, output_rows / seconds, output_rows)
 
 
 def _read(path, rows=None):
@@ -92,6 +99,64 @@ def _rss_child(kind: str, path: str) -> None:
     print(f"{rows} {_high_water_mib():.1f}")
 
 
+_WORK_PIPELINES = {
+    # name: (transform factory given the counts, handed to read_csv rather than applied)
+    "plain batched read": (None, False),
+    "ours undersample (counts)": (lambda tb, c: tb.undersample(counts=c, seed=0), False),
+    "ours undersample (online)": (lambda tb, c: tb.undersample(seed=0), False),
+    "ours undersample exact": (lambda tb, c: tb.undersample(counts=c, exact=True, seed=0), False),
+    "ours rejection_resample (initial)":
+        (lambda tb, c: tb.rejection_resample(initial_dist=c, seed=0), False),
+    "ours rejection_resample (online)": (lambda tb, c: tb.rejection_resample(seed=0), False),
+    "ours oversample (counts)": (lambda tb, c: tb.oversample(counts=c, seed=0), False),
+    "ours oversample exact": (lambda tb, c: tb.oversample(counts=c, exact=True, seed=0), False),
+    "read_csv(resample=undersample (counts))":
+        (lambda tb, c: tb.undersample(counts=c, seed=0), True),
+    "read_csv(resample=undersample exact)":
+        (lambda tb, c: tb.undersample(counts=c, exact=True, seed=0), True),
+    "read_csv(resample=rejection_resample (online))":
+        (lambda tb, c: tb.rejection_resample(seed=0), True),
+}
+
+
+def _work_child(name: str, path: str) -> None:
+    """CPU seconds of one pipeline run on one thread: its work, whatever the machine's load."""
+    import tensorflow as tf
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    import tfbalance
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    options.threading.max_intra_op_parallelism = 1
+    options.autotune.enabled = False
+    make, fused = _WORK_PIPELINES[name]
+    counts = tfbalance.class_counts(path, LABEL, verbose=False)
+    read = dict(label=LABEL, batch_size=BATCH, num_parallel_reads=1, num_parallel_calls=1)
+    if make is None:
+        ds = tfbalance.read_csv(path, **read)
+    elif fused:
+        ds = tfbalance.read_csv(path, resample=make(tfbalance, counts), **read)
+    else:
+        ds = tfbalance.read_csv(path, **read).apply(make(tfbalance, counts))
+    start = time.process_time()
+    rows = _drain(ds.with_options(options))
+    print(f"{rows} {time.process_time() - start:.3f}")
+
+
+def _work(name: str, path: str, repeats: int) -> tuple[int, float]:
+    """Output rows and the least CPU seconds of ``repeats`` runs (CPU time drifts too)."""
+    best = float("inf")
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--work-child", name, path],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()
+        rows, best = int(out[-2]), min(best, float(out[-1]))
+    return rows, best
+
+
 def _high_water_mib() -> float:
     # VmHWM belongs to the address space made at exec; ru_maxrss would carry the parent's
     # high-water mark across fork + exec.
@@ -125,10 +190,18 @@ def main(argv=None) -> int:
         help="rounds over every pipeline; each keeps its best time (the 2-core machine's "
         "speed drifts between runs, so one round can catch a pipeline in a slow phase)",
     )
+    parser.add_argument("--no-work", action="store_true", help="skip the one-thread CPU work")
+    parser.add_argument("--work-repeats", type=int, default=3,
+                        help="runs of each one-thread CPU work measurement; the least is kept")
     parser.add_argument("--rss-child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--work-child", nargs=2, metavar=("NAME", "PATH"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
         _rss_child(*args.rss_child)
+        return 0
+    if args.work_child:
+        _work_child(*args.work_child)
         return 0
 
     import tensorflow as tf
@@ -206,17 +279,26 @@ def main(argv=None) -> int:
     cases.append(("plain batched read (again)", lambda: _read(path), n_rows))
     results = {}
     best_seconds: dict = {}
+    # The machine's speed changes between runs but holds for several seconds, so each of our
+    # pipelines is also timed right after its own plain read: the ratio of such a pair is
+    # much steadier than a ratio of best times.
+    paired: dict = {}
+    plain_case = cases[0]
     for round_index in range(args.repeats):
         print(f"\nround {round_index + 1} of {args.repeats}")
         print(f"{'pipeline':48s} {'input rows':>11s} {'output rows':>11s} {'s':>7s} "
               f"{'in rows/s':>11s} {'out rows/s':>11s}")
         for name, make, input_rows in cases:
+            if name.startswith(("ours", "read_csv(")):
+                _, plain_seconds = _timed(plain_case[1])
+                _note_best(plain_case[0], n_rows, n_rows, plain_seconds, best_seconds, results)
             output_rows, seconds = _timed(make)
+            if name.startswith(("ours", "read_csv(")):
+                rows = output_rows if "oversample" in name else input_rows
+                paired.setdefault(name, []).append((rows / seconds) / (n_rows / plain_seconds))
             print(f"{name:48s} {input_rows:11,d} {output_rows:11,d} {seconds:7.2f} "
                   f"{input_rows / seconds:11,.0f} {output_rows / seconds:11,.0f}", flush=True)
-            if seconds < best_seconds.get(name, float("inf")):
-                best_seconds[name] = seconds
-                results[name] = (input_rows / seconds, output_rows / seconds, output_rows)
+            _note_best(name, input_rows, output_rows, seconds, best_seconds, results)
     print(f"\nbest of {args.repeats} rounds:")
     for name, _, input_rows in cases:
         in_rate, out_rate, output_rows = results[name]
@@ -239,10 +321,33 @@ def main(argv=None) -> int:
         r = results[name][1]
         print(f"  {name:48s} output rows/s vs plain read {r / plain_in:6.2f}x [>= 0.9]; vs "
               f"sample_from_datasets {r / results['sample_from_datasets oversampling'][1]:6.1f}x")
+    print(f"\npaired ratios: each run against the plain read timed just before it; median of "
+          f"{args.repeats} rounds [min, max] (input rows/s; output rows/s for oversampling)")
+    for name, ratios in paired.items():
+        ordered = sorted(ratios)
+        target = "output" if "oversample" in name else "input"
+        print(f"  {name:48s} {statistics.median(ordered):5.2f}x [{ordered[0]:.2f}, "
+              f"{ordered[-1]:.2f}] {target} rows/s vs plain read [>= 0.9]")
     under_exact = results["ours undersample exact"][2]
     over_exact = results["ours oversample exact"][2]
     print(f"\nexact epochs: undersample {under_exact:,} rows, oversample {over_exact:,} rows "
           f"(counts {counts.counts}); prefix of {prefix:,} rows had {prefix_counts.counts}")
+
+    if not args.no_work:
+        # Wall-clock ratios on a shared 2-core machine swing with its load; the CPU work of
+        # each pipeline on one thread does not. When the read keeps the cores busy, as it
+        # does here, throughput is inversely proportional to this work.
+        print(f"\nCPU work on one thread, separate processes (seconds for the whole file, least "
+              f"of {args.work_repeats} runs)")
+        _, plain_work = _work("plain batched read", path, args.work_repeats)
+        print(f"  {'plain batched read':48s} {plain_work:7.2f} s")
+        for name in list(_WORK_PIPELINES)[1:]:
+            rows, work = _work(name, path, args.work_repeats)
+            oversampling = "oversample" in name
+            ratio = (rows / work) / (n_rows / plain_work) if oversampling else plain_work / work
+            print(f"  {name:48s} {work:7.2f} s  work ratio {ratio:5.2f}x "
+                  f"({'output' if oversampling else 'input'} rows per CPU second vs plain read) "
+                  f"[>= 0.9]", flush=True)
 
     if not args.no_rss:
         small = args.rss_csv_small

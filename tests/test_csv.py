@@ -250,9 +250,14 @@ def test_input_context_shards_and_splits_the_global_batch(tmp_path):
         assert y.shape[0] <= 16
 
 
-def test_iterator_checkpoint_restores_mid_epoch(tmp_path, small_blocks):
+@pytest.mark.parametrize("resample", [False, True], ids=["plain", "resample"])
+def test_iterator_checkpoint_restores_mid_epoch(tmp_path, small_blocks, resample):
     path = write(make_frame(600, seed=6), tmp_path / "a.csv")
-    ds = tfbalance.read_csv(path, "label", batch_size=50, shuffle=True, seed=1)
+    options = {}
+    if resample:
+        counts = tfbalance.class_counts(path, "label", verbose=False)
+        options["resample"] = tfbalance.undersample(counts=counts, exact=True, seed=2)
+    ds = tfbalance.read_csv(path, "label", batch_size=50, shuffle=True, seed=1, **options)
     iterator = iter(ds)
     next(iterator)
     checkpoint = tf.train.Checkpoint(iterator=iterator)
