@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -94,29 +95,45 @@ def _rss_child(kind: str, path: str) -> None:
         import tfbalance
 
         counts = tfbalance.class_counts(path, LABEL, verbose=False)
-        ds = _read(path).apply(tfbalance.undersample(counts=counts, seed=0))
-        rows = _drain(ds)
+        rows = _drain(_pipeline("ours undersample (counts)", path, counts))
     print(f"{rows} {_high_water_mib():.1f}")
 
 
-_WORK_PIPELINES = {
-    # name: (transform factory given the counts, handed to read_csv rather than applied)
-    "plain batched read": (None, False),
-    "ours undersample (counts)": (lambda tb, c: tb.undersample(counts=c, seed=0), False),
-    "ours undersample (online)": (lambda tb, c: tb.undersample(seed=0), False),
-    "ours undersample exact": (lambda tb, c: tb.undersample(counts=c, exact=True, seed=0), False),
-    "ours rejection_resample (initial)":
-        (lambda tb, c: tb.rejection_resample(initial_dist=c, seed=0), False),
-    "ours rejection_resample (online)": (lambda tb, c: tb.rejection_resample(seed=0), False),
-    "ours oversample (counts)": (lambda tb, c: tb.oversample(counts=c, seed=0), False),
-    "ours oversample exact": (lambda tb, c: tb.oversample(counts=c, exact=True, seed=0), False),
-    "read_csv(resample=undersample (counts))":
-        (lambda tb, c: tb.undersample(counts=c, seed=0), True),
-    "read_csv(resample=undersample exact)":
-        (lambda tb, c: tb.undersample(counts=c, exact=True, seed=0), True),
-    "read_csv(resample=rejection_resample (online))":
-        (lambda tb, c: tb.rejection_resample(seed=0), True),
+# Our transforms, by the name the tables print; each builds from (tfbalance, counts).
+_TRANSFORMS = {
+    "undersample (counts)": lambda tb, c: tb.undersample(counts=c, seed=0),
+    "undersample (online)": lambda tb, c: tb.undersample(seed=0),
+    "undersample exact": lambda tb, c: tb.undersample(counts=c, exact=True, seed=0),
+    "oversample (counts)": lambda tb, c: tb.oversample(counts=c, seed=0),
+    "oversample exact": lambda tb, c: tb.oversample(counts=c, exact=True, seed=0),
+    "rejection_resample (initial)": lambda tb, c: tb.rejection_resample(initial_dist=c, seed=0),
+    "rejection_resample (online)": lambda tb, c: tb.rejection_resample(seed=0),
 }
+# The transforms that only drop rows, which read_csv(resample=...) applies before decoding.
+_DROPPING = [name for name in _TRANSFORMS if not name.startswith("oversample")]
+# The one-thread CPU work is measured for the plain read, every applied transform and a few
+# of the read_csv(resample=...) forms (each costs three full single-threaded passes).
+_WORK_PIPELINES = (
+    ["plain batched read"]
+    + [f"ours {name}" for name in _TRANSFORMS]
+    + [f"read_csv(resample={name})" for name in
+       ("undersample (counts)", "undersample exact", "rejection_resample (online)")]
+)
+
+
+def _pipeline(name: str, path: str, counts, **read_options):
+    """The dataset a table row names: the plain read, ``ours T`` or ``read_csv(resample=T)``."""
+    import tfbalance
+
+    read = dict(label=LABEL, batch_size=BATCH, **read_options)
+    if name.startswith("ours "):
+        return tfbalance.read_csv(path, **read).apply(
+            _TRANSFORMS[name[len("ours "):]](tfbalance, counts)
+        )
+    if name.startswith("read_csv(resample="):
+        transform = _TRANSFORMS[name[len("read_csv(resample="):-1]](tfbalance, counts)
+        return tfbalance.read_csv(path, resample=transform, **read)
+    return tfbalance.read_csv(path, **read)
 
 
 def _work_child(name: str, path: str) -> None:
@@ -131,15 +148,8 @@ def _work_child(name: str, path: str) -> None:
     options.threading.private_threadpool_size = 1
     options.threading.max_intra_op_parallelism = 1
     options.autotune.enabled = False
-    make, fused = _WORK_PIPELINES[name]
     counts = tfbalance.class_counts(path, LABEL, verbose=False)
-    read = dict(label=LABEL, batch_size=BATCH, num_parallel_reads=1, num_parallel_calls=1)
-    if make is None:
-        ds = tfbalance.read_csv(path, **read)
-    elif fused:
-        ds = tfbalance.read_csv(path, resample=make(tfbalance, counts), **read)
-    else:
-        ds = tfbalance.read_csv(path, **read).apply(make(tfbalance, counts))
+    ds = _pipeline(name, path, counts, num_parallel_reads=1, num_parallel_calls=1)
     start = time.process_time()
     rows = _drain(ds.with_options(options))
     print(f"{rows} {time.process_time() - start:.3f}")
@@ -241,37 +251,18 @@ def main(argv=None) -> int:
         )
         return mixed.batch(BATCH)
 
-    def ours(transform):
-        return lambda: _read(path).apply(transform)
-
-    def fused(transform):
-        # The same transform handed to read_csv, which resamples lines before decoding.
-        return lambda: tfbalance.read_csv(path, label=LABEL, batch_size=BATCH, resample=transform)
-
     cases = [
         ("plain batched read (ceiling)", lambda: _read(path), n_rows),
         ("tf rejection_resample, initial_dist given", tf_rejection(initial), prefix),
         ("tf rejection_resample, initial_dist=None", tf_rejection(None), prefix),
         ("sample_from_datasets oversampling", sample_from_datasets, prefix),
-        ("ours undersample (counts)", ours(tfbalance.undersample(counts=counts, seed=0)), n_rows),
-        ("ours undersample (online)", ours(tfbalance.undersample(seed=0)), n_rows),
-        ("ours undersample exact", ours(tfbalance.undersample(counts=counts, exact=True, seed=0)),
-         n_rows),
-        ("ours oversample (counts)", ours(tfbalance.oversample(counts=counts, seed=0)), n_rows),
-        ("ours oversample exact", ours(tfbalance.oversample(counts=counts, exact=True, seed=0)),
-         n_rows),
-        ("ours rejection_resample (initial)",
-         ours(tfbalance.rejection_resample(initial_dist=counts, seed=0)), n_rows),
-        ("ours rejection_resample (online)", ours(tfbalance.rejection_resample(seed=0)), n_rows),
-        ("read_csv(resample=undersample (counts))",
-         fused(tfbalance.undersample(counts=counts, seed=0)), n_rows),
-        ("read_csv(resample=undersample (online))", fused(tfbalance.undersample(seed=0)), n_rows),
-        ("read_csv(resample=undersample exact)",
-         fused(tfbalance.undersample(counts=counts, exact=True, seed=0)), n_rows),
-        ("read_csv(resample=rejection_resample (initial))",
-         fused(tfbalance.rejection_resample(initial_dist=counts, seed=0)), n_rows),
-        ("read_csv(resample=rejection_resample (online))",
-         fused(tfbalance.rejection_resample(seed=0)), n_rows),
+        *[(f"ours {name}", partial(_pipeline, f"ours {name}", path, counts), n_rows)
+          for name in _TRANSFORMS],
+        # The dropping transforms again, handed to read_csv: lines are resampled before the
+        # full decode.
+        *[(f"read_csv(resample={name})",
+           partial(_pipeline, f"read_csv(resample={name})", path, counts), n_rows)
+          for name in _DROPPING],
     ]
     # Warm the page cache and the reader's first-call costs so the first timed case (the
     # plain read) is not penalised; the plain read is also timed again last, best kept.
@@ -310,9 +301,7 @@ def main(argv=None) -> int:
     tf_rej = results["tf rejection_resample, initial_dist given"][0]
     tf_rej_none = results["tf rejection_resample, initial_dist=None"][0]
     print("\nratios (targets in brackets)")
-    dropping = ("undersample (counts)", "undersample (online)", "undersample exact",
-                "rejection_resample (initial)", "rejection_resample (online)")
-    for name in [f"ours {n}" for n in dropping] + [f"read_csv(resample={n})" for n in dropping]:
+    for name in [f"ours {n}" for n in _DROPPING] + [f"read_csv(resample={n})" for n in _DROPPING]:
         r = results[name][0]
         print(f"  {name:48s} input rows/s vs plain read {r / plain_in:6.2f}x [>= 0.9]; "
               f"vs tf rejection_resample {r / tf_rej:7.1f}x (initial given), "
@@ -341,7 +330,7 @@ def main(argv=None) -> int:
               f"of {args.work_repeats} runs)")
         _, plain_work = _work("plain batched read", path, args.work_repeats)
         print(f"  {'plain batched read':48s} {plain_work:7.2f} s")
-        for name in list(_WORK_PIPELINES)[1:]:
+        for name in _WORK_PIPELINES[1:]:
             rows, work = _work(name, path, args.work_repeats)
             oversampling = "oversample" in name
             ratio = (rows / work) / (n_rows / plain_work) if oversampling else plain_work / work
