@@ -18,8 +18,13 @@ All pipelines read the same cached insurance CSV with ``tfbalance.read_csv`` in 
 * the same dropping transforms handed to ``read_csv(..., resample=t)``, which decodes only
   the labels of every batch and the kept rows in full.
 
-It prints input rows/s, output rows/s, and the ratios the library targets. Then, in separate
-subprocesses, the peak RSS of our undersampling pipeline on a 1M-row and on the big file,
+Each run is timed from the iterator's creation to its last element; the teardown of the
+iterator, where TensorFlow's autotuning thread can block any pipeline for up to a second, is
+timed apart (the "stall" column). Each of our runs is paired with a plain read timed next to
+it, in alternating order; the ratio of a pair is steadier than a ratio of best times on a
+shared machine. It prints input rows/s, output rows/s, the paired and best-of ratios the
+library targets and, in a subprocess, each pipeline's CPU work on one thread (also paired
+with a plain read). Then, in separate subprocesses, the peak RSS of our undersampling pipeline on a 1M-row and on the big file,
 against the plain read and a pandas full load of each, and the floor that importing
 TensorFlow and running any pipeline costs.
 """
@@ -45,20 +50,34 @@ LABEL = "Response"
 
 
 def _drain(dataset) -> int:
+    return _count_rows(iter(dataset))
+
+
+def _count_rows(iterator) -> int:
     import tensorflow as tf
 
     rows = tf.zeros([], tf.int64)
-    for element in dataset:
+    for element in iterator:
         labels = element[1] if isinstance(element, tuple) else element
         rows += tf.size(labels, out_type=tf.int64)
     return int(rows)
 
 
 def _timed(make):
-    dataset = make()
+    """Rows, seconds from the iterator's creation to its last element, and teardown seconds.
+
+    Destroying a tf.data iterator with autotuning on joins TensorFlow's autotuning thread,
+    which can block for up to about a second whatever the pipeline (a plain TextLineDataset +
+    decode_csv read included). That one-off stall lands at random in some runs and not in
+    others, so it is timed apart instead of inside the streaming rate.
+    """
+    iterator = iter(make())
     start = time.perf_counter()
-    rows = _drain(dataset)
-    return rows, time.perf_counter() - start
+    rows = _count_rows(iterator)
+    seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    del iterator
+    return rows, seconds, time.perf_counter() - start
 
 
 def _note_best(name, input_rows, output_rows, seconds, best_seconds, results):
@@ -111,13 +130,11 @@ _TRANSFORMS = {
 }
 # The transforms that only drop rows, which read_csv(resample=...) applies before decoding.
 _DROPPING = [name for name in _TRANSFORMS if not name.startswith("oversample")]
-# The one-thread CPU work is measured for the plain read, every applied transform and a few
-# of the read_csv(resample=...) forms (each costs three full single-threaded passes).
+# The one-thread CPU work is measured for every pipeline, each paired with a plain read.
 _WORK_PIPELINES = (
     ["plain batched read"]
     + [f"ours {name}" for name in _TRANSFORMS]
-    + [f"read_csv(resample={name})" for name in
-       ("undersample (counts)", "undersample exact", "rejection_resample (online)")]
+    + [f"read_csv(resample={name})" for name in _DROPPING]
 )
 
 
@@ -136,8 +153,12 @@ def _pipeline(name: str, path: str, counts, **read_options):
     return tfbalance.read_csv(path, **read)
 
 
-def _work_child(name: str, path: str) -> None:
-    """CPU seconds of one pipeline run on one thread: its work, whatever the machine's load."""
+def _work_child(path: str, repeats: int, *names: str) -> None:
+    """CPU seconds of pipeline runs on one thread, each beside a plain read, in one process.
+
+    Prints ``name rows plain_seconds seconds`` per pair. The plain read runs before the
+    pipeline in even rounds and after it in odd ones.
+    """
     import tensorflow as tf
 
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -149,22 +170,39 @@ def _work_child(name: str, path: str) -> None:
     options.threading.max_intra_op_parallelism = 1
     options.autotune.enabled = False
     counts = tfbalance.class_counts(path, LABEL, verbose=False)
-    ds = _pipeline(name, path, counts, num_parallel_reads=1, num_parallel_calls=1)
-    start = time.process_time()
-    rows = _drain(ds.with_options(options))
-    print(f"{rows} {time.process_time() - start:.3f}")
+
+    def work(name: str) -> tuple[int, float]:
+        ds = _pipeline(name, path, counts, num_parallel_reads=1, num_parallel_calls=1)
+        start = time.process_time()
+        rows = _drain(ds.with_options(options))
+        return rows, time.process_time() - start
+
+    work("plain batched read")  # first-call costs
+    for round_index in range(repeats):
+        for name in names:
+            if round_index % 2 == 0:
+                _, plain = work("plain batched read")
+                rows, seconds = work(name)
+            else:
+                rows, seconds = work(name)
+                _, plain = work("plain batched read")
+            print(f"{name}\t{rows}\t{plain:.3f}\t{seconds:.3f}", flush=True)
 
 
-def _work(name: str, path: str, repeats: int) -> tuple[int, float]:
-    """Output rows and the least CPU seconds of ``repeats`` runs (CPU time drifts too)."""
-    best = float("inf")
-    for _ in range(repeats):
-        out = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--work-child", name, path],
-            check=True, capture_output=True, text=True,
-        ).stdout.split()
-        rows, best = int(out[-2]), min(best, float(out[-1]))
-    return rows, best
+def _work(path: str, repeats: int, names: list[str]) -> dict[str, list[tuple[int, float, float]]]:
+    """Per pipeline, ``(rows, plain_seconds, seconds)`` of ``repeats`` one-thread pairs."""
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--work-child", path, str(repeats), *names],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    pairs: dict = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[0] in names:
+            pairs.setdefault(parts[0], []).append(
+                (int(parts[1]), float(parts[2]), float(parts[3]))
+            )
+    return pairs
 
 
 def _high_water_mib() -> float:
@@ -202,16 +240,16 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--no-work", action="store_true", help="skip the one-thread CPU work")
     parser.add_argument("--work-repeats", type=int, default=3,
-                        help="runs of each one-thread CPU work measurement; the least is kept")
+                        help="one-thread CPU work pairs (pipeline + plain read) per pipeline")
     parser.add_argument("--rss-child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
-    parser.add_argument("--work-child", nargs=2, metavar=("NAME", "PATH"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--work-child", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
         _rss_child(*args.rss_child)
         return 0
     if args.work_child:
-        _work_child(*args.work_child)
+        path_, repeats_, *names_ = args.work_child
+        _work_child(path_, int(repeats_), *names_)
         return 0
 
     import tensorflow as tf
@@ -271,72 +309,89 @@ def main(argv=None) -> int:
     results = {}
     best_seconds: dict = {}
     # The machine's speed changes between runs but holds for several seconds, so each of our
-    # pipelines is also timed right after its own plain read: the ratio of such a pair is
-    # much steadier than a ratio of best times.
+    # pipelines is also timed next to its own plain read: the ratio of such a pair is much
+    # steadier than a ratio of best times.
     paired: dict = {}
-    plain_case = cases[0]
+    teardown: dict = {}
+    plain_name, plain_make, _ = cases[0]
+
+    def run(name, make, input_rows):
+        output_rows, seconds, stall = _timed(make)
+        teardown[name] = max(teardown.get(name, 0.0), stall)
+        _note_best(name, input_rows, output_rows, seconds, best_seconds, results)
+        print(f"{name:48s} {input_rows:11,d} {output_rows:11,d} {seconds:7.2f} "
+              f"{input_rows / seconds:11,.0f} {output_rows / seconds:11,.0f} {stall:7.2f}",
+              flush=True)
+        return output_rows, seconds
+
     for round_index in range(args.repeats):
         print(f"\nround {round_index + 1} of {args.repeats}")
         print(f"{'pipeline':48s} {'input rows':>11s} {'output rows':>11s} {'s':>7s} "
-              f"{'in rows/s':>11s} {'out rows/s':>11s}")
+              f"{'in rows/s':>11s} {'out rows/s':>11s} {'stall s':>7s}")
         for name, make, input_rows in cases:
-            if name.startswith(("ours", "read_csv(")):
-                _, plain_seconds = _timed(plain_case[1])
-                _note_best(plain_case[0], n_rows, n_rows, plain_seconds, best_seconds, results)
-            output_rows, seconds = _timed(make)
-            if name.startswith(("ours", "read_csv(")):
-                rows = output_rows if "oversample" in name else input_rows
-                paired.setdefault(name, []).append((rows / seconds) / (n_rows / plain_seconds))
-            print(f"{name:48s} {input_rows:11,d} {output_rows:11,d} {seconds:7.2f} "
-                  f"{input_rows / seconds:11,.0f} {output_rows / seconds:11,.0f}", flush=True)
-            _note_best(name, input_rows, output_rows, seconds, best_seconds, results)
-    print(f"\nbest of {args.repeats} rounds:")
+            if not name.startswith(("ours", "read_csv(")):
+                run(name, make, input_rows)
+                continue
+            # The plain read runs before ours in even rounds and after it in odd ones, so a
+            # drift of the machine's speed within a pair does not favour either side.
+            if round_index % 2 == 0:
+                _, plain_seconds = run(plain_name, plain_make, n_rows)
+                output_rows, seconds = run(name, make, input_rows)
+            else:
+                output_rows, seconds = run(name, make, input_rows)
+                _, plain_seconds = run(plain_name, plain_make, n_rows)
+            rows = output_rows if "oversample" in name else input_rows
+            paired.setdefault(name, []).append((rows / seconds) / (n_rows / plain_seconds))
+    print(f"\nbest of {args.repeats} rounds (stall s: the longest iterator teardown seen)")
     for name, _, input_rows in cases:
         in_rate, out_rate, output_rows = results[name]
         print(f"{name:48s} {input_rows:11,d} {output_rows:11,d} {best_seconds[name]:7.2f} "
-              f"{in_rate:11,.0f} {out_rate:11,.0f}")
+              f"{in_rate:11,.0f} {out_rate:11,.0f} {teardown[name]:7.2f}")
 
     plain_in = max(results["plain batched read (ceiling)"][0],
                    results["plain batched read (again)"][0])
     tf_rej = results["tf rejection_resample, initial_dist given"][0]
     tf_rej_none = results["tf rejection_resample, initial_dist=None"][0]
-    print("\nratios (targets in brackets)")
-    for name in [f"ours {n}" for n in _DROPPING] + [f"read_csv(resample={n})" for n in _DROPPING]:
-        r = results[name][0]
-        print(f"  {name:48s} input rows/s vs plain read {r / plain_in:6.2f}x [>= 0.9]; "
-              f"vs tf rejection_resample {r / tf_rej:7.1f}x (initial given), "
-              f"{r / tf_rej_none:7.1f}x (None) [>= 50]")
-    for name in ("ours oversample (counts)", "ours oversample exact"):
-        r = results[name][1]
-        print(f"  {name:48s} output rows/s vs plain read {r / plain_in:6.2f}x [>= 0.9]; vs "
-              f"sample_from_datasets {r / results['sample_from_datasets oversampling'][1]:6.1f}x")
-    print(f"\npaired ratios: each run against the plain read timed just before it; median of "
-          f"{args.repeats} rounds [min, max] (input rows/s; output rows/s for oversampling)")
-    for name, ratios in paired.items():
-        ordered = sorted(ratios)
-        target = "output" if "oversample" in name else "input"
-        print(f"  {name:48s} {statistics.median(ordered):5.2f}x [{ordered[0]:.2f}, "
-              f"{ordered[-1]:.2f}] {target} rows/s vs plain read [>= 0.9]")
+    print(f"\nratios vs the plain read: paired = median of {args.repeats} runs, each against "
+          f"the plain read timed next to it [min, max]; best = best of ours / best plain read. "
+          f"Input rows/s (output rows/s for oversampling); targets in brackets")
+    for name in [f"ours {n}" for n in _TRANSFORMS] + [f"read_csv(resample={n})" for n in
+                                                      _DROPPING]:
+        ordered = sorted(paired[name])
+        if "oversample" in name:
+            best = results[name][1] / plain_in
+            versus = (f"vs sample_from_datasets "
+                      f"{results[name][1] / results['sample_from_datasets oversampling'][1]:6.1f}x")
+        else:
+            best = results[name][0] / plain_in
+            versus = (f"vs tf rejection_resample {results[name][0] / tf_rej:6.1f}x (initial "
+                      f"given), {results[name][0] / tf_rej_none:6.1f}x (None) [>= 50]")
+        print(f"  {name:48s} paired {statistics.median(ordered):5.2f}x [{ordered[0]:.2f}, "
+              f"{ordered[-1]:.2f}] best {best:5.2f}x [>= 0.9]; {versus}")
     under_exact = results["ours undersample exact"][2]
     over_exact = results["ours oversample exact"][2]
     print(f"\nexact epochs: undersample {under_exact:,} rows, oversample {over_exact:,} rows "
           f"(counts {counts.counts}); prefix of {prefix:,} rows had {prefix_counts.counts}")
 
     if not args.no_work:
-        # Wall-clock ratios on a shared 2-core machine swing with its load; the CPU work of
-        # each pipeline on one thread does not. When the read keeps the cores busy, as it
-        # does here, throughput is inversely proportional to this work.
-        print(f"\nCPU work on one thread, separate processes (seconds for the whole file, least "
-              f"of {args.work_repeats} runs)")
-        _, plain_work = _work("plain batched read", path, args.work_repeats)
-        print(f"  {'plain batched read':48s} {plain_work:7.2f} s")
+        # One-thread CPU work: what throughput is inversely proportional to when the read
+        # keeps every core busy, as it does here. It is steadier than wall-clock time but still
+        # drifts by 10% or more between runs on a shared machine, so it too is paired.
+        print(f"\nCPU work on one thread, one process, each pipeline beside a plain read "
+              f"(median of {args.work_repeats} pairs [min, max])")
+        pairs = _work(path, args.work_repeats, _WORK_PIPELINES[1:])
         for name in _WORK_PIPELINES[1:]:
-            rows, work = _work(name, path, args.work_repeats)
             oversampling = "oversample" in name
-            ratio = (rows / work) / (n_rows / plain_work) if oversampling else plain_work / work
-            print(f"  {name:48s} {work:7.2f} s  work ratio {ratio:5.2f}x "
-                  f"({'output' if oversampling else 'input'} rows per CPU second vs plain read) "
-                  f"[>= 0.9]", flush=True)
+            ratios = sorted(
+                (rows / seconds) / (n_rows / plain) if oversampling else plain / seconds
+                for rows, plain, seconds in pairs[name]
+            )
+            median_seconds = statistics.median(seconds for _, _, seconds in pairs[name])
+            median_plain = statistics.median(plain for _, plain, _ in pairs[name])
+            print(f"  {name:48s} {median_seconds:6.2f} s (plain {median_plain:5.2f} s)  "
+                  f"work ratio {statistics.median(ratios):5.2f}x [{ratios[0]:.2f}, "
+                  f"{ratios[-1]:.2f}] ({'output' if oversampling else 'input'} rows per CPU "
+                  f"second vs plain read) [>= 0.9]", flush=True)
 
     if not args.no_rss:
         small = args.rss_csv_small

@@ -377,10 +377,20 @@ def test_labels_outside_the_known_classes_raise(batch):
     ds = tf.data.Dataset.from_tensor_slices((np.zeros(8), np.array([0, 1, 0, 1, 0, 5, 0, 1])))
     if batch:
         ds = ds.batch(batch)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"label=None read class ids.*\[5\]"):
+    # The message names the offending value: the batch's smallest and largest class id ...
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"label=None read class ids outside .*\[0 5\]"):
         list(ds.apply(tfbalance.undersample(counts=[4, 3], seed=0)))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="num_classes=2"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"num_classes=2.*\[0 5\]"):
         list(ds.apply(tfbalance.rejection_resample(num_classes=2, seed=0)))
+    negative = ds.map(lambda x, y: (x, y - 1))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"outside non-negative class ids.*\[-1 [04]\]"):
+        list(negative.apply(tfbalance.undersample(seed=0)))
+    # ... or, when a class inside the range has no rows in `counts`, the bad values themselves.
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"known distribution: \[0, 2, 5\]\. Bad values.*\[1 1"):
+        list(ds.apply(tfbalance.undersample(counts=[4, 0, 3, 0, 0, 1], seed=0)))
 
 
 @pytest.mark.timeout(60)

@@ -1085,28 +1085,36 @@ def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Tensor:
     else:
         allowed = "non-negative class ids"
 
-    def valid(labels: tf.Tensor) -> tf.Tensor:
-        inside = labels >= 0
-        if num_classes is not None:
-            inside &= labels < num_classes
-        if plan.known is None or plan.known.all():
-            return inside
-        return inside & tf.gather(tf.constant(plan.known), tf.where(inside, labels, 0))
-
-    # On the usual path two reductions decide; the per-row test and the bad values for the
-    # message are only computed when a class is unknown or the check fails.
     if plan.known is not None and not plan.known.all():
-        ok = tf.reduce_all(valid(labels))
-    elif num_classes is not None:
-        ok = (tf.reduce_min(labels) >= 0) & (tf.reduce_max(labels) < num_classes)
-    else:
-        ok = tf.reduce_min(labels) >= 0
-    return _assert_lazily(
+        # A class inside the range may still be unknown: the per-row test decides, and the
+        # bad values for the message are only gathered when it fails.
+        known = tf.constant(plan.known)
+
+        def valid() -> tf.Tensor:
+            inside = (labels >= 0) & (labels < num_classes)
+            return inside & tf.gather(known, tf.where(inside, labels, 0))
+
+        return _assert_lazily(
+            tf.reduce_all(valid()),
+            lambda: [
+                f"Invalid labels: label={label_text} read class ids outside {allowed}. "
+                "Bad values (first 10):",
+                tf.boolean_mask(labels, tf.logical_not(valid()))[:10],
+            ],
+        )
+    # On the usual path two reductions decide, and they also name the offending values: a
+    # plain Assert on them costs a fraction of a lazily evaluated message (a tf.cond is a
+    # function call per batch).
+    extremes = tf.stack([tf.reduce_min(labels), tf.reduce_max(labels)])
+    ok = extremes[0] >= 0
+    if num_classes is not None:
+        ok &= extremes[1] < num_classes
+    return tf.debugging.Assert(
         ok,
-        lambda: [
-            f"Invalid labels: label={label_text} read class ids outside {allowed}. "
-            "Bad values (first 10):",
-            tf.boolean_mask(labels, tf.logical_not(valid(labels)))[:10],
+        [
+            f"Invalid labels: label={label_text} read class ids outside {allowed}. Smallest "
+            "and largest class id in the batch:",
+            extremes,
         ],
     )
 
