@@ -22,10 +22,11 @@ Each run is timed from the iterator's creation to its last element; the teardown
 iterator, where TensorFlow's autotuning thread can block any pipeline for up to a second, is
 timed apart (the "stall" column). Each of our runs is paired with a plain read timed next to
 it, in alternating order; the ratio of a pair is steadier than a ratio of best times on a
-shared machine. It prints input rows/s, output rows/s, the paired and best-of ratios the
-library targets and, in a subprocess, each pipeline's CPU work on one thread (also paired
-with a plain read). Then, in separate subprocesses, the peak RSS of our undersampling pipeline on a 1M-row and on the big file,
-against the plain read and a pandas full load of each, and the floor that importing
+shared machine. It prints input rows/s, output rows/s and the paired and best-of ratios the
+library targets. Then, in subprocesses: each pipeline's CPU work on one thread (also paired
+with a plain read); the CPU cost per batch each transform adds on cached batches, with the
+read taken out; and the peak RSS of our undersampling pipeline on a 1M-row and on the big
+file, against the plain read and a pandas full load of each, and the floor that importing
 TensorFlow and running any pipeline costs.
 """
 
@@ -189,6 +190,44 @@ def _work_child(path: str, repeats: int, *names: str) -> None:
             print(f"{name}\t{rows}\t{plain:.3f}\t{seconds:.3f}", flush=True)
 
 
+def _batch_cost_child(path: str, batches: int) -> None:
+    """One-thread CPU milliseconds each applied transform adds per batch, on cached batches.
+
+    With the read taken out (its batches come from a cache), what is left is the transform's
+    own cost. Prints ``name milliseconds`` per transform, each the least of 9 passes.
+    """
+    import tensorflow as tf
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    import tfbalance
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    options.threading.max_intra_op_parallelism = 1
+    options.autotune.enabled = False
+    cached = tfbalance.read_csv(
+        path, label=LABEL, batch_size=BATCH, prefetch=False, num_parallel_calls=1
+    ).take(batches).cache()
+    batches = sum(1 for _ in cached.with_options(options))  # also fills the cache
+    counts = tfbalance.class_counts(cached, verbose=False)  # exact mode needs the prefix's
+
+    def least_cpu(dataset) -> float:
+        best = float("inf")
+        for _ in range(9):
+            start = time.process_time()
+            for _ in dataset.with_options(options):
+                pass
+            best = min(best, time.process_time() - start)
+        return best
+
+    base = least_cpu(cached)
+    print(f"cached batches\t{base * 1000 / batches:.3f}")
+    for name, make in _TRANSFORMS.items():
+        cost = least_cpu(cached.apply(make(tfbalance, counts))) - base
+        print(f"{name}\t{cost * 1000 / batches:.3f}", flush=True)
+
+
 def _work(path: str, repeats: int, names: list[str]) -> dict[str, list[tuple[int, float, float]]]:
     """Per pipeline, ``(rows, plain_seconds, seconds)`` of ``repeats`` one-thread pairs."""
     out = subprocess.run(
@@ -243,9 +282,16 @@ def main(argv=None) -> int:
                         help="one-thread CPU work pairs (pipeline + plain read) per pipeline")
     parser.add_argument("--rss-child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--work-child", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
+    parser.add_argument("--no-batch-cost", action="store_true",
+                        help="skip the per-batch cost of each transform on cached batches")
+    parser.add_argument("--batch-cost-child", nargs=2, metavar=("PATH", "BATCHES"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
         _rss_child(*args.rss_child)
+        return 0
+    if args.batch_cost_child:
+        _batch_cost_child(args.batch_cost_child[0], int(args.batch_cost_child[1]))
         return 0
     if args.work_child:
         path_, repeats_, *names_ = args.work_child
@@ -392,6 +438,20 @@ def main(argv=None) -> int:
                   f"work ratio {statistics.median(ratios):5.2f}x [{ratios[0]:.2f}, "
                   f"{ratios[-1]:.2f}] ({'output' if oversampling else 'input'} rows per CPU "
                   f"second vs plain read) [>= 0.9]", flush=True)
+
+    if not args.no_batch_cost:
+        # The transform's own cost, the read taken out: what .apply adds to any pipeline.
+        out = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--batch-cost-child", path, "120"],
+            check=True, capture_output=True, text=True,
+        ).stdout.splitlines()
+        print(f"\none-thread CPU cost per {BATCH}-row batch on cached batches (least of 9 passes "
+              f"over 120 batches)")
+        for line in out:
+            parts = line.split("\t")
+            if len(parts) == 2:
+                what = "to iterate" if parts[0] == "cached batches" else "added by .apply"
+                print(f"  {parts[0]:48s} {float(parts[1]):6.3f} ms {what}")
 
     if not args.no_rss:
         small = args.rss_csv_small
