@@ -154,22 +154,28 @@ def _pipeline(name: str, path: str, counts, **read_options):
     return tfbalance.read_csv(path, **read)
 
 
+def _one_thread_options():
+    """Keep this process's TensorFlow on one thread; the tf.data options that do the same."""
+    import tensorflow as tf
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    options.threading.max_intra_op_parallelism = 1
+    options.autotune.enabled = False
+    return options
+
+
 def _work_child(path: str, repeats: int, *names: str) -> None:
     """CPU seconds of pipeline runs on one thread, each beside a plain read, in one process.
 
     Prints ``name rows plain_seconds seconds`` per pair. The plain read runs before the
     pipeline in even rounds and after it in odd ones.
     """
-    import tensorflow as tf
-
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
     import tfbalance
 
-    options = tf.data.Options()
-    options.threading.private_threadpool_size = 1
-    options.threading.max_intra_op_parallelism = 1
-    options.autotune.enabled = False
+    options = _one_thread_options()
     counts = tfbalance.class_counts(path, LABEL, verbose=False)
 
     def work(name: str) -> tuple[int, float]:
@@ -196,16 +202,9 @@ def _batch_cost_child(path: str, batches: int) -> None:
     With the read taken out (its batches come from a cache), what is left is the transform's
     own cost. Prints ``name milliseconds`` per transform, each the least of 9 passes.
     """
-    import tensorflow as tf
-
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
     import tfbalance
 
-    options = tf.data.Options()
-    options.threading.private_threadpool_size = 1
-    options.threading.max_intra_op_parallelism = 1
-    options.autotune.enabled = False
+    options = _one_thread_options()
     cached = tfbalance.read_csv(
         path, label=LABEL, batch_size=BATCH, prefetch=False, num_parallel_calls=1
     ).take(batches).cache()
@@ -215,8 +214,9 @@ def _batch_cost_child(path: str, batches: int) -> None:
     def least_cpu(dataset) -> float:
         best = float("inf")
         for _ in range(9):
+            iterator = iter(dataset.with_options(options))  # its creation is not per batch
             start = time.process_time()
-            for _ in dataset.with_options(options):
+            for _ in iterator:
                 pass
             best = min(best, time.process_time() - start)
         return best
