@@ -941,8 +941,8 @@ def _choose_in_classes(
     order = tf.random.experimental.stateless_shuffle(tf.range(rows), seed)
     shuffled = tf.gather(ids, order)
     if num_classes == 2:
-        # Two classes: one running count of class 1 ranks both (the common binary case,
-        # several times cheaper than the general ranking).
+        # Two classes, the common case: one running count of class 1 ranks both, at less
+        # than half the cost of the general ranking below.
         ones_before = tf.cumsum(shuffled, exclusive=True)
         rank = tf.where(shuffled > 0, ones_before, tf.range(rows) - ones_before)
     else:
