@@ -154,6 +154,26 @@ def _pipeline(name: str, path: str, counts, **read_options):
     return tfbalance.read_csv(path, **read)
 
 
+def _run_child(*args: str) -> str:
+    """Standard output of this script run again in a fresh process with ``args``."""
+    return subprocess.run(
+        [sys.executable, os.path.abspath(__file__), *args],
+        check=True, capture_output=True, text=True,
+    ).stdout
+
+
+def _beside_plain(round_index: int, plain, ours):
+    """``(plain(), ours())``, the plain read first in even rounds and last in odd ones.
+
+    A drift of the machine's speed within a pair then favours neither side.
+    """
+    if round_index % 2 == 0:
+        first = plain()
+        return first, ours()
+    second = ours()
+    return plain(), second
+
+
 def _one_thread_options():
     """Keep this process's TensorFlow on one thread; the tf.data options that do the same."""
     import tensorflow as tf
@@ -170,8 +190,7 @@ def _one_thread_options():
 def _work_child(path: str, repeats: int, *names: str) -> None:
     """CPU seconds of pipeline runs on one thread, each beside a plain read, in one process.
 
-    Prints ``name rows plain_seconds seconds`` per pair. The plain read runs before the
-    pipeline in even rounds and after it in odd ones.
+    Prints ``name rows plain_seconds seconds`` per pair.
     """
     import tfbalance
 
@@ -187,12 +206,9 @@ def _work_child(path: str, repeats: int, *names: str) -> None:
     work("plain batched read")  # first-call costs
     for round_index in range(repeats):
         for name in names:
-            if round_index % 2 == 0:
-                _, plain = work("plain batched read")
-                rows, seconds = work(name)
-            else:
-                rows, seconds = work(name)
-                _, plain = work("plain batched read")
+            (_, plain), (rows, seconds) = _beside_plain(
+                round_index, partial(work, "plain batched read"), partial(work, name)
+            )
             print(f"{name}\t{rows}\t{plain:.3f}\t{seconds:.3f}", flush=True)
 
 
@@ -230,10 +246,7 @@ def _batch_cost_child(path: str, batches: int) -> None:
 
 def _work(path: str, repeats: int, names: list[str]) -> dict[str, list[tuple[int, float, float]]]:
     """Per pipeline, ``(rows, plain_seconds, seconds)`` of ``repeats`` one-thread pairs."""
-    out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--work-child", path, str(repeats), *names],
-        check=True, capture_output=True, text=True,
-    ).stdout
+    out = _run_child("--work-child", path, str(repeats), *names)
     pairs: dict = {}
     for line in out.splitlines():
         parts = line.split("\t")
@@ -258,10 +271,7 @@ def _high_water_mib() -> float:
 
 
 def _peak_rss(kind: str, path: str) -> float:
-    out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--rss-child", kind, path],
-        check=True, capture_output=True, text=True,
-    ).stdout.split()
+    out = _run_child("--rss-child", kind, path).split()
     return float(out[-1])
 
 
@@ -378,14 +388,10 @@ def main(argv=None) -> int:
             if not name.startswith(("ours", "read_csv(")):
                 run(name, make, input_rows)
                 continue
-            # The plain read runs before ours in even rounds and after it in odd ones, so a
-            # drift of the machine's speed within a pair does not favour either side.
-            if round_index % 2 == 0:
-                _, plain_seconds = run(plain_name, plain_make, n_rows)
-                output_rows, seconds = run(name, make, input_rows)
-            else:
-                output_rows, seconds = run(name, make, input_rows)
-                _, plain_seconds = run(plain_name, plain_make, n_rows)
+            (_, plain_seconds), (output_rows, seconds) = _beside_plain(
+                round_index, partial(run, plain_name, plain_make, n_rows),
+                partial(run, name, make, input_rows),
+            )
             rows = output_rows if "oversample" in name else input_rows
             paired.setdefault(name, []).append((rows / seconds) / (n_rows / plain_seconds))
     print(f"\nbest of {args.repeats} rounds (stall s: the longest iterator teardown seen)")
@@ -441,10 +447,7 @@ def main(argv=None) -> int:
 
     if not args.no_batch_cost:
         # The transform's own cost, the read taken out: what .apply adds to any pipeline.
-        out = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--batch-cost-child", path, "120"],
-            check=True, capture_output=True, text=True,
-        ).stdout.splitlines()
+        out = _run_child("--batch-cost-child", path, "120").splitlines()
         print(f"\none-thread CPU cost per {BATCH}-row batch on cached batches (least of 9 passes "
               f"over 120 batches)")
         for line in out:
