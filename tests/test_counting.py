@@ -5,7 +5,7 @@ import tensorflow as tf
 
 import tfbalance
 from tfbalance import ClassDistribution, class_counts
-from tfbalance._counting import as_class_distribution
+from tfbalance._distribution import as_class_distribution
 
 
 def _labels(n, p, seed):

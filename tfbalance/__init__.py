@@ -4,19 +4,27 @@ Resampling transforms for ``dataset.apply``, class weights, per-sample weighting
 streaming F1 metrics that stay exact, bounded in memory and graph-only.
 """
 
-from tfbalance._tf import tf as _tf  # noqa: F401  (fails early with install advice)
+# First, so that a missing TensorFlow fails with install advice before anything else.
+from tfbalance._tf import tf as _tf  # noqa: F401
+
+# isort: split
 
 from tfbalance import metrics
-from tfbalance._counting import ClassDistribution, class_counts
-from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
-from tfbalance._interleave import (
+from tfbalance._class_streams import (
     ClassDatasets,
+    SplitResult,
+    class_datasets,
+    load_split,
+)
+from tfbalance._counting import class_counts
+from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
+from tfbalance._distribution import ClassDistribution
+from tfbalance._interleave import (
     ExponentialSchedule,
     InterleaveScheduleCallback,
     LinearSchedule,
     WeightSchedule,
     balanced_batches,
-    class_datasets,
     interleave_by_class,
 )
 from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
@@ -28,7 +36,7 @@ from tfbalance._sampling import (
     undersample,
 )
 from tfbalance._service import check_data_service_compatible
-from tfbalance._splitting import SplitResult, load_split, split_by_class
+from tfbalance._splitting import split_by_class
 from tfbalance._version import __version__
 from tfbalance._weights import (
     ClassWeightCallback,

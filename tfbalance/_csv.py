@@ -24,7 +24,8 @@ from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 
-from tfbalance._counting import ClassDistribution, _show_progress
+from tfbalance._distribution import ClassDistribution
+from tfbalance._progress import show_progress as _show_progress
 from tfbalance._tf import tf
 from tfbalance._validation import check_seed
 

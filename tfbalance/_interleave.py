@@ -20,25 +20,22 @@ deterministic under a seed, differs per epoch and restores from an iterator chec
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Mapping, Sequence, Union
 
 import keras
 import numpy as np
 
-from tfbalance._counting import ClassDistribution, CountsLike, as_class_distribution
-from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
+from tfbalance._class_streams import ClassDatasets
+from tfbalance._distribution import CountsLike, as_class_distribution
 from tfbalance._tf import tf
 from tfbalance._validation import check_seed, resolve_class_vector
 
 __all__ = [
-    "ClassDatasets",
     "ExponentialSchedule",
     "InterleaveScheduleCallback",
     "LinearSchedule",
     "WeightSchedule",
     "balanced_batches",
-    "class_datasets",
     "interleave_by_class",
 ]
 
@@ -48,167 +45,6 @@ DistributionLike = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
 # Rows stay i.i.d.; a weights variable is read once per block, so a change reaches the
 # output within this many rows.
 DRAW_BLOCK_ROWS = 128
-
-
-# --------------------------------------------------------------------------------------
-# Per-class datasets
-# --------------------------------------------------------------------------------------
-
-
-class ClassDatasets(dict):
-    """``{class_id: tf.data.Dataset}`` with the class counts when they are known.
-
-    ``interleave_by_class`` and ``balanced_batches`` read ``counts`` from it, so
-    ``weights="natural"`` and the default epoch length need no extra argument.
-
-    Examples
-    --------
-    >>> import tensorflow as tf
-    >>> streams = ClassDatasets(
-    ...     {0: tf.data.Dataset.range(3), 1: tf.data.Dataset.range(1)}, counts=[3, 1])
-    >>> sorted(streams), streams.counts.counts
-    ([0, 1], {0: 3, 1: 1})
-    """
-
-    def __init__(
-        self,
-        datasets: Mapping[int, tf.data.Dataset],
-        counts: CountsLike | None = None,
-    ) -> None:
-        super().__init__(sorted(datasets.items()))
-        self.counts: ClassDistribution | None = (
-            None if counts is None else as_class_distribution(counts)
-        )
-
-    def __repr__(self) -> str:
-        return f"ClassDatasets(classes={list(self)}, counts={self.counts and self.counts.counts})"
-
-
-def class_datasets(
-    source: Any,
-    label: Label = None,
-    *,
-    classes: Sequence[int] | None = None,
-    counts: CountsLike | None = None,
-    shuffle_files: bool = True,
-    seed: int | None = None,
-) -> ClassDatasets:
-    """One ``tf.data.Dataset`` of rows per class.
-
-    From split shards (the result of ``split_by_class`` or its ``output_dir``) each class
-    reads only its own files: the cheap layout. From an ordinary dataset each class stream
-    is a filter over the whole source.
-
-    Parameters
-    ----------
-    source : SplitResult, str, path, or tf.data.Dataset
-        A ``split_by_class`` result, the directory it wrote, or a dataset (batched or not).
-    label : None, str, int or callable
-        How a dataset source's elements hold their class ids (as in ``class_counts``).
-        Ignored for split shards.
-    classes : sequence of int, optional
-        The classes to open. Default: every class of the split, or, for a dataset source,
-        those of ``counts``.
-    counts : ClassDistribution, dict or list, optional
-        The dataset source's class counts. When neither ``classes`` nor ``counts`` is given
-        for a dataset source, one counting pass (``class_counts``) finds them.
-    shuffle_files : bool
-        Read a class's shard files in a new seeded order every epoch (split shards only).
-        Shuffle rows inside the streams yourself (``ds.shuffle(buffer)``) when a shard's
-        order matters.
-    seed : int, optional
-        Seed of the shard order.
-
-    Returns
-    -------
-    ClassDatasets
-        ``{class_id: dataset}`` with a ``counts`` attribute. Streams from split CSV shards
-        yield ``(features_dict, label)`` rows (numbers parsed, the label column removed from
-        the features); streams from a dataset source yield that source's elements, unbatched.
-
-    Raises
-    ------
-    ValueError
-        The directory holds no split, a requested class is unknown.
-    TypeError
-        ``source`` is none of the accepted kinds.
-
-    Notes
-    -----
-    The filtering fallback costs I/O: each class stream reads the *whole* source, so K
-    class streams read it K times per epoch (and a rare class's stream still parses every
-    majority row). Split once with ``split_by_class`` when the data are large.
-
-    Examples
-    --------
-    >>> import tensorflow as tf
-    >>> ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0, 3.0, 4.0], [0, 1, 0, 0]))
-    >>> streams = class_datasets(ds, counts=[3, 1])
-    >>> [float(x) for x, y in streams[0]], [float(x) for x, y in streams[1]]
-    ([1.0, 3.0, 4.0], [2.0])
-    """
-    seed = check_seed(seed)
-    from tfbalance._splitting import SplitResult, load_split
-
-    if isinstance(source, (str, os.PathLike)):
-        source = load_split(source)
-    if isinstance(source, SplitResult):
-        return source.datasets(classes=classes, shuffle_files=shuffle_files, seed=seed)
-    if not isinstance(source, tf.data.Dataset):
-        raise TypeError(
-            "Invalid `source`: expected a split_by_class result, its output directory or a "
-            f"tf.data.Dataset. Received: source={source!r}"
-        )
-    if counts is not None:
-        counts = as_class_distribution(counts)
-    if classes is None:
-        if counts is None:
-            from tfbalance._counting import class_counts
-
-            counts = class_counts(source, label)
-        classes = counts.classes
-    classes = _check_classes(classes)
-    rank = batched_label_rank(source, label)
-    streams = {}
-    for class_id in classes:
-        streams[class_id] = _filter_class(source, label, rank, class_id)
-    return ClassDatasets(streams, counts=counts)
-
-
-def _check_classes(classes: Any) -> list[int]:
-    if not isinstance(classes, (Sequence, np.ndarray)) or isinstance(classes, (str, bytes)):
-        raise TypeError(
-            f"Invalid `classes`: expected a list of class ids. Received: classes={classes!r}"
-        )
-    result = []
-    for c in classes:
-        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) or c < 0:
-            raise ValueError(
-                "Invalid `classes`: class ids must be non-negative integers. "
-                f"Received: classes={list(classes)!r}"
-            )
-        result.append(int(c))
-    if not result:
-        raise ValueError(f"Invalid `classes`: no classes. Received: classes={list(classes)!r}")
-    return sorted(set(result))
-
-
-def _filter_class(source: tf.data.Dataset, label: Label, rank: int, class_id: int):
-    if rank == 0:
-        return source.filter(
-            lambda *args: tf.equal(
-                tf.cast(get_label(args if len(args) > 1 else args[0], label), tf.int64),
-                class_id,
-            )
-        )
-
-    # Batched source: mask whole batches with vector ops, then unbatch the kept rows.
-    def keep(element):
-        labels = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
-        mask = tf.equal(labels, class_id)
-        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, mask), element)
-
-    return map_elements(source, keep).unbatch()
 
 
 # --------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numbers
 import os
 from typing import Any, Mapping, Sequence, Union
 
-from tfbalance._counting import CountsLike, as_class_distribution
+from tfbalance._distribution import CountsLike, as_class_distribution
 
 __all__ = ["plot_class_distribution", "plot_metric_comparison"]
 

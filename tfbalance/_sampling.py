@@ -58,7 +58,7 @@ from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 
-from tfbalance._counting import ClassDistribution, CountsLike, as_class_distribution
+from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, check_label_argument, get_label
 from tfbalance._random import SEED_TAG, split_seed, zip_with_seeds
 from tfbalance._tf import tf

@@ -29,210 +29,23 @@ import gzip
 import json
 import os
 import shutil
-from collections.abc import Mapping
-from typing import Any, Iterator, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 
-from tfbalance._counting import ClassDistribution, _show_progress
-from tfbalance._interleave import ClassDatasets, _check_classes
+from tfbalance._class_streams import (
+    _FEATURES_KEY,
+    _LABEL_KEY,
+    MANIFEST,
+    SplitResult,
+)
 from tfbalance._labels import Label, batched_label_rank
+from tfbalance._progress import show_progress as _show_progress
 from tfbalance._tf import tf
-from tfbalance._validation import check_seed
 
-__all__ = ["SplitResult", "load_split", "split_by_class"]
+__all__ = ["split_by_class"]
 
-MANIFEST = "split.json"
 _FORMATS = ("tfrecord", "csv")
-
-
-class SplitResult(Mapping):
-    """What ``split_by_class`` wrote: ``{class_id: [shard paths]}`` plus the class counts.
-
-    Attributes
-    ----------
-    counts : ClassDistribution
-        Rows written per class.
-    output_dir : str
-        The directory holding the shards and ``split.json``.
-    format : str
-        ``'tfrecord'`` or ``'csv'``.
-
-    Examples
-    --------
-    >>> import tempfile, tensorflow as tf
-    >>> ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0, 3.0], [0, 1, 0]))
-    >>> result = split_by_class(ds, None, tempfile.mkdtemp(), verbose=False)
-    >>> result.counts.counts, [len(result[c]) for c in result]
-    ({0: 2, 1: 1}, [1, 1])
-    """
-
-    def __init__(self, output_dir: str, manifest: dict[str, Any]) -> None:
-        self.output_dir = str(output_dir)
-        self._manifest = manifest
-        self.format: str = manifest["format"]
-        self.compression: str = manifest["compression"]
-        self.counts = ClassDistribution({int(c): n for c, n in manifest["counts"].items()})
-        self._files = {
-            int(c): [os.path.join(self.output_dir, p) for p in paths]
-            for c, paths in manifest["files"].items()
-        }
-
-    def __getitem__(self, class_id: int) -> list[str]:
-        return list(self._files[class_id])
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(sorted(self._files))
-
-    def __len__(self) -> int:
-        return len(self._files)
-
-    def __repr__(self) -> str:
-        shards = {c: len(f) for c, f in sorted(self._files.items())}
-        return (
-            f"SplitResult(output_dir={self.output_dir!r}, format={self.format!r}, "
-            f"counts={self.counts.counts}, shards={shards})"
-        )
-
-    @property
-    def header(self) -> str | None:
-        """The CSV header (CSV sources)."""
-        return self._manifest.get("header")
-
-    def datasets(
-        self,
-        *,
-        classes: Sequence[int] | None = None,
-        shuffle_files: bool = True,
-        seed: int | None = None,
-    ) -> ClassDatasets:
-        """Per-class streams of parsed rows (see ``class_datasets``).
-
-        >>> import tempfile, tensorflow as tf
-        >>> ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0, 3.0], [0, 1, 0]))
-        >>> streams = split_by_class(ds, None, tempfile.mkdtemp(), verbose=False).datasets()
-        >>> [float(x) for x, y in streams[1]]
-        [2.0]
-        """
-        seed = check_seed(seed)
-        wanted = self.counts.classes if classes is None else _check_classes(classes)
-        unknown = sorted(set(wanted) - set(self._files))
-        if unknown:
-            raise ValueError(
-                f"Invalid `classes`: {unknown} are not in the split (classes "
-                f"{sorted(self._files)}). Received: classes={list(wanted)!r}"
-            )
-        streams = {}
-        for class_id in wanted:
-            files = self._files[class_id]
-            if shuffle_files and len(files) > 1:
-                names = tf.data.Dataset.from_tensor_slices(files).shuffle(
-                    len(files), seed=seed, reshuffle_each_iteration=True
-                )
-            else:
-                names = tf.data.Dataset.from_tensor_slices(files)
-            streams[class_id] = self._read(names)
-        return ClassDatasets(streams, counts=self.counts)
-
-    def _read(self, names: tf.data.Dataset) -> tf.data.Dataset:
-        compression = "GZIP" if self.compression == "GZIP" else ""
-        if self.format == "csv":
-            lines = names.flat_map(
-                lambda f: tf.data.TextLineDataset(f, compression_type=compression).skip(1)
-            )
-        else:
-            lines = names.flat_map(
-                lambda f: tf.data.TFRecordDataset(f, compression_type=compression)
-            )
-        if self._manifest["source"] == "csv":
-            parse = self._csv_parser()
-        else:
-            parse = self._example_parser()
-        # Parse in batches (vectorised, in parallel, order kept), then hand out rows.
-        parsed = lines.batch(1024).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-        return parsed.prefetch(1).unbatch()
-
-    def _csv_parser(self):
-        columns = self._manifest["columns"]
-        types = self._manifest["column_types"]
-        label_index = self._manifest["label_index"]
-        delim = self._manifest["field_delim"]
-        defaults = [
-            tf.constant([], tf.int64) if i == label_index else _CSV_DEFAULTS[t]()
-            for i, t in enumerate(types)
-        ]
-
-        def parse(lines):
-            values = tf.io.decode_csv(lines, defaults, field_delim=delim)
-            features = {
-                name: value for i, (name, value) in enumerate(zip(columns, values))
-                if i != label_index
-            }
-            return features, values[label_index]
-
-        return parse
-
-    def _example_parser(self):
-        specs = self._manifest["features"]
-        spec_map = {}
-        for name, spec in specs.items():
-            kind = spec["kind"]
-            if kind == "raw":
-                spec_map[name] = tf.io.FixedLenFeature([], tf.string)
-            else:
-                spec_map[name] = tf.io.FixedLenFeature(
-                    [int(np.prod(spec["shape"], dtype=np.int64))], _KIND_DTYPES[kind]
-                )
-
-        def parse(records):
-            parsed = tf.io.parse_example(records, spec_map)
-            out = {}
-            for name, spec in specs.items():
-                value = parsed[name]
-                dtype = tf.as_dtype(spec["dtype"])
-                if spec["kind"] == "raw":
-                    value = tf.io.decode_raw(value, dtype)
-                elif value.dtype != dtype:
-                    value = tf.cast(value, dtype)
-                out[name] = tf.reshape(value, [-1] + list(spec["shape"]))
-            label = out.pop(_LABEL_KEY)
-            if self._manifest["features_kind"] == "tensor":
-                return out[_FEATURES_KEY], label
-            return out, label
-
-        return parse
-
-
-_CSV_DEFAULTS = {
-    "int64": lambda: tf.constant([0], tf.int64),
-    "float32": lambda: tf.constant([0.0], tf.float32),
-    "string": lambda: tf.constant([""], tf.string),
-}
-_KIND_DTYPES = {"int64": tf.int64, "float": tf.float32, "bytes": tf.string}
-_LABEL_KEY = "__label__"
-_FEATURES_KEY = "__features__"
-
-
-def load_split(output_dir: Union[str, os.PathLike]) -> SplitResult:
-    """Open a directory written by ``split_by_class``.
-
-    Examples
-    --------
-    >>> import tempfile, tensorflow as tf
-    >>> out = tempfile.mkdtemp()
-    >>> _ = split_by_class(tf.data.Dataset.from_tensor_slices(([0.5], [2])), None, out,
-    ...                    verbose=False)
-    >>> load_split(out).counts.counts
-    {2: 1}
-    """
-    path = os.path.join(os.fspath(output_dir), MANIFEST)
-    if not os.path.exists(path):
-        raise ValueError(
-            f"Invalid `output_dir`: it holds no {MANIFEST}; write it with split_by_class "
-            f"first. Received: output_dir={os.fspath(output_dir)!r}"
-        )
-    with open(path, encoding="utf-8") as handle:
-        return SplitResult(os.fspath(output_dir), json.load(handle))
 
 
 # --------------------------------------------------------------------------------------

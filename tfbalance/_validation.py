@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 
+from tfbalance._distribution import ClassDistribution
+
 __all__ = [
     "resolve_class_vector",
     "resolve_target_distribution",
@@ -179,8 +181,6 @@ def resolve_sampling_strategy(
     elif isinstance(sampling_strategy, numbers.Real):
         result = _strategy_float(float(sampling_strategy), stats, sampling_type)
     elif callable(sampling_strategy):
-        from tfbalance._counting import ClassDistribution
-
         wanted = sampling_strategy(ClassDistribution(counts))
         if not isinstance(wanted, Mapping):
             raise TypeError(

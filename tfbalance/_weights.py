@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence, Union
 import keras
 import numpy as np
 
-from tfbalance._counting import ClassDistribution, CountsLike, as_class_distribution
+from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import (
     Label,
     check_label_argument,

@@ -1,0 +1,375 @@
+"""Per-class streams: ``ClassDatasets``, ``class_datasets``, and reading a split.
+
+The reading side of the per-class path. ``split_by_class`` (``_splitting``) writes a split;
+this module opens it (``load_split`` / ``SplitResult``) or, as a fallback, filters an
+ordinary dataset once per class. ``interleave_by_class`` and ``balanced_batches``
+(``_interleave``) merge the streams.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, Iterator, Sequence, Union
+
+import numpy as np
+
+from tfbalance._counting import class_counts
+from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
+from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
+from tfbalance._tf import tf
+from tfbalance._validation import check_seed
+
+__all__ = ["ClassDatasets", "SplitResult", "class_datasets", "load_split"]
+
+MANIFEST = "split.json"
+
+
+class ClassDatasets(dict):
+    """``{class_id: tf.data.Dataset}`` with the class counts when they are known.
+
+    ``interleave_by_class`` and ``balanced_batches`` read ``counts`` from it, so
+    ``weights="natural"`` and the default epoch length need no extra argument.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> streams = ClassDatasets(
+    ...     {0: tf.data.Dataset.range(3), 1: tf.data.Dataset.range(1)}, counts=[3, 1])
+    >>> sorted(streams), streams.counts.counts
+    ([0, 1], {0: 3, 1: 1})
+    """
+
+    def __init__(
+        self,
+        datasets: Mapping[int, tf.data.Dataset],
+        counts: CountsLike | None = None,
+        *,
+        block_size: int | None = None,
+    ) -> None:
+        super().__init__(sorted(datasets.items()))
+        self.counts: ClassDistribution | None = (
+            None if counts is None else as_class_distribution(counts)
+        )
+        # Set when every stream yields blocks (batches of up to ``block_size`` rows) instead
+        # of single rows, so a batched merge can gather from them without unbatching.
+        self.block_size = block_size
+
+    def __repr__(self) -> str:
+        return f"ClassDatasets(classes={list(self)}, counts={self.counts and self.counts.counts})"
+
+
+def class_datasets(
+    source: Any,
+    label: Label = None,
+    *,
+    classes: Sequence[int] | None = None,
+    counts: CountsLike | None = None,
+    shuffle_files: bool = True,
+    seed: int | None = None,
+) -> ClassDatasets:
+    """One ``tf.data.Dataset`` of rows per class.
+
+    From split shards (the result of ``split_by_class`` or its ``output_dir``) each class
+    reads only its own files: the cheap layout. From an ordinary dataset each class stream
+    is a filter over the whole source.
+
+    Parameters
+    ----------
+    source : SplitResult, str, path, or tf.data.Dataset
+        A ``split_by_class`` result, the directory it wrote, or a dataset (batched or not).
+    label : None, str, int or callable
+        How a dataset source's elements hold their class ids (as in ``class_counts``).
+        Ignored for split shards.
+    classes : sequence of int, optional
+        The classes to open. Default: every class of the split, or, for a dataset source,
+        those of ``counts``.
+    counts : ClassDistribution, dict or list, optional
+        The dataset source's class counts. When neither ``classes`` nor ``counts`` is given
+        for a dataset source, one counting pass (``class_counts``) finds them.
+    shuffle_files : bool
+        Read a class's shard files in a new seeded order every epoch (split shards only).
+        Shuffle rows inside the streams yourself (``ds.shuffle(buffer)``) when a shard's
+        order matters.
+    seed : int, optional
+        Seed of the shard order.
+
+    Returns
+    -------
+    ClassDatasets
+        ``{class_id: dataset}`` with a ``counts`` attribute. Streams from split CSV shards
+        yield ``(features_dict, label)`` rows (numbers parsed, the label column removed from
+        the features); streams from a dataset source yield that source's elements, unbatched.
+
+    Raises
+    ------
+    ValueError
+        The directory holds no split, a requested class is unknown.
+    TypeError
+        ``source`` is none of the accepted kinds.
+
+    Notes
+    -----
+    The filtering fallback costs I/O: each class stream reads the *whole* source, so K
+    class streams read it K times per epoch (and a rare class's stream still parses every
+    majority row). Split once with ``split_by_class`` when the data are large.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0, 3.0, 4.0], [0, 1, 0, 0]))
+    >>> streams = class_datasets(ds, counts=[3, 1])
+    >>> [float(x) for x, y in streams[0]], [float(x) for x, y in streams[1]]
+    ([1.0, 3.0, 4.0], [2.0])
+    """
+    seed = check_seed(seed)
+    if isinstance(source, (str, os.PathLike)):
+        source = load_split(source)
+    if isinstance(source, SplitResult):
+        return source.datasets(classes=classes, shuffle_files=shuffle_files, seed=seed)
+    if not isinstance(source, tf.data.Dataset):
+        raise TypeError(
+            "Invalid `source`: expected a split_by_class result, its output directory or a "
+            f"tf.data.Dataset. Received: source={source!r}"
+        )
+    if counts is not None:
+        counts = as_class_distribution(counts)
+    if classes is None:
+        if counts is None:
+            counts = class_counts(source, label)
+        classes = counts.classes
+    classes = _check_classes(classes)
+    rank = batched_label_rank(source, label)
+    streams = {}
+    for class_id in classes:
+        streams[class_id] = _filter_class(source, label, rank, class_id)
+    return ClassDatasets(streams, counts=counts)
+
+
+def _check_classes(classes: Any) -> list[int]:
+    if not isinstance(classes, (Sequence, np.ndarray)) or isinstance(classes, (str, bytes)):
+        raise TypeError(
+            f"Invalid `classes`: expected a list of class ids. Received: classes={classes!r}"
+        )
+    result = []
+    for c in classes:
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) or c < 0:
+            raise ValueError(
+                "Invalid `classes`: class ids must be non-negative integers. "
+                f"Received: classes={list(classes)!r}"
+            )
+        result.append(int(c))
+    if not result:
+        raise ValueError(f"Invalid `classes`: no classes. Received: classes={list(classes)!r}")
+    return sorted(set(result))
+
+
+def _filter_class(source: tf.data.Dataset, label: Label, rank: int, class_id: int):
+    if rank == 0:
+        return source.filter(
+            lambda *args: tf.equal(
+                tf.cast(get_label(args if len(args) > 1 else args[0], label), tf.int64),
+                class_id,
+            )
+        )
+
+    # Batched source: mask whole batches with vector ops, then unbatch the kept rows.
+    def keep(element):
+        labels = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
+        mask = tf.equal(labels, class_id)
+        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, mask), element)
+
+    return map_elements(source, keep).unbatch()
+
+
+class SplitResult(Mapping):
+    """What ``split_by_class`` wrote: ``{class_id: [shard paths]}`` plus the class counts.
+
+    Attributes
+    ----------
+    counts : ClassDistribution
+        Rows written per class.
+    output_dir : str
+        The directory holding the shards and ``split.json``.
+    format : str
+        ``'tfrecord'`` or ``'csv'``.
+
+    Examples
+    --------
+    >>> import tempfile, tensorflow as tf
+>>> from tfbalance import split_by_class
+    >>> ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0, 3.0], [0, 1, 0]))
+    >>> result = split_by_class(ds, None, tempfile.mkdtemp(), verbose=False)
+    >>> result.counts.counts, [len(result[c]) for c in result]
+    ({0: 2, 1: 1}, [1, 1])
+    """
+
+    def __init__(self, output_dir: str, manifest: dict[str, Any]) -> None:
+        self.output_dir = str(output_dir)
+        self._manifest = manifest
+        self.format: str = manifest["format"]
+        self.compression: str = manifest["compression"]
+        self.counts = ClassDistribution({int(c): n for c, n in manifest["counts"].items()})
+        self._files = {
+            int(c): [os.path.join(self.output_dir, p) for p in paths]
+            for c, paths in manifest["files"].items()
+        }
+
+    def __getitem__(self, class_id: int) -> list[str]:
+        return list(self._files[class_id])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted(self._files))
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __repr__(self) -> str:
+        shards = {c: len(f) for c, f in sorted(self._files.items())}
+        return (
+            f"SplitResult(output_dir={self.output_dir!r}, format={self.format!r}, "
+            f"counts={self.counts.counts}, shards={shards})"
+        )
+
+    @property
+    def header(self) -> str | None:
+        """The CSV header (CSV sources)."""
+        return self._manifest.get("header")
+
+    def datasets(
+        self,
+        *,
+        classes: Sequence[int] | None = None,
+        shuffle_files: bool = True,
+        seed: int | None = None,
+    ) -> ClassDatasets:
+        """Per-class streams of parsed rows (see ``class_datasets``).
+
+        >>> import tempfile, tensorflow as tf
+>>> from tfbalance import split_by_class
+        >>> ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0, 3.0], [0, 1, 0]))
+        >>> streams = split_by_class(ds, None, tempfile.mkdtemp(), verbose=False).datasets()
+        >>> [float(x) for x, y in streams[1]]
+        [2.0]
+        """
+        seed = check_seed(seed)
+        wanted = self.counts.classes if classes is None else _check_classes(classes)
+        unknown = sorted(set(wanted) - set(self._files))
+        if unknown:
+            raise ValueError(
+                f"Invalid `classes`: {unknown} are not in the split (classes "
+                f"{sorted(self._files)}). Received: classes={list(wanted)!r}"
+            )
+        streams = {}
+        for class_id in wanted:
+            files = self._files[class_id]
+            if shuffle_files and len(files) > 1:
+                names = tf.data.Dataset.from_tensor_slices(files).shuffle(
+                    len(files), seed=seed, reshuffle_each_iteration=True
+                )
+            else:
+                names = tf.data.Dataset.from_tensor_slices(files)
+            streams[class_id] = self._read(names)
+        return ClassDatasets(streams, counts=self.counts)
+
+    def _read(self, names: tf.data.Dataset) -> tf.data.Dataset:
+        compression = "GZIP" if self.compression == "GZIP" else ""
+        if self.format == "csv":
+            lines = names.flat_map(
+                lambda f: tf.data.TextLineDataset(f, compression_type=compression).skip(1)
+            )
+        else:
+            lines = names.flat_map(
+                lambda f: tf.data.TFRecordDataset(f, compression_type=compression)
+            )
+        if self._manifest["source"] == "csv":
+            parse = self._csv_parser()
+        else:
+            parse = self._example_parser()
+        # Parse in batches (vectorised, in parallel, order kept), then hand out rows.
+        parsed = lines.batch(1024).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+        return parsed.prefetch(1).unbatch()
+
+    def _csv_parser(self):
+        columns = self._manifest["columns"]
+        types = self._manifest["column_types"]
+        label_index = self._manifest["label_index"]
+        delim = self._manifest["field_delim"]
+        defaults = [
+            tf.constant([], tf.int64) if i == label_index else _CSV_DEFAULTS[t]()
+            for i, t in enumerate(types)
+        ]
+
+        def parse(lines):
+            values = tf.io.decode_csv(lines, defaults, field_delim=delim)
+            features = {
+                name: value for i, (name, value) in enumerate(zip(columns, values))
+                if i != label_index
+            }
+            return features, values[label_index]
+
+        return parse
+
+    def _example_parser(self):
+        specs = self._manifest["features"]
+        spec_map = {}
+        for name, spec in specs.items():
+            kind = spec["kind"]
+            if kind == "raw":
+                spec_map[name] = tf.io.FixedLenFeature([], tf.string)
+            else:
+                spec_map[name] = tf.io.FixedLenFeature(
+                    [int(np.prod(spec["shape"], dtype=np.int64))], _KIND_DTYPES[kind]
+                )
+
+        def parse(records):
+            parsed = tf.io.parse_example(records, spec_map)
+            out = {}
+            for name, spec in specs.items():
+                value = parsed[name]
+                dtype = tf.as_dtype(spec["dtype"])
+                if spec["kind"] == "raw":
+                    value = tf.io.decode_raw(value, dtype)
+                elif value.dtype != dtype:
+                    value = tf.cast(value, dtype)
+                out[name] = tf.reshape(value, [-1] + list(spec["shape"]))
+            label = out.pop(_LABEL_KEY)
+            if self._manifest["features_kind"] == "tensor":
+                return out[_FEATURES_KEY], label
+            return out, label
+
+        return parse
+
+
+_CSV_DEFAULTS = {
+    "int64": lambda: tf.constant([0], tf.int64),
+    "float32": lambda: tf.constant([0.0], tf.float32),
+    "string": lambda: tf.constant([""], tf.string),
+}
+_KIND_DTYPES = {"int64": tf.int64, "float": tf.float32, "bytes": tf.string}
+_LABEL_KEY = "__label__"
+_FEATURES_KEY = "__features__"
+
+
+def load_split(output_dir: Union[str, os.PathLike]) -> SplitResult:
+    """Open a directory written by ``split_by_class``.
+
+    Examples
+    --------
+    >>> import tempfile, tensorflow as tf
+>>> from tfbalance import split_by_class
+    >>> out = tempfile.mkdtemp()
+    >>> _ = split_by_class(tf.data.Dataset.from_tensor_slices(([0.5], [2])), None, out,
+    ...                    verbose=False)
+    >>> load_split(out).counts.counts
+    {2: 1}
+    """
+    path = os.path.join(os.fspath(output_dir), MANIFEST)
+    if not os.path.exists(path):
+        raise ValueError(
+            f"Invalid `output_dir`: it holds no {MANIFEST}; write it with split_by_class "
+            f"first. Received: output_dir={os.fspath(output_dir)!r}"
+        )
+    with open(path, encoding="utf-8") as handle:
+        return SplitResult(os.fspath(output_dir), json.load(handle))
