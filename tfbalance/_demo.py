@@ -114,11 +114,13 @@ def _split(dataset: tf.data.Dataset, *, test: bool) -> tf.data.Dataset:
     return dataset.map(keep, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _read(path: str, batch_size: int, *, test: bool) -> tf.data.Dataset:
+def _read(path: str, batch_size: int, *, test: bool, field_delim: str = ",") -> tf.data.Dataset:
     import tfbalance
 
     columns = ["id", *NUMERIC_COLUMNS, *CATEGORICAL_COLUMNS, LABEL]
-    dataset = tfbalance.read_csv(path, LABEL, batch_size=batch_size, select_columns=columns)
+    dataset = tfbalance.read_csv(
+        path, LABEL, batch_size=batch_size, select_columns=columns, field_delim=field_delim
+    )
     return _split(dataset, test=test)
 
 
