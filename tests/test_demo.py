@@ -32,7 +32,7 @@ def test_demo_end_to_end_small(tmp_path, capsys):
     # Training-time scores are labelled as scores of the stream fit() reads.
     assert "measured on the stream each model trains on" in printed
     assert "stream_f1" in printed
-    for claim in ("within noise", "PR-AUC, which ignores the threshold",
+    for claim in ("paired 95% bootstrap interval", "PR-AUC, which ignores the threshold",
                   "threshold tuned on the validation split"):
         assert claim in printed
     table = (out / "results.md").read_text()
@@ -119,3 +119,38 @@ def test_bootstrap_intervals_are_seeded_paired_and_cover_the_spread():
     # No tuned threshold (no positive in validation): NaN, never a made-up score.
     nan = _scores(labels, probabilities, threshold=math.nan)
     assert math.isnan(nan["tuned_f1"][0]) and all(map(math.isnan, _interval(nan["tuned_f1"])))
+
+
+def _fake_result(f1_shift, auc_shift):
+    """Two techniques scored on the same 400 replicates; the second shifted by given amounts."""
+    from tfbalance import ClassDistribution
+
+    rng = np.random.default_rng(0)
+    base = {m: 0.5 + 0.01 * rng.standard_normal(401) for m in METRICS}
+    other = {m: v.copy() for m, v in base.items()}
+    noise = 0.01 * rng.standard_normal(401)
+    other["f1"] = base["f1"] + f1_shift + noise
+    other["pr_auc"] = base["pr_auc"] + auc_shift + noise
+    replicates = {"baseline": base, "oversample": other}
+    result = DemoResult(
+        data_path="x.csv", full_counts={0: 80, 1: 20}, train_counts={0: 60, 1: 15},
+        resampled_counts={}, best_thresholds={"baseline": 0.3, "oversample": 0.5},
+        metrics={t: {m: float(v[m][0]) for m in METRICS} for t, v in replicates.items()},
+        intervals={t: {m: _interval(v[m]) for m in METRICS} for t, v in replicates.items()},
+    )
+    return result, ClassDistribution([80, 20]), replicates
+
+
+def test_verdict_says_when_differences_are_noise():
+    from tfbalance._demo import _verdict
+
+    result, full, replicates = _fake_result(f1_shift=0.001, auc_shift=0.0)
+    text = _verdict(result, full, replicates, 100)
+    assert "is within noise of it: these data do not pick a winner" in text
+    assert "all within noise of no balancing" in text
+    result, full, replicates = _fake_result(f1_shift=0.2, auc_shift=0.1)
+    text = _verdict(result, full, replicates, 100)
+    assert "Random oversampling scores highest" in text
+    assert "ahead of every other technique beyond noise" in text
+    assert "Random oversampling differ from no balancing beyond noise" in text
+    assert "below Random oversampling at 0.5" in text
