@@ -147,10 +147,10 @@ def test_verdict_says_when_differences_are_noise():
     result, full, replicates = _fake_result(f1_shift=0.001, auc_shift=0.0)
     text = _verdict(result, full, replicates, 100)
     assert "is within noise of it: these data do not pick a winner" in text
-    assert "all within noise of no balancing" in text
+    assert "all within noise of it; the same within 0.01 of no balancing" in text
     result, full, replicates = _fake_result(f1_shift=0.2, auc_shift=0.1)
     text = _verdict(result, full, replicates, 100)
     assert "Random oversampling scores highest" in text
     assert "ahead of every other technique beyond noise" in text
-    assert "Random oversampling differ from no balancing beyond noise" in text
+    assert "Random oversampling differ from no balancing beyond noise (by up to 0.0" in text
     assert "below Random oversampling at 0.5" in text
