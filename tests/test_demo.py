@@ -147,7 +147,7 @@ def test_verdict_says_when_differences_are_noise():
     result, full, replicates = _fake_result(f1_shift=0.001, auc_shift=0.0)
     text = _verdict(result, full, replicates, 100)
     assert "is within noise of it: these data do not pick a winner" in text
-    assert "all within noise of it; the same within 0.01 of no balancing" in text
+    assert "(all within noise of no balancing; gaps under 0.01 count as none)" in text
     result, full, replicates = _fake_result(f1_shift=0.2, auc_shift=0.1)
     text = _verdict(result, full, replicates, 100)
     assert "Random oversampling scores highest" in text

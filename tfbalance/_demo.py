@@ -148,17 +148,22 @@ class DemoResult:
         def ids(counts: dict[str, int]) -> dict[int, int]:
             return {int(c): n for c, n in counts.items()}
 
+        def nan(value: Any) -> Any:  # results.json writes NaN as null
+            if isinstance(value, dict):
+                return {k: nan(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return tuple(nan(v) for v in value)
+            return math.nan if value is None else value
+
         return cls(
             data_path=results["data"],
             full_counts=ids(results["full_counts"]),
             train_counts=ids(results["train_counts"]),
             resampled_counts={t: ids(c) for t, c in results["resampled_counts"].items()},
-            metrics=results["metrics"],
-            best_thresholds=results["best_thresholds"],
-            intervals={
-                t: {m: tuple(v) for m, v in ci.items()} for t, ci in results["intervals"].items()
-            },
-            differences=results.get("differences", {}),
+            metrics=nan(results["metrics"]),
+            best_thresholds=nan(results["best_thresholds"]),
+            intervals=nan(results["intervals"]),
+            differences=nan(results.get("differences", {})),
             config=results.get("config", {}),
             wall_seconds=results.get("wall_seconds", 0.0),
         )
@@ -604,6 +609,7 @@ def _run(data, rows, epochs, out, seed, field_delim, batch_size, read_batch_size
             for t, v in metrics.items()
         },
         path=files["metrics_chart"],
+        title=f"Held-out test split ({test_rows:,} rows, natural class distribution)",
     )
     report.line()
     report.line(_verdict(result, full, replicates, test_rows))
@@ -719,14 +725,14 @@ def _verdict(result: DemoResult, full: Any, replicates: dict[str, dict[str, np.n
             )
         else:
             noise = (
-                f"{names} differ from it beyond noise, but by at most {gap:.3f}"
-                if differs else "all within noise of it"
+                f"{names} differ from no balancing beyond noise, but by at most {gap:.3f}"
+                if differs else "all within noise of no balancing"
             )
             lines.append(
                 f"- PR-AUC, which ignores the threshold, is {min(aucs):.3f}-{max(aucs):.3f} for "
-                f"every technique ({noise}; the same within {PRACTICAL_PR_AUC_GAP} of no "
-                "balancing): balancing did not make the model rank customers any better, it "
-                "moved where the 0.5 cut falls."
+                f"every technique ({noise}; gaps under {PRACTICAL_PR_AUC_GAP} count as none): "
+                "balancing did not make the model rank customers any better, it moved where "
+                "the 0.5 cut falls."
             )
         baseline = metrics["baseline"]
         threshold = result.best_thresholds["baseline"]
