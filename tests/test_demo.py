@@ -154,3 +154,31 @@ def test_verdict_says_when_differences_are_noise():
     assert "ahead of every other technique beyond noise" in text
     assert "Random oversampling differ from no balancing beyond noise (by up to 0.0" in text
     assert "below Random oversampling at 0.5" in text
+
+
+def test_demo_chart_is_readable_at_100_rows(tmp_path, monkeypatch):
+    # At --rows 100 some scores are exactly 1.000 or 0.000; every value label must stay
+    # inside the axes, off the title (two techniques keep this run short).
+    import tfbalance
+    from tfbalance._demo import run_demo
+
+    pytest.importorskip("matplotlib")
+    figures = []
+    plot = tfbalance.plot_metric_comparison
+
+    def keep(*args, **kwargs):
+        figures.append(plot(*args, **kwargs))
+        return figures[-1]
+
+    monkeypatch.setattr(tfbalance, "plot_metric_comparison", keep)
+    with open(os.devnull, "w") as sink:
+        result = run_demo(rows=100, epochs=1, out=str(tmp_path), seed=0, verbose=False,
+                          techniques=("baseline", "undersample"), stream=sink)
+    assert sum(result.full_counts.values()) == 100
+    (axes,) = figures[0].axes
+    renderer = figures[0].canvas.get_renderer()
+    box, title = axes.get_window_extent(renderer), axes.title.get_window_extent(renderer)
+    assert len(axes.texts) == 2 * len(METRICS)
+    for label in axes.texts:
+        extent = label.get_window_extent(renderer)
+        assert box.y0 <= extent.y0 and extent.y1 <= box.y1 and not extent.overlaps(title)
