@@ -182,3 +182,20 @@ def test_demo_chart_is_readable_at_100_rows(tmp_path, monkeypatch):
     for label in axes.texts:
         extent = label.get_window_extent(renderer)
         assert box.y0 <= extent.y0 and extent.y1 <= box.y1 and not extent.overlaps(title)
+
+
+def test_splits_follow_the_id_rule_and_partition_the_rows(tmp_path):
+    import pandas as pd
+
+    import tfbalance
+    from tfbalance._demo import SPLITS, _read
+    from tfbalance.datasets import make_insurance_csv
+
+    path = make_insurance_csv(tmp_path / "d.csv", 3_000, seed=5)
+    frame = pd.read_csv(path)
+    role = frame["id"] % 5
+    expected = {"test": role == 0, "validation": role == 1, "train": role >= 2}
+    for part in SPLITS:
+        counts = tfbalance.class_counts(_read(str(path), 512, part), verbose=False).counts
+        oracle = frame.loc[expected[part], "Response"].value_counts().sort_index().to_dict()
+        assert counts == oracle, part

@@ -207,11 +207,8 @@ SPLITS = ("train", "validation", "test")
 def _split_role(ids: tf.Tensor) -> tf.Tensor:
     """0 (train), 1 (validation) or 2 (test) for each row id: the demo's split rule."""
     residue = tf.math.floormod(tf.cast(ids, tf.int64), SPLIT_MODULUS)
-    return tf.where(
-        tf.equal(residue, TEST_RESIDUE),
-        tf.constant(2, tf.int64),
-        tf.where(tf.equal(residue, VALIDATION_RESIDUE), tf.constant(1, tf.int64), tf.constant(0, tf.int64)),
-    )
+    is_validation = tf.cast(tf.equal(residue, VALIDATION_RESIDUE), tf.int64)
+    return tf.where(tf.equal(residue, TEST_RESIDUE), tf.constant(2, tf.int64), is_validation)
 
 
 def _split(dataset: tf.data.Dataset, part: str) -> tf.data.Dataset:
