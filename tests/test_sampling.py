@@ -269,6 +269,45 @@ def test_variable_length_unbatched_elements():
     assert all(len(x) == float(tf.reduce_sum(x)) for x, _ in rows)
 
 
+def test_elements_that_are_neither_rows_nor_batches_are_refused():
+    # Three labels beside scalar features: not one row (one class id), not a batch.
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros(6), np.zeros((6, 3), np.int64)))
+    with pytest.raises(ValueError, match=r"neither single rows nor batches.*\(3,\)"):
+        ds.apply(tfbalance.undersample(counts=[10, 8]))
+    # Batches whose components disagree on the number of rows.
+    uneven = tf.data.Dataset.from_tensors((np.zeros((5, 2)), np.zeros(4, np.int64)))
+    with pytest.raises(ValueError, match=r"leading dimensions \[5, 4\] differ"):
+        uneven.apply(tfbalance.oversample(counts=[10, 8]))
+    with pytest.raises(ValueError, match="neither single rows nor batches"):
+        tfbalance.class_counts(ds)
+
+
+def test_batches_whose_rows_disagree_at_run_time_raise():
+    # A loose signature hides that the features have 4 rows and the labels 3: gathering
+    # would cut the features silently.
+    def gen():
+        yield np.arange(4.0), np.array([0, 1, 1])
+
+    signature = (tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.int64))
+    ds = tf.data.Dataset.from_generator(gen, output_signature=signature)
+    for transform in (tfbalance.undersample(counts=[1, 2]),
+                      tfbalance.undersample(counts=[1, 2], exact=True)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="component 0 of a batch"):
+            list(ds.apply(transform))
+
+
+def test_batch_of_one_row_is_resampled_as_a_row():
+    # batch(1, drop_remainder=True) holds one row, so reading it as one row is right.
+    ds, y = _dataset([30, 10])
+    out = ds.batch(1, drop_remainder=True).apply(
+        tfbalance.undersample(counts=[30, 10], exact=True, seed=0)
+    )
+    assert out.element_spec == ds.batch(1, drop_remainder=True).element_spec
+    x_out, y_out = _rows(out)
+    np.testing.assert_array_equal(y_out, y[x_out])
+    assert np.bincount(y_out).tolist() == [10, 10]
+
+
 def test_runs_under_tf_distribute():
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     ds, _ = _dataset([300, 100], batch=50)

@@ -59,7 +59,13 @@ from typing import Any, Callable, Mapping, Sequence, Union
 import numpy as np
 
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
-from tfbalance._labels import Label, batched_label_rank, check_label_argument, get_label
+from tfbalance._labels import (
+    Label,
+    batched_label_rank,
+    check_batch_rows,
+    check_label_argument,
+    get_label,
+)
 from tfbalance._random import SEED_TAG, split_seed, zip_with_seeds
 from tfbalance._tf import tf
 from tfbalance._validation import (
@@ -801,7 +807,7 @@ class _Resampling:
             _check_weight_structure(dataset.element_spec)
         batched = _internal_batch(dataset) if rank == 0 else dataset
         out = _resample_batches(batched, plan, label, self._seed, self._shuffle,
-                                self._sample_weight, self._name)
+                                self._sample_weight, self._name, user_batches=rank == 1)
         if rank == 0:
             out = out.unbatch()
             if plan.total is not None:
@@ -861,7 +867,7 @@ def _internal_batch(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 def _resample_batches(
     batched: tf.data.Dataset, plan: _Plan, label: Label, seed: int | None, shuffle: bool,
-    sample_weight: bool, name: str | None,
+    sample_weight: bool, name: str | None, *, user_batches: bool,
 ) -> tf.data.Dataset:
     label_text = repr(label) if not callable(label) else getattr(label, "__name__", "callable")
     emit = _make_emit(plan, shuffle, sample_weight)
@@ -872,7 +878,7 @@ def _resample_batches(
         params = (tf.constant(plan.rates, tf.float64), tf.constant(plan.weights, tf.float64))
 
         def resample(element: Any, seed: tf.Tensor):
-            ids = _class_ids(element, label, plan, label_text)
+            ids = _class_ids(element, label, plan, label_text, user_batches)
             return emit(element, ids, params, seed)
 
         emitted = zip_with_seeds(batched, seed).map(resample, **parallel)
@@ -881,7 +887,7 @@ def _resample_batches(
         # per batch updates them and yields per-class parameters only; the per-row work runs
         # in the parallel map after it.
         seeded, has_end = _with_end_marker(zip_with_seeds(batched, seed))
-        step = _make_step(plan, label, label_text, has_end)
+        step = _make_step(plan, label, label_text, has_end, user_batches)
         scanned = seeded.scan(_initial_state(plan), step)
         emitted = scanned.map(emit, **parallel)
     return emitted
@@ -956,10 +962,19 @@ def _choose_in_classes(
     return tf.gather(picked, tf.math.invert_permutation(order))
 
 
-def _class_ids(element: Any, label: Label, plan: _Plan, label_text: str) -> tf.Tensor:
-    """The batch's class ids as an int32 vector, checked against the plan's classes."""
+def _class_ids(
+    element: Any, label: Label, plan: _Plan, label_text: str, user_batches: bool
+) -> tf.Tensor:
+    """The batch's class ids as an int32 vector, checked against the plan's classes.
+
+    On the user's batches (not those built from single rows here) every component must also
+    have one row per label.
+    """
     labels = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
-    with tf.control_dependencies([_check_labels(labels, plan, label_text)]):
+    checks = [_check_labels(labels, plan, label_text)]
+    if user_batches:
+        checks.extend(check_batch_rows(element, tf.size(labels)))
+    with tf.control_dependencies(checks):
         return tf.cast(labels, tf.int32)
 
 
@@ -1002,14 +1017,14 @@ def _initial_state(plan: _Plan) -> dict[str, tf.Tensor]:
     return state
 
 
-def _make_step(plan: _Plan, label: Label, label_text: str, has_end: bool):
+def _make_step(plan: _Plan, label: Label, label_text: str, has_end: bool, user_batches: bool):
     """The scan step of the online and exact modes: running state in, per-class parameters out."""
     size = plan.num_classes
 
     def step(state: dict[str, tf.Tensor], inputs: Any):
         element, seed = inputs
         is_end = tf.not_equal(seed[1], SEED_TAG)
-        ids = _class_ids(element, label, plan, label_text)
+        ids = _class_ids(element, label, plan, label_text, user_batches)
         rows = tf.size(ids, out_type=tf.int64)
         if size is None:
             batch_counts = tf.math.bincount(ids, dtype=tf.int64)
