@@ -397,6 +397,14 @@ def test_reads_its_input_once_unlike_tf_rejection_resample():
                                               initial_dist=[0.5, 0.5, 0.0]),
          ValueError, r"class\(es\) \[2\] have a target probability above 0"),
         (lambda: tfbalance.rebatch(0), ValueError, "Invalid `batch_size`"),
+        (lambda: tfbalance.undersample(counts={0: 5, 2**40: 3}), ValueError,
+         r"`counts`: class ids must be at most MAX_CLASS_ID=1048575.*class id 1099511627776"),
+        (lambda: tfbalance.oversample(num_classes=2**40), ValueError,
+         r"`num_classes`.*MAX_CLASS_ID=1048575.*num_classes=1099511627776"),
+        (lambda: tfbalance.rejection_resample(initial_dist={0: 0.5, 2**40: 0.5}), ValueError,
+         r"`initial_dist`.*MAX_CLASS_ID=1048575.*class id 1099511627776"),
+        (lambda: tfbalance.rejection_resample(target_dist={0: 0.5, 2**40: 0.5}), ValueError,
+         r"`target_dist`.*MAX_CLASS_ID=1048575.*class id 1099511627776"),
         (lambda: tfbalance.expected_steps([5, 3], batch_size=2, method="smote"), ValueError,
          "Invalid `method`"),
     ],
@@ -425,12 +433,25 @@ def test_labels_outside_the_known_classes_raise(batch):
         list(ds.apply(tfbalance.rejection_resample(num_classes=2, seed=0)))
     negative = ds.map(lambda x, y: (x, y - 1))
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"outside non-negative class ids.*\[-1 [04]\]"):
+                       match=r"outside the class ids 0..MAX_CLASS_ID=1048575.*\[-1 [04]\]"):
         list(negative.apply(tfbalance.undersample(seed=0)))
     # ... or, when a class inside the range has no rows in `counts`, the bad values themselves.
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"known distribution: \[0, 2, 5\]\. Bad values.*\[1 1"):
         list(ds.apply(tfbalance.undersample(counts=[4, 0, 3, 0, 0, 1], seed=0)))
+
+
+@pytest.mark.parametrize("batch", [None, 4])
+def test_huge_class_ids_at_run_time_raise_naming_the_value(batch):
+    # Online, a mis-parsed id column would otherwise wrap in the int32 ids or make the
+    # running per-class vector terabytes long.
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros(8), np.array([0, 1] * 3 + [2**40, 1])))
+    if batch:
+        ds = ds.batch(batch)
+    for transform in (tfbalance.undersample(seed=0), tfbalance.rejection_resample(seed=0)):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"MAX_CLASS_ID=1048575.*\[0 1099511627776\]"):
+            list(ds.apply(transform))
 
 
 @pytest.mark.timeout(60)

@@ -260,7 +260,7 @@ def test_sequence_labels_where_keras_refuses():
     assert history.history["loss"][0] == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("bad", [5, -1])
+@pytest.mark.parametrize("bad", [5, -1, 2**40, 2**32])
 def test_label_outside_known_classes_names_it(bad):
     ds = _xy([0, 1, bad, 1]).batch(4).apply(with_sample_weights([1.0, 2.0, 3.0]))
     with pytest.raises(tf.errors.InvalidArgumentError, match=rf"class id\] \[{bad}\]"):
@@ -271,6 +271,11 @@ def test_float_labels_must_be_whole_numbers():
     ds = _xy(np.array([0.0, 0.5], np.float32)).apply(with_sample_weights([1.0, 2.0]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="whole numbers"):
         list(ds)
+    # inf would become a huge (or wrapped) id; a float too large for int32 must not wrap.
+    for bad, pattern in ((np.inf, "finite whole numbers"), (2.0**32, r"class id\] \[4294967296\]")):
+        ds = _xy(np.array([0.0, bad])).apply(with_sample_weights([1.0, 2.0]))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=pattern):
+            list(ds)
 
 
 def test_elements_without_label_or_weight_slot():
@@ -298,6 +303,7 @@ def test_elements_without_label_or_weight_slot():
         (tf.Variable([1, 2]), TypeError, "float dtype"),
         (tf.Variable([[1.0, 2.0]]), ValueError, "non-empty vector"),
         (tf.Variable([1.0, -1.0]), ValueError, "non-negative"),
+        ({0: 1.0, 2**40: 1.0}, ValueError, r"MAX_CLASS_ID=1048575.*class id 1099511627776"),
     ],
 )
 def test_bad_weights(weights, exc, pattern):
@@ -556,6 +562,7 @@ def test_callback_rejects_unknown_class_ids():
     [
         ({"num_classes": 0}, ValueError, "num_classes=0"),
         ({"num_classes": "3"}, TypeError, "num_classes='3'"),
+        ({"num_classes": 2**40}, ValueError, r"MAX_CLASS_ID=1048575.*num_classes=1099511627776"),
         ({"update": 0}, ValueError, "update=0"),
         ({"update": "batch"}, ValueError, "update='batch'"),
         ({"momentum": 1.0}, ValueError, r"momentum.*\[0, 1\)"),

@@ -69,8 +69,10 @@ from tfbalance._labels import (
 from tfbalance._random import SEED_TAG, split_seed, zip_with_seeds
 from tfbalance._tf import tf
 from tfbalance._validation import (
+    MAX_CLASS_ID,
     SAMPLING_STRATEGY_WORDS,
     SamplingStrategy,
+    check_num_classes,
     check_positive_int,
     check_seed,
     resolve_target_distribution,
@@ -478,7 +480,7 @@ def _count_plan(
     max_wait_elements: int,
 ) -> _Plan:
     max_wait = check_positive_int(max_wait_elements, "max_wait_elements")
-    num_classes = check_positive_int(num_classes, "num_classes", allow_none=True)
+    num_classes = check_num_classes(num_classes, allow_none=True)
     if counts is None:
         if exact:
             raise ValueError(
@@ -522,7 +524,7 @@ def _rejection_plan(
     target_dist: Any, initial_dist: Any, num_classes: int | None, max_wait_elements: int
 ) -> _Plan:
     max_wait = check_positive_int(max_wait_elements, "max_wait_elements")
-    num_classes = check_positive_int(num_classes, "num_classes", allow_none=True)
+    num_classes = check_num_classes(num_classes, allow_none=True)
     if isinstance(target_dist, str) and target_dist != "balanced":
         raise ValueError(
             "Invalid `target_dist`: expected 'balanced', a list or a dict of class "
@@ -1096,7 +1098,7 @@ def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Tensor:
     elif num_classes is not None:
         allowed = f"0..{num_classes - 1} (num_classes={num_classes})"
     else:
-        allowed = "non-negative class ids"
+        allowed = f"the class ids 0..MAX_CLASS_ID={MAX_CLASS_ID}"
 
     if plan.known is not None and not plan.known.all():
         # A class inside the range may still be unknown: the per-row test decides, and the
@@ -1120,8 +1122,10 @@ def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Tensor:
     # add about 10 ms to the setup of every iterator).
     extremes = tf.stack([tf.reduce_min(labels), tf.reduce_max(labels)])
     ok = extremes[0] >= 0
-    if num_classes is not None:
-        ok &= extremes[1] < num_classes
+    # Without a known class count the bound keeps the running per-class vector (bincount)
+    # small and the int32 ids exact; a mis-parsed id column (2**40) would wrap or exhaust
+    # memory.
+    ok &= extremes[1] < (MAX_CLASS_ID + 1 if num_classes is None else num_classes)
     return tf.debugging.Assert(
         ok,
         [

@@ -22,7 +22,7 @@ from tfbalance._labels import (
     map_elements,
 )
 from tfbalance._tf import tf
-from tfbalance._validation import resolve_class_vector
+from tfbalance._validation import check_num_classes, resolve_class_vector
 
 __all__ = [
     "ClassWeightCallback",
@@ -111,8 +111,9 @@ def class_weights(
     Returns
     -------
     dict
-        ``{class_id: weight}`` for every class in ``counts``, ready for
-        ``model.fit(class_weight=...)`` or ``tfbalance.with_sample_weights``.
+        ``{class_id: weight}`` for every id from 0 to the largest in ``counts`` (ids
+        without rows get 0), ready for ``model.fit(class_weight=...)`` or
+        ``tfbalance.with_sample_weights`` (which needs every id up to the largest).
 
     Raises
     ------
@@ -139,12 +140,14 @@ def class_weights(
     {0: 0.776, 1: 1.224}
     >>> class_weights({0: 30, 1: 0, 2: 10})
     {0: 0.6666666666666666, 1: 0.0, 2: 2.0}
+    >>> class_weights({1: 30, 2: 10})  # e.g. class_counts of labels 1 and 2
+    {0: 0.0, 1: 0.6666666666666666, 2: 2.0}
     """
     _check_method(method)
     beta = _check_beta(beta)
     dist = as_class_distribution(counts, "counts")
-    weights = _weight_vector(np.array(list(dist.counts.values())), method, beta)
-    return {c: float(w) for c, w in zip(dist.classes, weights)}
+    weights = _weight_vector(dist.to_array(), method, beta)
+    return {c: float(w) for c, w in enumerate(weights)}
 
 
 # ----------------------------------------------------------------- per-sample weights
@@ -237,27 +240,31 @@ def _class_ids(y: tf.Tensor, num_classes: tf.Tensor) -> tf.Tensor:
         if rank >= 1 and y.shape[-1] == 1:
             y = tf.squeeze(y, axis=-1)
         if y.dtype.is_floating:
-            whole = tf.reduce_all(tf.equal(y, tf.round(y)))
+            whole = tf.reduce_all(tf.math.is_finite(y) & tf.equal(y, tf.round(y)))
             checks.append(
                 tf.debugging.Assert(
                     whole,
-                    ["Invalid labels: float class ids must be whole numbers; received",
+                    ["Invalid labels: float class ids must be finite whole numbers; received",
                      tf.reshape(y, [-1])[:5]],
                 )
             )
-            y = tf.round(y)
-        ids = tf.cast(y, tf.int32)
-    # One reduction checks both ends of the range: as uint32 a negative id is larger than
-    # any valid one, and the largest unsigned value, read back as int32, is an offending id
-    # for the message. The check runs on every batch, so it is kept to a few cheap ops.
-    largest = tf.reduce_max(tf.cast(ids, tf.uint32))
+            # Rounded in float64 and clipped into int64's range: a huge or infinite float
+            # then stays huge (and fails the range check below) instead of wrapping.
+            y = tf.clip_by_value(tf.round(tf.cast(y, tf.float64)), -(2.0**62), 2.0**62)
+        ids = tf.cast(y, tf.int64)
+    # One reduction checks both ends of the range: as uint64 a negative id is larger than
+    # any valid one, and the largest unsigned value, read back as int64, is an offending id
+    # for the message. It runs on the ids before the int32 cast, so 2**40 cannot wrap to a
+    # valid id. The check runs on every batch, so it is kept to a few cheap ops.
+    largest = tf.reduce_max(tf.cast(ids, tf.uint64))
     checks.append(
         tf.debugging.Assert(
-            largest < tf.cast(num_classes, tf.uint32),
-            ["Invalid labels: class id", tf.bitcast(largest, tf.int32),
+            largest < tf.cast(num_classes, tf.uint64),
+            ["Invalid labels: class id", tf.bitcast(largest, tf.int64),
              "is outside the known classes 0 ..", num_classes - 1],
         )
     )
+    ids = tf.cast(ids, tf.int32)
     with tf.control_dependencies(checks):
         return tf.identity(ids)
 
@@ -684,7 +691,7 @@ class PriorCorrection(keras.layers.Layer):
 
 def _dense_counts(counts: Any, num_classes: int) -> np.ndarray:
     dist = as_class_distribution(counts, "initial_counts")
-    if not isinstance(counts, (ClassDistribution, Mapping)) and dist.num_classes != num_classes:
+    if not isinstance(counts, (ClassDistribution, Mapping)) and len(dist.to_array()) != num_classes:
         raise ValueError(
             f"Invalid `initial_counts`: expected {num_classes} counts, one per class. "
             f"Received: initial_counts={list(dist.counts.values())}"
@@ -792,18 +799,7 @@ class ClassWeightCallback(keras.callbacks.Callback):
         log_prefix: str = "class_weight_",
     ) -> None:
         super().__init__()
-        if isinstance(num_classes, (bool, np.bool_)) or not isinstance(
-            num_classes, (int, np.integer)
-        ):
-            raise TypeError(
-                "Invalid `num_classes`: expected an int >= 1. "
-                f"Received: num_classes={num_classes!r}"
-            )
-        if num_classes < 1:
-            raise ValueError(
-                "Invalid `num_classes`: expected an int >= 1. "
-                f"Received: num_classes={num_classes!r}"
-            )
+        num_classes = check_num_classes(num_classes)
         self.num_classes = int(num_classes)
         self.method = _check_method(method)
         self.beta = _check_beta(beta)
