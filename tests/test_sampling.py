@@ -482,3 +482,21 @@ def test_expected_steps_matches_exact_output():
     assert tfbalance.expected_steps(
         list(INSURANCE), batch_size=1000, method="rejection_resample"
     ) == -(-2 * 62_601 // 1000)
+
+
+@pytest.mark.parametrize("batch", [None, 16])
+@pytest.mark.parametrize(
+    "transform, argument",
+    [
+        (tfbalance.undersample(counts=[900, 100], seed=0), "counts"),
+        (tfbalance.oversample(counts=[900, 100], seed=0), "counts"),
+        (tfbalance.rejection_resample(initial_dist=[0.9, 0.1], seed=0), "initial_dist"),
+    ],
+    ids=["undersample", "oversample", "rejection"],
+)
+def test_fixed_rates_raise_when_a_counted_class_never_appears(transform, argument, batch):
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(300.0), np.zeros(300, np.int64)))
+    ds = ds if batch is None else ds.batch(batch)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"Invalid `{argument}`: the epoch ended without.*missing:\] \[1\]"):
+        list(ds.apply(transform))

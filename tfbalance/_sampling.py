@@ -18,7 +18,7 @@ the indices of the rows to emit (a dropped row is absent, a duplicated one repea
 
 * With fixed rates (Bernoulli mode with known counts, ``rejection_resample`` with
   ``initial_dist``) batches are independent, so each is resampled inside one parallel
-  ``map``: no sequential step at all.
+  ``map``; the only sequential step after it ORs a vector of the classes each batch held.
 * Online and exact modes carry state from batch to batch. One ``Dataset.scan`` step per batch
   updates it (running class counts; rows and picks still to go) and yields per-class numbers
   only; the per-row work runs in the parallel ``map`` after it, so the sequential part stays
@@ -31,10 +31,11 @@ needs no Python state; one iterator reads each input row once per epoch.
 raw lines, with the class ids decoded first (``resample_before_decoding``): only the rows kept
 are decoded in full. The output is the same as applying the transform to the decoded batches.
 
-In the scan modes an empty end-of-epoch batch is appended to the input, tagged by a seed
-without ``SEED_TAG``, so the last scan step can check what only the end of an epoch can tell:
-in exact mode, that the data held as many rows of each class as ``counts`` said; online, that
-every required class appeared.
+An empty end-of-epoch batch is appended to the input, tagged by a seed without
+``SEED_TAG``, so the last scan step can check what only the end of an epoch can tell: in
+exact mode, that the data held as many rows of each class as ``counts`` said; with fixed
+rates, that every class the known distribution gives rows appeared; online, that every
+required class appeared.
 
 Modes
 -----
@@ -469,6 +470,7 @@ class _Plan:
         self.required: np.ndarray | None = None  # bool[C] classes that must appear (online)
         self.max_wait = _DEFAULT_MAX_WAIT
         self.may_repeat = False  # whether a row can be emitted more than once (oversampling)
+        self.source = "counts"  # the argument that gave the known distribution
 
 
 def _count_plan(
@@ -577,6 +579,7 @@ def _rejection_plan(
             f"Received: target_dist={target_dist!r}, initial_dist={_show(initial_dist)}"
         )
     plan = _Plan("static", size)
+    plan.source = "initial_dist"
     plan.known = initial > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(initial > 0, target / np.where(initial > 0, initial, 1.0), 0.0)
@@ -876,14 +879,24 @@ def _resample_batches(
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True, name=name)
     if plan.mode == "static":
         # Fixed rates need no running state, so every batch is resampled independently in
-        # one parallel map: no sequential step, no end marker.
+        # one parallel map. A scan after it only ORs the classes each batch held, so the end
+        # of the epoch can tell a class of the counts that never appeared.
         params = (tf.constant(plan.rates, tf.float64), tf.constant(plan.weights, tf.float64))
+        seeded, has_end = _with_end_marker(zip_with_seeds(batched, seed))
 
         def resample(element: Any, seed: tf.Tensor):
             ids = _class_ids(element, label, plan, label_text, user_batches)
-            return emit(element, ids, params, seed)
+            out = emit(element, ids, params, seed)
+            if not has_end:
+                return out
+            held = tf.math.bincount(ids, minlength=plan.num_classes,
+                                    maxlength=plan.num_classes, dtype=tf.int32) > 0
+            return out, held, tf.not_equal(seed[1], SEED_TAG)
 
-        emitted = zip_with_seeds(batched, seed).map(resample, **parallel)
+        emitted = seeded.map(resample, **parallel)
+        if has_end:
+            emitted = emitted.scan(tf.zeros([plan.num_classes], tf.bool),
+                                   _make_static_end_check(plan, label_text))
     else:
         # Running counts (online) and rows still to pick (exact) are sequential: a scan step
         # per batch updates them and yields per-class parameters only; the per-row work runs
@@ -1082,6 +1095,34 @@ def _make_step(plan: _Plan, label: Label, label_text: str, has_end: bool, user_b
         with tf.control_dependencies(checks):
             ids = tf.identity(ids)
         return new_state, (element, ids, params, seed)
+
+    return step
+
+
+def _make_static_end_check(plan: _Plan, label_text: str):
+    """The scan step after a static resampling: the end of an epoch must have seen every
+    class that the known distribution gives rows (as exact mode checks its counts)."""
+    expected = tf.constant(plan.known)
+    argument = "initial_dist" if plan.source == "initial_dist" else "counts"
+
+    def step(seen: tf.Tensor, inputs: Any):
+        out, held, is_end = inputs
+        seen = seen | held
+        missing = tf.where(expected & tf.logical_not(seen))[:, 0]
+        check = tf.debugging.Assert(
+            tf.logical_not(is_end) | tf.equal(tf.size(missing), 0),
+            [
+                f"Invalid `{argument}`: the epoch ended without a row of some class that "
+                f"`{argument}` gives rows, so the data are not what `{argument}` describes "
+                f"(e.g. a wrong label, or counts of other data; under sharding or tf.data "
+                f"service dynamic sharding pass each shard's own {argument}; "
+                f"label={label_text}). Classes missing:",
+                missing,
+            ],
+        )
+        with tf.control_dependencies([check]):
+            out = tf.nest.map_structure(tf.identity, out)
+        return seen, out
 
     return step
 
