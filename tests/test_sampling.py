@@ -500,3 +500,25 @@ def test_fixed_rates_raise_when_a_counted_class_never_appears(transform, argumen
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=rf"Invalid `{argument}`: the epoch ended without.*missing:\] \[1\]"):
         list(ds.apply(transform))
+
+
+def test_rejection_resample_accepts_counts_as_lists_and_dicts():
+    ds, _ = _dataset([800, 200], batch=100)
+    reference = _rows(ds.apply(tfbalance.rejection_resample(initial_dist=[0.8, 0.2], seed=3)))
+    for initial in ([800, 200], {0: 800, 1: 200}, np.array([8.0, 2.0]),
+                    tfbalance.ClassDistribution([800, 200])):
+        got = _rows(ds.apply(tfbalance.rejection_resample(initial_dist=initial, seed=3)))
+        np.testing.assert_array_equal(got[0], reference[0])
+    # Counts as a target too; probabilities that do not sum to 1 are still refused.
+    got = _rows(ds.apply(tfbalance.rejection_resample(target_dist=[1, 1], initial_dist=[4, 1],
+                                                      seed=3)))
+    np.testing.assert_array_equal(got[0], reference[0])
+    with pytest.raises(ValueError, match="counts must not all be 0"):
+        tfbalance.rejection_resample(initial_dist=[0, 0])
+
+
+def test_transforms_given_arrays_say_they_need_a_dataset():
+    arrays = (np.zeros(4), np.array([0, 1, 0, 1]))
+    for transform in (tfbalance.undersample(counts=[2, 2]), tfbalance.rebatch(2)):
+        with pytest.raises(TypeError, match=r"expected a tf.data.Dataset.*from_tensor_slices"):
+            transform(arrays)

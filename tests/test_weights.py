@@ -408,6 +408,37 @@ def test_prior_correction_bad_input(call, pattern):
         PriorCorrection([1, 1], [1, 1], from_logits="yes")
 
 
+@pytest.mark.parametrize(
+    "output, from_logits",
+    [
+        (lambda: keras.layers.Dense(1, activation="sigmoid"), False),
+        (lambda: keras.layers.Dense(2, activation="softmax"), False),
+        (lambda: keras.layers.Dense(2), True),
+    ],
+    ids=["sigmoid", "softmax", "logits"],
+)
+def test_prior_correction_reads_the_output_activation(output, from_logits):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), output()])
+    train, natural = [500, 500], [900, 100]
+    deploy = keras.Sequential([model, PriorCorrection(train, natural)])
+    assert deploy.layers[-1].from_logits is from_logits
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    raw = model(x)
+    expected = (adjust_logits(raw, train, natural) if from_logits
+                else correct_probabilities(raw, train, natural))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(deploy(x)),
+                               keras.ops.convert_to_numpy(expected), atol=1e-6)
+
+
+def test_prior_correction_refuses_inputs_of_unknown_kind():
+    with pytest.raises(ValueError, match=r"cannot tell whether its inputs.*from_logits=None"):
+        PriorCorrection([1, 1], [9, 1])(keras.ops.convert_to_tensor([[0.3]]))
+    relu = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="relu")])
+    with pytest.raises(ValueError, match="pass from_logits=True"):
+        keras.Sequential([relu, PriorCorrection([1, 1], [9, 1])])
+
+
 def test_correction_of_model_trained_on_undersampled_data():
     rng = np.random.default_rng(2024)
     n = 40_000
@@ -555,6 +586,27 @@ def test_callback_rejects_unknown_class_ids():
     ds = _stream(np.array([0, 1, 2, 0]), batch=4).apply(callback.transform)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"class id\] \[2\]"):
         list(ds)
+
+
+def test_callback_without_its_transform_raises_instead_of_training_unweighted():
+    x = np.zeros((8, 2), np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((x, np.array([0] * 6 + [1] * 2))).batch(4)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    callback = ClassWeightCallback(num_classes=2)
+    with pytest.raises(ValueError, match=r"did not go through it.*callback\.transform"):
+        model.fit(ds, epochs=1, verbose=0, callbacks=[callback])
+    # With it, the same fit runs (and the weights are those of the data).
+    model.fit(ds.apply(callback.transform), epochs=1, verbose=0, callbacks=[callback])
+    assert callback.class_weights == {0: 8 / 12, 1: 2.0}
+
+
+def test_transforms_given_arrays_say_they_need_a_dataset():
+    arrays = (np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+    for transform in (with_sample_weights([1.0, 2.0]), ClassWeightCallback(2).transform):
+        with pytest.raises(TypeError, match=r"expected a tf.data.Dataset.*from_tensor_slices"
+                                            r".*of type tuple"):
+            transform(arrays)
 
 
 @pytest.mark.parametrize(

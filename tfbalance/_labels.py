@@ -19,6 +19,7 @@ Label = Union[None, str, int, Callable[[Any], Any]]
 
 __all__ = [
     "Label",
+    "check_dataset",
     "check_label_argument",
     "get_label",
     "label_spec",
@@ -27,6 +28,19 @@ __all__ = [
     "batched_label_rank",
     "check_batch_rows",
 ]
+
+
+def check_dataset(dataset: Any, arg_name: str = "dataset") -> None:
+    """Raise ``TypeError`` unless ``dataset`` is a ``tf.data.Dataset`` (with a hint for arrays)."""
+    if isinstance(dataset, tf.data.Dataset):
+        return
+    shown = " ".join(repr(dataset).split())  # arrays print on several lines
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
+    raise TypeError(
+        f"Invalid `{arg_name}`: expected a tf.data.Dataset (for arrays in memory, e.g. "
+        "tf.data.Dataset.from_tensor_slices((x, y)); then use it with dataset.apply). "
+        f"Received: {arg_name}={shown} of type {type(dataset).__name__}"
+    )
 
 
 def check_label_argument(label: Label) -> None:

@@ -64,6 +64,7 @@ from tfbalance._labels import (
     Label,
     batched_label_rank,
     check_batch_rows,
+    check_dataset,
     check_label_argument,
     get_label,
 )
@@ -76,7 +77,7 @@ from tfbalance._validation import (
     check_num_classes,
     check_positive_int,
     check_seed,
-    resolve_target_distribution,
+    resolve_distribution,
     sampling_targets,
 )
 
@@ -295,13 +296,16 @@ def rejection_resample(
     label, seed, sample_weight, max_wait_elements, name
         As in ``undersample``.
     target_dist : 'balanced', list or dict
-        The wanted class probabilities (non-negative, summing to 1); ``'balanced'`` is uniform
-        over the classes of ``initial_dist`` (every class id up to its largest), over
-        ``num_classes``, or, online without ``num_classes``, over the classes seen so far.
+        The wanted class probabilities (non-negative, summing to 1, or whole-number counts,
+        which are normalised); ``'balanced'`` is uniform over the classes of
+        ``initial_dist`` (every class id up to its largest), over ``num_classes``, or,
+        online without ``num_classes``, over the classes seen so far.
     initial_dist : ClassDistribution, list or dict, optional
-        The input's class probabilities (or counts, as a ``ClassDistribution``). When None it
-        is estimated online from the rows read so far, with the warm-up bias described in
-        ``undersample``.
+        The input's class probabilities (summing to 1) or counts (a ``ClassDistribution``,
+        or a list or dict of whole numbers, normalised). When None it is estimated online
+        from the rows read so far, with the warm-up bias described in ``undersample``.
+        A class it gives a share above 0 that never appears in an epoch raises at the end
+        of the epoch.
     num_classes : int, optional
         Online mode: the number of classes (defaults to the length of a list ``target_dist``).
 
@@ -392,6 +396,7 @@ def rebatch(
             )
 
     def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
+        check_dataset(dataset)
         out = dataset.rebatch(batch_size, drop_remainder=drop_remainder)
         if num_rows is not None:
             steps = num_rows // batch_size if drop_remainder else -(-num_rows // batch_size)
@@ -537,7 +542,7 @@ def _rejection_plan(
             num_classes = _vector_size(target_dist, "target_dist")
         target = None
         if not isinstance(target_dist, str):
-            target = resolve_target_distribution(target_dist, num_classes, "target_dist")
+            target = resolve_distribution(target_dist, num_classes, "target_dist")
         elif num_classes is not None:
             target = np.full(num_classes, 1.0 / num_classes)
         plan = _Plan("online", num_classes)
@@ -560,7 +565,7 @@ def _rejection_plan(
         initial = initial_dist.to_array() / initial_dist.total
     else:
         size = _vector_size(initial_dist, "initial_dist")
-        initial = resolve_target_distribution(initial_dist, size, "initial_dist")
+        initial = resolve_distribution(initial_dist, size, "initial_dist")
     size = len(initial)
     if np.count_nonzero(initial) < 2:
         raise ValueError(
@@ -570,7 +575,7 @@ def _rejection_plan(
     if isinstance(target_dist, str):
         target = np.full(size, 1.0 / size)
     else:
-        target = resolve_target_distribution(target_dist, size, "target_dist")
+        target = resolve_distribution(target_dist, size, "target_dist")
     impossible = np.flatnonzero((target > 0) & (initial == 0))
     if impossible.size:
         raise ValueError(
@@ -802,10 +807,7 @@ class _Resampling:
         return not self._plan.may_repeat and self._label in (None, 1)
 
     def __call__(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
-        if not isinstance(dataset, tf.data.Dataset):
-            raise TypeError(
-                f"Invalid `dataset`: expected a tf.data.Dataset. Received: dataset={dataset!r}"
-            )
+        check_dataset(dataset)
         plan, label = self._plan, self._label
         rank = batched_label_rank(dataset, label)
         if self._sample_weight:

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_CLASS_ID",
     "resolve_class_vector",
     "resolve_target_distribution",
+    "resolve_distribution",
     "check_seed",
     "SAMPLING_STRATEGY_WORDS",
     "resolve_sampling_strategy",
@@ -104,6 +105,27 @@ def resolve_target_distribution(
             f"{total:.6g}. Received: {arg_name}={_short(target)}"
         )
     return vector / total
+
+
+def resolve_distribution(
+    values: VectorLike, num_classes: int, arg_name: str, *, atol: float = 1e-6
+) -> np.ndarray:
+    """A probability vector from probabilities (summing to 1) or counts (normalised).
+
+    Values that are all whole numbers are counts, whatever their sum; others are
+    probabilities and must sum to 1 within ``atol``, so a mistyped probability list such as
+    ``[0.5, 0.6]`` is refused rather than silently rescaled.
+    """
+    vector = resolve_class_vector(values, num_classes, arg_name)
+    if np.all(vector == np.round(vector)):
+        total = float(vector.sum())
+        if total <= 0:
+            raise ValueError(
+                f"Invalid `{arg_name}`: counts must not all be 0. "
+                f"Received: {arg_name}={_short(values)}"
+            )
+        return vector / total
+    return resolve_target_distribution(values, num_classes, arg_name, atol=atol)
 
 
 def check_seed(seed: Any) -> int | None:

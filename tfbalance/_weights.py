@@ -16,6 +16,7 @@ import numpy as np
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import (
     Label,
+    check_dataset,
     check_label_argument,
     get_label,
     label_spec,
@@ -369,6 +370,7 @@ def with_sample_weights(
     table = _weight_table(weights)
 
     def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
+        check_dataset(dataset)
         _check_label_spec(label_spec(dataset, label), label)
         _check_weight_layout(dataset.element_spec)
         num_classes = tf.shape(table, out_type=tf.int32)[0]
@@ -608,27 +610,52 @@ def correct_probabilities(
     return _reweight_probabilities(probs, train, natural, mode)
 
 
+def _inputs_are_logits(inputs: Any) -> bool | None:
+    """Whether symbolic Keras ``inputs`` come from a logit (True) or probability (False)
+    output, read from the activation of the layer that made them; None when unknown."""
+    history = getattr(inputs, "_keras_history", None)
+    operation = getattr(history, "operation", None)
+    if isinstance(operation, keras.Model):
+        outputs = getattr(operation, "outputs", None) or []
+        return _inputs_are_logits(outputs[0]) if len(outputs) == 1 else None
+    if isinstance(operation, keras.layers.Softmax):
+        return False
+    activation = getattr(operation, "activation", None)
+    if activation is None:
+        return None
+    if activation in (keras.activations.sigmoid, keras.activations.softmax):
+        return False
+    if activation is keras.activations.linear:
+        return True
+    return None
+
+
 @keras.saving.register_keras_serializable(package="tfbalance")
 class PriorCorrection(keras.layers.Layer):
     """Keras layer that moves predictions from the training prior to the natural prior.
 
     Append it to a model trained on resampled data for inference: logits in give adjusted
-    logits out (``from_logits=True``), probabilities in give corrected probabilities out.
-    See ``adjust_logits`` and ``correct_probabilities`` for the formulas.
+    logits out, probabilities in give corrected probabilities out. See ``adjust_logits`` and
+    ``correct_probabilities`` for the formulas.
 
     Parameters
     ----------
     train_dist, natural_dist : ClassDistribution, dict or list
         Class counts or probabilities of the training data and of the deployment data.
-    from_logits : bool
-        Whether the inputs are logits (default) or probabilities.
+    from_logits : bool, optional
+        Whether the inputs are logits or probabilities. When None (default) it is read from
+        the layer that produces the inputs the first time the layer is called on a Keras
+        model's output: a ``sigmoid`` / ``softmax`` activation (or a ``Softmax`` layer) means
+        probabilities, no activation means logits. Anything else (eager tensors, another
+        activation) raises ``ValueError``: pass it explicitly then.
     **kwargs
         Passed to ``keras.layers.Layer`` (``name``, ``dtype``).
 
     Raises
     ------
     ValueError
-        As ``adjust_logits``; an input whose last axis fits neither mode when called.
+        As ``adjust_logits``; an input whose last axis fits neither mode when called;
+        ``from_logits=None`` with inputs whose kind cannot be read from the model.
 
     Examples
     --------
@@ -638,6 +665,10 @@ class PriorCorrection(keras.layers.Layer):
     0.1
     >>> PriorCorrection.from_config(layer.get_config()).natural_dist
     [0.9, 0.1]
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    >>> deploy = keras.Sequential([model, PriorCorrection([500, 500], [900, 100])])
+    >>> deploy.layers[-1].from_logits  # read from the sigmoid
+    False
     """
 
     def __init__(
@@ -645,18 +676,34 @@ class PriorCorrection(keras.layers.Layer):
         train_dist: PriorLike,
         natural_dist: PriorLike,
         *,
-        from_logits: bool = True,
+        from_logits: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(from_logits, (bool, np.bool_)):
+        if from_logits is not None and not isinstance(from_logits, (bool, np.bool_)):
             raise TypeError(
-                f"Invalid `from_logits`: expected a bool. Received: from_logits={from_logits!r}"
+                "Invalid `from_logits`: expected a bool or None. "
+                f"Received: from_logits={from_logits!r}"
             )
         train, natural = _priors(train_dist, natural_dist)
         self._train = train
         self._natural = natural
-        self.from_logits = bool(from_logits)
+        self.from_logits = None if from_logits is None else bool(from_logits)
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.from_logits is None:
+            # Keras hands `call` backend placeholders, so the producing layer is only
+            # visible here, on the symbolic inputs.
+            inferred = _inputs_are_logits(inputs)
+            if inferred is None:
+                raise ValueError(
+                    "Invalid `from_logits`: PriorCorrection cannot tell whether its inputs "
+                    "are logits or probabilities (they do not come from a layer with a "
+                    "sigmoid/softmax activation or none); pass from_logits=True for logits "
+                    "or from_logits=False for probabilities. Received: from_logits=None"
+                )
+            self.from_logits = inferred
+        return super().__call__(inputs, *args, **kwargs)
 
     @property
     def train_dist(self) -> list[float]:
@@ -747,7 +794,9 @@ class ClassWeightCallback(keras.callbacks.Callback):
     Raises
     ------
     ValueError, TypeError
-        Bad arguments, as ``class_weights``; ``initial_counts`` of the wrong length.
+        Bad arguments, as ``class_weights``; ``initial_counts`` of the wrong length; in
+        ``fit``, after the first batch, training data that did not go through ``transform``
+        (the weights would never reach the loss).
 
     Notes
     -----
@@ -842,7 +891,13 @@ class ClassWeightCallback(keras.callbacks.Callback):
             self._weight_var = tf.Variable(
                 tf.ones([self.num_classes], tf.float32), trainable=False, name="class_weights"
             )
+            # Elements that went through `transform`: fit without it would train with
+            # weights of 1.0 while the callback logs weights that never reach the loss.
+            self._elements_var = tf.Variable(
+                tf.constant(0, tf.int64), trainable=False, name="elements_weighted"
+            )
         self._last_block = 0
+        self._checked = False
         self._reset()
 
     # -- state -------------------------------------------------------------------------
@@ -906,10 +961,13 @@ class ClassWeightCallback(keras.callbacks.Callback):
         >>> callback.counts
         {0: 6, 1: 2}
         """
+        check_dataset(dataset)
         _check_label_spec(label_spec(dataset, self.label), self.label)
         _check_weight_layout(dataset.element_spec)
         counts_var, weight_var = self._count_var, self._weight_var
         num_classes = self.num_classes
+
+        elements_var = self._elements_var
 
         def fn(element: Any) -> Any:
             ids = _class_ids(get_label(element, self.label), tf.constant(num_classes))
@@ -917,7 +975,8 @@ class ClassWeightCallback(keras.callbacks.Callback):
                 tf.reshape(ids, [-1]), minlength=num_classes, maxlength=num_classes,
                 dtype=tf.int64,
             )
-            with tf.control_dependencies([counts_var.assign_add(batch_counts)]):
+            updates = [counts_var.assign_add(batch_counts), elements_var.assign_add(1)]
+            with tf.control_dependencies(updates):
                 weights = tf.gather(weight_var, ids)
             return _attach(element, weights)
 
@@ -928,11 +987,27 @@ class ClassWeightCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset()
+        self._checked = False
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._last_block = 0
 
+    def _check_transform_used(self) -> None:
+        # A trained batch was read from the training iterator, so if the dataset went
+        # through `transform` at least one element has been weighted by now.
+        if self._checked:
+            return
+        self._checked = True
+        if int(self._elements_var.numpy()) == 0:
+            raise ValueError(
+                "Invalid dataset: ClassWeightCallback's weights reach the loss only through "
+                "its transform, but the training data did not go through it (every sample "
+                "would have weight 1.0). Use model.fit(train_ds.apply(callback.transform), "
+                "callbacks=[callback]). Received: a dataset without callback.transform"
+            )
+
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._check_transform_used()
         if self.update == "epoch":
             return
         block = (batch + 1) // self.update
