@@ -522,3 +522,37 @@ def test_transforms_given_arrays_say_they_need_a_dataset():
     for transform in (tfbalance.undersample(counts=[2, 2]), tfbalance.rebatch(2)):
         with pytest.raises(TypeError, match=r"expected a tf.data.Dataset.*from_tensor_slices"):
             transform(arrays)
+
+
+ONLINE = [
+    lambda: tfbalance.undersample(seed=0),
+    lambda: tfbalance.oversample(seed=0),
+    lambda: tfbalance.rejection_resample(seed=0),
+]
+
+
+@pytest.mark.parametrize("batch", [None, 512])
+@pytest.mark.parametrize("minority_first", [False, True])
+@pytest.mark.parametrize("make", ONLINE, ids=["undersample", "oversample", "rejection"])
+def test_online_mode_refuses_a_label_sorted_stream(make, minority_first, batch):
+    # 9,000 zeros then 1,000 ones (or the reverse): the online estimate would be wrong
+    # (8,961 / 1,000 instead of 1,000 / 1,000), so the order test raises.
+    y = np.array([0] * 9000 + [1] * 1000, np.int64)
+    y = y[::-1].copy() if minority_first else y
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(10_000), y))
+    ds = ds if batch is None else ds.batch(batch)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"random order.*Shuffle the rows.*pass counts="):
+        list(ds.apply(make()))
+
+
+def test_online_order_test_accepts_random_streams_with_a_rare_late_class():
+    # A class of a few rows whose first row comes late is what random order gives; the
+    # order test (a tail bound, not a z-score) must not flag it.
+    rng = np.random.default_rng(5)
+    y = rng.choice(2, size=40_000, p=[0.9, 0.1]).astype(np.int64)
+    y[rng.integers(30_000, 40_000)] = 2  # one row of class 2, in the last quarter
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(y)), y)).batch(256)
+    for make in ONLINE:
+        _, labels = _rows(ds.apply(make()))
+        assert set(np.unique(labels)) <= {0, 1, 2}

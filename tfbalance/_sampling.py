@@ -133,7 +133,9 @@ def undersample(
         with noisy rates (relative error about ``sqrt((1 - p_c) / (n p_c))`` after ``n``
         rows). The expected output then differs from the target by O(log N) rows from the
         ratio's estimation bias, which decays as 1/n, plus O(sqrt(N)) noise. This assumes the
-        class order is random; for sorted data pass ``counts``.
+        class order is random: a batch whose class mix a random order gives with
+        probability below 2e-13 (a stream sorted or grouped by label) raises
+        ``InvalidArgumentError``; for such data pass ``counts`` or shuffle first.
     sampling_strategy : str, float, dict or callable
         imbalanced-learn semantics (for under-sampling): ``'auto'`` (= ``'not minority'``),
         ``'majority'``, ``'not minority'``, ``'not majority'``, ``'all'``; a float in
@@ -172,8 +174,9 @@ def undersample(
         Bad ``sampling_strategy`` (imbalanced-learn's checks), ``exact=True`` without
         ``counts``, fewer than two classes with rows, a dict asking for more rows than a class
         has. At run time (``tf.errors.InvalidArgumentError``): labels outside the known
-        classes; in exact mode a class count that does not match ``counts``; online, a
-        required class that never appears.
+        classes (or above ``MAX_CLASS_ID`` online); in exact mode a class count that does
+        not match ``counts``; with ``counts``, an epoch without a class they give rows;
+        online, a required class that never appears, or a stream not in random order.
     TypeError
         Labels that are not integers, or arguments of the wrong type.
 
@@ -1092,6 +1095,8 @@ def _make_step(plan: _Plan, label: Label, label_text: str, has_end: bool, user_b
             rates, weights, rule_checks = plan.online_rule(tf.cast(seen, tf.float64))
             checks.extend(rule_checks)
             checks.append(_check_seen(seen, read, is_end, plan, label_text, has_end))
+            checks.append(_check_random_order(seen, read, _pad_to(batch_counts, tf.size(seen)),
+                                              rows, label_text))
             with tf.control_dependencies(checks):
                 params = (tf.identity(rates), tf.identity(weights))
         with tf.control_dependencies(checks):
@@ -1127,6 +1132,51 @@ def _make_static_end_check(plan: _Plan, label_text: str):
         return seen, out
 
     return step
+
+
+# The order test raises when a batch's class mix has probability below 2 * exp(-30)
+# (about 2e-13) under a random row order: a correct stream then trips it about once in
+# 10**12 class-batch checks, while a label-sorted one trips within a batch of its first
+# change of class.
+_ORDER_TEST_LOG_BOUND = 30.0
+
+
+def _check_random_order(
+    seen: tf.Tensor, read: tf.Tensor, batch_counts: tf.Tensor, rows: tf.Tensor, label_text: str
+) -> tf.Operation:
+    """Online mode: refuse a batch whose class mix a random row order cannot explain.
+
+    In a randomly ordered stream the last ``n`` of the ``N`` rows read so far are a uniform
+    random subset of them, so given the running count ``T_c`` of class ``c`` its count in
+    the batch is hypergeometric(N, T_c, n). Hoeffding's bound for sampling without
+    replacement gives ``P(|m_c / n - q_c| >= |a_c - q_c|) <= 2 exp(-n KL(a_c || q_c))`` with
+    ``q_c = T_c / N`` and ``a_c = m_c / n``; a sorted or grouped stream (the online estimate
+    would then be wrong) makes ``n KL`` huge at its first change of class. The bound holds
+    for small counts too, where a z-score would flag the first row of a rare class.
+    """
+    n = tf.cast(rows, tf.float64)
+    prior = read > rows  # the first batch has nothing to be compared with
+    q = tf.cast(seen, tf.float64) / tf.maximum(tf.cast(read, tf.float64), 1.0)
+    a = tf.cast(batch_counts, tf.float64) / tf.maximum(n, 1.0)
+    kl = (tf.math.xlogy(a, a) - tf.math.xlogy(a, q)
+          + tf.math.xlogy(1.0 - a, 1.0 - a) - tf.math.xlogy(1.0 - a, 1.0 - q))
+    statistic = n * tf.reduce_max(tf.concat([kl, tf.zeros([1], tf.float64)], 0))
+    return tf.debugging.Assert(
+        tf.logical_not(prior) | (statistic <= _ORDER_TEST_LOG_BOUND),
+        [
+            f"Invalid dataset: the class distribution is estimated online (counts=None), "
+            f"which needs rows in random order, but this batch's class mix is one a random "
+            f"order gives with probability below 2e-13 (the stream looks sorted or grouped "
+            f"by label, and the online rates would be wrong; label={label_text}). Shuffle "
+            f"the rows before this transform, or pass counts=tfbalance.class_counts(...) "
+            f"(initial_dist= for rejection_resample). Rows read:",
+            read,
+            "rows of each class so far:",
+            seen,
+            "in this batch:",
+            batch_counts,
+        ],
+    )
 
 
 def _pad_to(vector: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
