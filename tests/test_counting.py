@@ -128,7 +128,9 @@ def test_labels_without_class_zero_match_imbalanced_learn():
         assert dist.imbalance_ratio == 5.0
         assert dist.to_array().tolist() == [0, 50, 20, 10]  # the dense form graphs use
     # A callable strategy written for imbalanced-learn works unchanged and asks the same.
-    strategy = lambda counts: {c: n // 2 for c, n in counts.items()}  # noqa: E731
+    def strategy(counts):
+        return {c: n // 2 for c, n in counts.items()}
+
     sampler = RandomUnderSampler(sampling_strategy=lambda y: strategy(_imblearn_counter(y)),
                                  random_state=0)
     _, y_res = sampler.fit_resample(np.zeros((80, 1)), y)
@@ -164,7 +166,7 @@ def test_class_weights_of_labels_without_class_zero_feed_with_sample_weights():
 def test_empty_distribution_has_no_majority():
     dist = ClassDistribution([0, 0])
     with pytest.raises(ValueError, match="no rows"):
-        dist.minority
+        _ = dist.minority
     assert dist.to_dict()["imbalance_ratio"] is None
     assert "imbalance ratio" not in repr(dist)
 
