@@ -138,3 +138,47 @@ def test_one_iterator_one_read_per_row(factory):
     for _ in ds:
         pass
     assert int(reads.numpy()) == N0 + N1
+
+
+def _column_label_data():
+    """Rows of 4 features whose first value says which row it is, labels of shape (1,)."""
+    y = _data().map(lambda x, y: y)
+    labels = np.concatenate([b.numpy() for b in y.batch(1000)])
+    x = np.arange(4 * len(labels), dtype=np.float32).reshape(-1, 4)
+    return x, labels
+
+
+def _check_rows_whole(x_out, y_out, x, labels):
+    x_out = np.reshape(x_out, [-1, 4])
+    row = (x_out[:, 0] // 4).astype(int)
+    # Every output row is an input row, whole, with its own label.
+    np.testing.assert_array_equal(x_out, x[row])
+    np.testing.assert_array_equal(np.reshape(y_out, [-1]), labels[row])
+
+
+@pytest.mark.parametrize("batch", BATCHINGS)
+@pytest.mark.parametrize("factory", FACTORIES, ids=IDS)
+def test_labels_of_shape_one_keep_rows_whole(factory, batch):
+    # from_tensor_slices((X, y.reshape(-1, 1))): one row per element, not a batch of one.
+    x, labels = _column_label_data()
+    ds = tf.data.Dataset.from_tensor_slices((x, labels.reshape(-1, 1)))
+    if batch is not None:
+        ds = ds.batch(batch)  # labels (batch, 1)
+    out = ds.apply(factory([N0, N1], 3))
+    if batch is None:
+        assert out.element_spec == ds.element_spec
+    xs, ys = zip(*[(a.numpy(), b.numpy()) for a, b in out])
+    _check_rows_whole(np.concatenate([np.reshape(a, [-1]) for a in xs]),
+                      np.concatenate([np.reshape(b, [-1]) for b in ys]), x, labels)
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=IDS)
+def test_dict_features_label_of_shape_one_and_weights_keep_rows_whole(factory):
+    x, labels = _column_label_data()
+    w = np.full(len(labels), 2.0, np.float32)
+    ds = tf.data.Dataset.from_tensor_slices(({"f": x}, labels.reshape(-1, 1), w))
+    out = ds.apply(factory([N0, N1], 4))
+    assert out.element_spec == ds.element_spec
+    rows = [(e[0]["f"].numpy(), e[1].numpy(), e[2].numpy()) for e in out]
+    _check_rows_whole(np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows]), x, labels)
+    np.testing.assert_array_equal([r[2] for r in rows], 2.0)

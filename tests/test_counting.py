@@ -101,9 +101,84 @@ def test_distribution_summaries():
 
 
 def test_distribution_from_list_and_labels():
+    # A zero given explicitly is kept in `counts` (a declared, empty class) ...
     assert ClassDistribution([3, 0, 1]).counts == {0: 3, 1: 0, 2: 1}
-    assert ClassDistribution([3, 0, 1]).imbalance_ratio == float("inf")
-    assert ClassDistribution.from_labels(np.array([2, 2, 0])).counts == {0: 1, 1: 0, 2: 2}
+    # ... but is not a class of the data: the summaries cover the classes with rows.
+    assert ClassDistribution([3, 0, 1]).imbalance_ratio == 3.0
+    assert ClassDistribution([3, 0, 1]).minority == 2
+    assert ClassDistribution([3, 0, 1]).present().counts == {0: 3, 2: 1}
+    # Counting labels never invents an id without rows.
+    assert ClassDistribution.from_labels(np.array([2, 2, 0])).counts == {0: 1, 2: 2}
+
+
+def _imblearn_counter(y):
+    from collections import Counter
+
+    return dict(sorted(Counter(y.tolist()).items()))
+
+
+def test_labels_without_class_zero_match_imbalanced_learn():
+    from imblearn.under_sampling import RandomUnderSampler
+
+    y = np.array([1] * 50 + [2] * 20 + [3] * 10)
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((80, 1)), y))
+    for dist in (class_counts(ds), class_counts(ds.batch(7)), ClassDistribution.from_labels(y)):
+        assert dist.counts == _imblearn_counter(y)
+        assert dist.minority == 3 and dist.majority == 1
+        assert dist.imbalance_ratio == 5.0
+        assert dist.to_array().tolist() == [0, 50, 20, 10]  # the dense form graphs use
+    # A callable strategy written for imbalanced-learn works unchanged and asks the same.
+    def strategy(counts):
+        return {c: n // 2 for c, n in counts.items()}
+
+    sampler = RandomUnderSampler(sampling_strategy=lambda y: strategy(_imblearn_counter(y)),
+                                 random_state=0)
+    _, y_res = sampler.fit_resample(np.zeros((80, 1)), y)
+    out = ds.apply(tfbalance.undersample(counts=class_counts(ds),
+                                         sampling_strategy=lambda d: strategy(d.counts),
+                                         exact=True, seed=0))
+    assert _imblearn_counter(np.array([int(t) for _, t in out])) == _imblearn_counter(y_res)
+
+
+def test_callable_strategy_sees_only_classes_with_rows():
+    seen = []
+
+    def strategy(dist):
+        seen.append(dist.counts)
+        return {c: n // 2 for c, n in dist.counts.items()}
+
+    tfbalance.undersample(counts=[5, 0, 3], sampling_strategy=strategy)
+    assert seen == [{0: 5, 2: 3}]
+
+
+def test_class_weights_of_labels_without_class_zero_feed_with_sample_weights():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array([1] * 6 + [2] * 2)
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros(8), y))
+    weights = tfbalance.class_weights(class_counts(ds))
+    expected = compute_class_weight("balanced", classes=np.array([1, 2]), y=y)
+    assert weights == {0: 0.0, 1: expected[0], 2: expected[1]}
+    got = [float(w) for _, _, w in ds.apply(tfbalance.with_sample_weights(weights))]
+    np.testing.assert_allclose(got, np.where(y == 1, expected[0], expected[1]), rtol=1e-6)
+
+
+def test_empty_distribution_has_no_majority():
+    dist = ClassDistribution([0, 0])
+    with pytest.raises(ValueError, match="no rows"):
+        _ = dist.minority
+    assert dist.to_dict()["imbalance_ratio"] is None
+    assert "imbalance ratio" not in repr(dist)
+
+
+def test_huge_class_ids_are_refused_naming_the_value():
+    with pytest.raises(ValueError, match=r"MAX_CLASS_ID=1048575.*class id 1099511627776"):
+        ClassDistribution({0: 5, 2**40: 3})
+    with pytest.raises(ValueError, match=r"MAX_CLASS_ID=1048575.*containing 1099511627776"):
+        ClassDistribution.from_labels(np.array([0, 2**40]))
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros(3), np.array([0, 2**40, 1])))
+    with pytest.raises(ValueError, match=r"MAX_CLASS_ID=1048575.*a label of 1099511627776"):
+        class_counts(ds)
 
 
 @pytest.mark.parametrize(

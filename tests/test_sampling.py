@@ -269,6 +269,45 @@ def test_variable_length_unbatched_elements():
     assert all(len(x) == float(tf.reduce_sum(x)) for x, _ in rows)
 
 
+def test_elements_that_are_neither_rows_nor_batches_are_refused():
+    # Three labels beside scalar features: not one row (one class id), not a batch.
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros(6), np.zeros((6, 3), np.int64)))
+    with pytest.raises(ValueError, match=r"neither single rows nor batches.*\(3,\)"):
+        ds.apply(tfbalance.undersample(counts=[10, 8]))
+    # Batches whose components disagree on the number of rows.
+    uneven = tf.data.Dataset.from_tensors((np.zeros((5, 2)), np.zeros(4, np.int64)))
+    with pytest.raises(ValueError, match=r"leading dimensions \[5, 4\] differ"):
+        uneven.apply(tfbalance.oversample(counts=[10, 8]))
+    with pytest.raises(ValueError, match="neither single rows nor batches"):
+        tfbalance.class_counts(ds)
+
+
+def test_batches_whose_rows_disagree_at_run_time_raise():
+    # A loose signature hides that the features have 4 rows and the labels 3: gathering
+    # would cut the features silently.
+    def gen():
+        yield np.arange(4.0), np.array([0, 1, 1])
+
+    signature = (tf.TensorSpec([None], tf.float64), tf.TensorSpec([None], tf.int64))
+    ds = tf.data.Dataset.from_generator(gen, output_signature=signature)
+    for transform in (tfbalance.undersample(counts=[1, 2]),
+                      tfbalance.undersample(counts=[1, 2], exact=True)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="component 0 of a batch"):
+            list(ds.apply(transform))
+
+
+def test_batch_of_one_row_is_resampled_as_a_row():
+    # batch(1, drop_remainder=True) holds one row, so reading it as one row is right.
+    ds, y = _dataset([30, 10])
+    out = ds.batch(1, drop_remainder=True).apply(
+        tfbalance.undersample(counts=[30, 10], exact=True, seed=0)
+    )
+    assert out.element_spec == ds.batch(1, drop_remainder=True).element_spec
+    x_out, y_out = _rows(out)
+    np.testing.assert_array_equal(y_out, y[x_out])
+    assert np.bincount(y_out).tolist() == [10, 10]
+
+
 def test_runs_under_tf_distribute():
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     ds, _ = _dataset([300, 100], batch=50)
@@ -358,6 +397,14 @@ def test_reads_its_input_once_unlike_tf_rejection_resample():
                                               initial_dist=[0.5, 0.5, 0.0]),
          ValueError, r"class\(es\) \[2\] have a target probability above 0"),
         (lambda: tfbalance.rebatch(0), ValueError, "Invalid `batch_size`"),
+        (lambda: tfbalance.undersample(counts={0: 5, 2**40: 3}), ValueError,
+         r"`counts`: class ids must be at most MAX_CLASS_ID=1048575.*class id 1099511627776"),
+        (lambda: tfbalance.oversample(num_classes=2**40), ValueError,
+         r"`num_classes`.*MAX_CLASS_ID=1048575.*num_classes=1099511627776"),
+        (lambda: tfbalance.rejection_resample(initial_dist={0: 0.5, 2**40: 0.5}), ValueError,
+         r"`initial_dist`.*MAX_CLASS_ID=1048575.*class id 1099511627776"),
+        (lambda: tfbalance.rejection_resample(target_dist={0: 0.5, 2**40: 0.5}), ValueError,
+         r"`target_dist`.*MAX_CLASS_ID=1048575.*class id 1099511627776"),
         (lambda: tfbalance.expected_steps([5, 3], batch_size=2, method="smote"), ValueError,
          "Invalid `method`"),
     ],
@@ -386,12 +433,25 @@ def test_labels_outside_the_known_classes_raise(batch):
         list(ds.apply(tfbalance.rejection_resample(num_classes=2, seed=0)))
     negative = ds.map(lambda x, y: (x, y - 1))
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"outside non-negative class ids.*\[-1 [04]\]"):
+                       match=r"outside the class ids 0..MAX_CLASS_ID=1048575.*\[-1 [04]\]"):
         list(negative.apply(tfbalance.undersample(seed=0)))
     # ... or, when a class inside the range has no rows in `counts`, the bad values themselves.
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"known distribution: \[0, 2, 5\]\. Bad values.*\[1 1"):
         list(ds.apply(tfbalance.undersample(counts=[4, 0, 3, 0, 0, 1], seed=0)))
+
+
+@pytest.mark.parametrize("batch", [None, 4])
+def test_huge_class_ids_at_run_time_raise_naming_the_value(batch):
+    # Online, a mis-parsed id column would otherwise wrap in the int32 ids or make the
+    # running per-class vector terabytes long.
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros(8), np.array([0, 1] * 3 + [2**40, 1])))
+    if batch:
+        ds = ds.batch(batch)
+    for transform in (tfbalance.undersample(seed=0), tfbalance.rejection_resample(seed=0)):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"MAX_CLASS_ID=1048575.*\[0 1099511627776\]"):
+            list(ds.apply(transform))
 
 
 @pytest.mark.timeout(60)
@@ -422,3 +482,77 @@ def test_expected_steps_matches_exact_output():
     assert tfbalance.expected_steps(
         list(INSURANCE), batch_size=1000, method="rejection_resample"
     ) == -(-2 * 62_601 // 1000)
+
+
+@pytest.mark.parametrize("batch", [None, 16])
+@pytest.mark.parametrize(
+    "transform, argument",
+    [
+        (tfbalance.undersample(counts=[900, 100], seed=0), "counts"),
+        (tfbalance.oversample(counts=[900, 100], seed=0), "counts"),
+        (tfbalance.rejection_resample(initial_dist=[0.9, 0.1], seed=0), "initial_dist"),
+    ],
+    ids=["undersample", "oversample", "rejection"],
+)
+def test_fixed_rates_raise_when_a_counted_class_never_appears(transform, argument, batch):
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(300.0), np.zeros(300, np.int64)))
+    ds = ds if batch is None else ds.batch(batch)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"Invalid `{argument}`: the epoch ended without.*missing:\] \[1\]"):
+        list(ds.apply(transform))
+
+
+def test_rejection_resample_accepts_counts_as_lists_and_dicts():
+    ds, _ = _dataset([800, 200], batch=100)
+    reference = _rows(ds.apply(tfbalance.rejection_resample(initial_dist=[0.8, 0.2], seed=3)))
+    for initial in ([800, 200], {0: 800, 1: 200}, np.array([8.0, 2.0]),
+                    tfbalance.ClassDistribution([800, 200])):
+        got = _rows(ds.apply(tfbalance.rejection_resample(initial_dist=initial, seed=3)))
+        np.testing.assert_array_equal(got[0], reference[0])
+    # Counts as a target too; probabilities that do not sum to 1 are still refused.
+    got = _rows(ds.apply(tfbalance.rejection_resample(target_dist=[1, 1], initial_dist=[4, 1],
+                                                      seed=3)))
+    np.testing.assert_array_equal(got[0], reference[0])
+    with pytest.raises(ValueError, match="counts must not all be 0"):
+        tfbalance.rejection_resample(initial_dist=[0, 0])
+
+
+def test_transforms_given_arrays_say_they_need_a_dataset():
+    arrays = (np.zeros(4), np.array([0, 1, 0, 1]))
+    for transform in (tfbalance.undersample(counts=[2, 2]), tfbalance.rebatch(2)):
+        with pytest.raises(TypeError, match=r"expected a tf.data.Dataset.*from_tensor_slices"):
+            transform(arrays)
+
+
+ONLINE = [
+    lambda: tfbalance.undersample(seed=0),
+    lambda: tfbalance.oversample(seed=0),
+    lambda: tfbalance.rejection_resample(seed=0),
+]
+
+
+@pytest.mark.parametrize("batch", [None, 512])
+@pytest.mark.parametrize("minority_first", [False, True])
+@pytest.mark.parametrize("make", ONLINE, ids=["undersample", "oversample", "rejection"])
+def test_online_mode_refuses_a_label_sorted_stream(make, minority_first, batch):
+    # 9,000 zeros then 1,000 ones (or the reverse): the online estimate would be wrong
+    # (8,961 / 1,000 instead of 1,000 / 1,000), so the order test raises.
+    y = np.array([0] * 9000 + [1] * 1000, np.int64)
+    y = y[::-1].copy() if minority_first else y
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(10_000), y))
+    ds = ds if batch is None else ds.batch(batch)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"random order.*Shuffle the rows.*pass counts="):
+        list(ds.apply(make()))
+
+
+def test_online_order_test_accepts_random_streams_with_a_rare_late_class():
+    # A class of a few rows whose first row comes late is what random order gives; the
+    # order test (a tail bound, not a z-score) must not flag it.
+    rng = np.random.default_rng(5)
+    y = rng.choice(2, size=40_000, p=[0.9, 0.1]).astype(np.int64)
+    y[rng.integers(30_000, 40_000)] = 2  # one row of class 2, in the last quarter
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(y)), y)).batch(256)
+    for make in ONLINE:
+        _, labels = _rows(ds.apply(make()))
+        assert set(np.unique(labels)) <= {0, 1, 2}

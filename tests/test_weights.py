@@ -260,7 +260,7 @@ def test_sequence_labels_where_keras_refuses():
     assert history.history["loss"][0] == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("bad", [5, -1])
+@pytest.mark.parametrize("bad", [5, -1, 2**40, 2**32])
 def test_label_outside_known_classes_names_it(bad):
     ds = _xy([0, 1, bad, 1]).batch(4).apply(with_sample_weights([1.0, 2.0, 3.0]))
     with pytest.raises(tf.errors.InvalidArgumentError, match=rf"class id\] \[{bad}\]"):
@@ -271,6 +271,11 @@ def test_float_labels_must_be_whole_numbers():
     ds = _xy(np.array([0.0, 0.5], np.float32)).apply(with_sample_weights([1.0, 2.0]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="whole numbers"):
         list(ds)
+    # inf would become a huge (or wrapped) id; a float too large for int32 must not wrap.
+    for bad, pattern in ((np.inf, "finite whole numbers"), (2.0**32, r"class id\] \[4294967296\]")):
+        ds = _xy(np.array([0.0, bad])).apply(with_sample_weights([1.0, 2.0]))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=pattern):
+            list(ds)
 
 
 def test_elements_without_label_or_weight_slot():
@@ -298,6 +303,7 @@ def test_elements_without_label_or_weight_slot():
         (tf.Variable([1, 2]), TypeError, "float dtype"),
         (tf.Variable([[1.0, 2.0]]), ValueError, "non-empty vector"),
         (tf.Variable([1.0, -1.0]), ValueError, "non-negative"),
+        ({0: 1.0, 2**40: 1.0}, ValueError, r"MAX_CLASS_ID=1048575.*class id 1099511627776"),
     ],
 )
 def test_bad_weights(weights, exc, pattern):
@@ -400,6 +406,37 @@ def test_prior_correction_bad_input(call, pattern):
         call()
     with pytest.raises(TypeError, match="from_logits"):
         PriorCorrection([1, 1], [1, 1], from_logits="yes")
+
+
+@pytest.mark.parametrize(
+    "output, from_logits",
+    [
+        (lambda: keras.layers.Dense(1, activation="sigmoid"), False),
+        (lambda: keras.layers.Dense(2, activation="softmax"), False),
+        (lambda: keras.layers.Dense(2), True),
+    ],
+    ids=["sigmoid", "softmax", "logits"],
+)
+def test_prior_correction_reads_the_output_activation(output, from_logits):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), output()])
+    train, natural = [500, 500], [900, 100]
+    deploy = keras.Sequential([model, PriorCorrection(train, natural)])
+    assert deploy.layers[-1].from_logits is from_logits
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    raw = model(x)
+    expected = (adjust_logits(raw, train, natural) if from_logits
+                else correct_probabilities(raw, train, natural))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(deploy(x)),
+                               keras.ops.convert_to_numpy(expected), atol=1e-6)
+
+
+def test_prior_correction_refuses_inputs_of_unknown_kind():
+    with pytest.raises(ValueError, match=r"cannot tell whether its inputs.*from_logits=None"):
+        PriorCorrection([1, 1], [9, 1])(keras.ops.convert_to_tensor([[0.3]]))
+    relu = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="relu")])
+    with pytest.raises(ValueError, match="pass from_logits=True"):
+        keras.Sequential([relu, PriorCorrection([1, 1], [9, 1])])
 
 
 def test_correction_of_model_trained_on_undersampled_data():
@@ -551,11 +588,33 @@ def test_callback_rejects_unknown_class_ids():
         list(ds)
 
 
+def test_callback_without_its_transform_raises_instead_of_training_unweighted():
+    x = np.zeros((8, 2), np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((x, np.array([0] * 6 + [1] * 2))).batch(4)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    callback = ClassWeightCallback(num_classes=2)
+    with pytest.raises(ValueError, match=r"did not go through it.*callback\.transform"):
+        model.fit(ds, epochs=1, verbose=0, callbacks=[callback])
+    # With it, the same fit runs (and the weights are those of the data).
+    model.fit(ds.apply(callback.transform), epochs=1, verbose=0, callbacks=[callback])
+    assert callback.class_weights == {0: 8 / 12, 1: 2.0}
+
+
+def test_transforms_given_arrays_say_they_need_a_dataset():
+    arrays = (np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+    for transform in (with_sample_weights([1.0, 2.0]), ClassWeightCallback(2).transform):
+        with pytest.raises(TypeError, match=r"expected a tf.data.Dataset.*from_tensor_slices"
+                                            r".*of type tuple"):
+            transform(arrays)
+
+
 @pytest.mark.parametrize(
     "kwargs, exc, pattern",
     [
         ({"num_classes": 0}, ValueError, "num_classes=0"),
         ({"num_classes": "3"}, TypeError, "num_classes='3'"),
+        ({"num_classes": 2**40}, ValueError, r"MAX_CLASS_ID=1048575.*num_classes=1099511627776"),
         ({"update": 0}, ValueError, "update=0"),
         ({"update": "batch"}, ValueError, "update='batch'"),
         ({"momentum": 1.0}, ValueError, r"momentum.*\[0, 1\)"),

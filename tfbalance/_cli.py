@@ -262,7 +262,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     progress = not (args.quiet or args.json) and sys.stdout.isatty()
     dist = class_counts(source, args.label, verbose=progress, field_delim=args.delimiter)
     # A class with count 0 gets no weight: no row carries it.
-    weights = {c: (w if dist.counts[c] else None) for c, w in class_weights(dist).items()}
+    weights = {c: (w if dist.counts.get(c) else None) for c, w in class_weights(dist).items()}
     if args.plot:
         from tfbalance._plotting import plot_class_distribution
 

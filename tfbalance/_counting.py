@@ -7,7 +7,7 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from tfbalance._distribution import ClassDistribution
+from tfbalance._distribution import MAX_CLASS_ID, ClassDistribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._progress import show_progress as _show_progress
 from tfbalance._tf import tf
@@ -98,11 +98,16 @@ def class_counts(
 
         cardinality = int(per_batch.cardinality())
         progbar = keras.utils.Progbar(cardinality if cardinality > 0 else None, unit_name="batch")
-    for step, (minimum, counts) in enumerate(per_batch.as_numpy_iterator(), start=1):
+    for step, (minimum, maximum, counts) in enumerate(per_batch.as_numpy_iterator(), start=1):
         if minimum < 0:
             raise ValueError(
                 "Invalid labels: class ids must be non-negative. "
                 f"Received: a label of {int(minimum)} (label={label!r})"
+            )
+        if maximum > MAX_CLASS_ID:
+            raise ValueError(
+                f"Invalid labels: class ids must be at most MAX_CLASS_ID={MAX_CLASS_ID}. "
+                f"Received: a label of {int(maximum)} (label={label!r})"
             )
         if counts.size > totals.size:
             totals = np.pad(totals, (0, counts.size - totals.size))
@@ -111,10 +116,13 @@ def class_counts(
             progbar.update(step)
     if totals.size == 0:
         raise ValueError(f"Invalid `source`: the dataset has no elements. Received: source={source!r}")
-    return ClassDistribution(totals)
+    # Only the ids that occur: an id without rows is not a class of the data.
+    return ClassDistribution({c: n for c, n in enumerate(totals.tolist()) if n})
 
 
-def _batch_counts(labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    minimum = tf.reduce_min(tf.concat([labels, tf.zeros([1], tf.int64)], axis=0))
-    counts = tf.math.bincount(tf.maximum(labels, 0), dtype=tf.int64)
-    return minimum, counts
+def _batch_counts(labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    padded = tf.concat([labels, tf.zeros([1], tf.int64)], axis=0)
+    minimum, maximum = tf.reduce_min(padded), tf.reduce_max(padded)
+    # Clipped so that a huge id (refused above) cannot make bincount allocate terabytes.
+    counts = tf.math.bincount(tf.clip_by_value(labels, 0, MAX_CLASS_ID + 1), dtype=tf.int64)
+    return minimum, maximum, counts

@@ -2,6 +2,15 @@
 
 A leaf module (numpy only), so that every part of the package can use the type without
 importing the counting, CSV or TensorFlow code.
+
+Class ids and the classes of the data
+-------------------------------------
+A ``ClassDistribution`` holds the ids it was given with their counts. Only ids with rows
+are classes *of the data*: ``minority``, ``majority``, ``imbalance_ratio`` and what a
+``sampling_strategy`` callable sees cover those (imbalanced-learn passes ``Counter(y)``,
+which has no zeros). A zero count appears in ``counts`` only when a user gave it (a list
+position or a dict key: a class declared but empty); counting labels never invents one.
+``to_array`` gives the dense vector, indexed by id, that graphs need.
 """
 
 from __future__ import annotations
@@ -11,7 +20,12 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
-__all__ = ["ClassDistribution", "CountsLike", "as_class_distribution"]
+__all__ = ["MAX_CLASS_ID", "ClassDistribution", "CountsLike", "as_class_distribution"]
+
+# The largest class id accepted anywhere (counts, labels, files). Per-class state is a dense
+# vector indexed by id (graph state, bincount, to_array), so an id is memory: 2**20 - 1 keeps
+# any such vector under 8 MB, while a mis-parsed id column (2**40) would ask for terabytes.
+MAX_CLASS_ID = 2**20 - 1
 
 
 class ClassDistribution:
@@ -21,7 +35,9 @@ class ClassDistribution:
     ----------
     counts : dict or sequence of int
         ``{class_id: count}``, or a list whose position ``i`` holds the count of class ``i``.
-        Class ids are non-negative integers; counts are non-negative integers.
+        Class ids are integers in ``[0, MAX_CLASS_ID]`` (``2**20 - 1``); counts are
+        non-negative integers. A zero count declares a class without rows: it is listed in
+        ``counts`` but is not a class of the data (see ``minority``).
     names : sequence of str, optional
         Human-readable class names, indexed by class id (e.g. the string labels that
         ``read_csv`` mapped to ids).
@@ -37,6 +53,14 @@ class ClassDistribution:
     5.105
     >>> {c: round(p, 4) for c, p in dist.proportions.items()}
     {0: 0.8362, 1: 0.1638}
+
+    Only ids with rows count as classes of the data:
+
+    >>> labels = ClassDistribution.from_labels([1, 1, 2, 3, 3, 3])
+    >>> labels.counts, labels.minority, labels.imbalance_ratio
+    ({1: 2, 2: 1, 3: 3}, 2, 3.0)
+    >>> labels.to_array()
+    array([0, 2, 1, 3])
     """
 
     def __init__(
@@ -71,22 +95,39 @@ class ClassDistribution:
                 "Invalid `labels`: class ids must be non-negative. "
                 f"Received: labels containing {int(array.min())}"
             )
-        return cls(np.bincount(array.reshape(-1)) if array.size else {}, names=names)
+        if array.size and array.max() > MAX_CLASS_ID:
+            raise ValueError(
+                f"Invalid `labels`: class ids must be at most MAX_CLASS_ID={MAX_CLASS_ID}. "
+                f"Received: labels containing {int(array.max())}"
+            )
+        if not array.size:
+            return cls({}, names=names)
+        # Only the ids that occur: an id without rows is not a class of the data.
+        ids, counts = np.unique(array.reshape(-1), return_counts=True)
+        return cls(dict(zip(ids.tolist(), counts.tolist())), names=names)
 
     @property
     def counts(self) -> dict[int, int]:
-        """``{class_id: count}``, sorted by class id."""
+        """``{class_id: count}``, sorted by class id: the ids given (a zero only if given)."""
         return dict(self._counts)
 
     @property
     def classes(self) -> list[int]:
-        """The class ids, sorted."""
+        """The class ids of ``counts``, sorted."""
         return list(self._counts)
 
     @property
     def num_classes(self) -> int:
-        """Number of classes (the length of ``classes``)."""
+        """Number of class ids (the length of ``classes``)."""
         return len(self._counts)
+
+    def present(self) -> ClassDistribution:
+        """The classes of the data only: the ids with a count above 0.
+
+        >>> ClassDistribution([5, 0, 3]).present().counts
+        {0: 5, 2: 3}
+        """
+        return ClassDistribution(self._with_rows(), names=self._names)
 
     @property
     def names(self) -> tuple[str, ...] | None:
@@ -106,22 +147,32 @@ class ClassDistribution:
             raise ValueError("The distribution is empty (total=0): proportions are undefined.")
         return {c: n / total for c, n in self._counts.items()}
 
+    def _with_rows(self) -> dict[int, int]:
+        with_rows = {c: n for c, n in self._counts.items() if n > 0}
+        if not with_rows:
+            raise ValueError(
+                "The distribution has no rows (total=0): it has no majority or minority "
+                f"class. Received: counts={self._counts!r}"
+            )
+        return with_rows
+
     @property
     def majority(self) -> int:
-        """The class with the largest count (the smallest id on ties)."""
-        return max(self._counts, key=lambda c: (self._counts[c], -c))
+        """The class with the most rows (the smallest id on ties)."""
+        counts = self._with_rows()
+        return max(counts, key=lambda c: (counts[c], -c))
 
     @property
     def minority(self) -> int:
-        """The class with the smallest count (the smallest id on ties)."""
-        return min(self._counts, key=lambda c: (self._counts[c], c))
+        """The class with the fewest rows, among those with rows (the smallest id on ties)."""
+        counts = self._with_rows()
+        return min(counts, key=lambda c: (counts[c], c))
 
     @property
     def imbalance_ratio(self) -> float:
-        """Largest count / smallest count (``inf`` when a class has count 0)."""
-        smallest = self._counts[self.minority]
-        largest = self._counts[self.majority]
-        return math.inf if smallest == 0 else largest / smallest
+        """Majority count / minority count, over the classes with rows."""
+        counts = self._with_rows()
+        return counts[self.majority] / counts[self.minority]
 
     def to_array(self, num_classes: int | None = None) -> np.ndarray:
         """Counts as a dense int64 vector indexed by class id (missing ids count 0).
@@ -148,13 +199,14 @@ class ClassDistribution:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
+        empty = self.total == 0
         result: dict[str, Any] = {
             "counts": {str(c): n for c, n in self._counts.items()},
             "total": self.total,
             "num_classes": self.num_classes,
-            "majority": self.majority,
-            "minority": self.minority,
-            "imbalance_ratio": self.imbalance_ratio,
+            "majority": None if empty else self.majority,
+            "minority": None if empty else self.minority,
+            "imbalance_ratio": None if empty else self.imbalance_ratio,
         }
         if self.total:
             result["proportions"] = {str(c): p for c, p in self.proportions.items()}
@@ -178,7 +230,8 @@ class ClassDistribution:
         for c, n in self._counts.items():
             share = f"{n / total:8.2%}" if total else f"{'-':>8}"
             lines.append(f"  {self.name(c):>{width}}  {n:>12,}  {share}")
-        lines.append(f"  imbalance ratio {self.imbalance_ratio:.3f}")
+        if total:
+            lines.append(f"  imbalance ratio {self.imbalance_ratio:.3f}")
         return "\n".join(lines)
 
 
@@ -191,6 +244,11 @@ def _validate_counts(counts: Any, arg_name: str) -> dict[int, int]:
     if isinstance(counts, Mapping):
         items = list(counts.items())
     elif isinstance(counts, (Sequence, np.ndarray)) and not isinstance(counts, (str, bytes)):
+        if len(counts) > MAX_CLASS_ID + 1:
+            raise ValueError(
+                f"Invalid `{arg_name}`: class ids must be at most MAX_CLASS_ID={MAX_CLASS_ID}, "
+                f"but the list holds {len(counts)} counts. Received: {arg_name}={_short(counts)}"
+            )
         items = list(enumerate(np.asarray(counts).tolist()))
     else:
         raise TypeError(
@@ -204,7 +262,13 @@ def _validate_counts(counts: Any, arg_name: str) -> dict[int, int]:
         if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) or c < 0:
             raise ValueError(
                 f"Invalid `{arg_name}`: class ids must be non-negative integers. "
-                f"Received: {arg_name}={counts!r} (class id {c!r})"
+                f"Received: {arg_name}={_short(counts)} (class id {c!r})"
+            )
+        if c > MAX_CLASS_ID:
+            raise ValueError(
+                f"Invalid `{arg_name}`: class ids must be at most MAX_CLASS_ID={MAX_CLASS_ID} "
+                f"(per-class state is a dense vector indexed by id). "
+                f"Received: {arg_name}={_short(counts)} (class id {int(c)})"
             )
         if isinstance(n, (float, np.floating)) and float(n).is_integer():
             n = int(n)
@@ -215,6 +279,11 @@ def _validate_counts(counts: Any, arg_name: str) -> dict[int, int]:
             )
         result[int(c)] = int(n)
     return dict(sorted(result.items()))
+
+
+def _short(value: Any) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def as_class_distribution(counts: CountsLike, arg_name: str = "counts") -> ClassDistribution:

@@ -19,13 +19,28 @@ Label = Union[None, str, int, Callable[[Any], Any]]
 
 __all__ = [
     "Label",
+    "check_dataset",
     "check_label_argument",
     "get_label",
     "label_spec",
     "map_elements",
     "check_integer_labels",
     "batched_label_rank",
+    "check_batch_rows",
 ]
+
+
+def check_dataset(dataset: Any, arg_name: str = "dataset") -> None:
+    """Raise ``TypeError`` unless ``dataset`` is a ``tf.data.Dataset`` (with a hint for arrays)."""
+    if isinstance(dataset, tf.data.Dataset):
+        return
+    shown = " ".join(repr(dataset).split())  # arrays print on several lines
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
+    raise TypeError(
+        f"Invalid `{arg_name}`: expected a tf.data.Dataset (for arrays in memory, e.g. "
+        "tf.data.Dataset.from_tensor_slices((x, y)); then use it with dataset.apply). "
+        f"Received: {arg_name}={shown} of type {type(dataset).__name__}"
+    )
 
 
 def check_label_argument(label: Label) -> None:
@@ -142,20 +157,89 @@ def check_integer_labels(spec: tf.TensorSpec, label: Label) -> None:
 
 
 def batched_label_rank(dataset: tf.data.Dataset, label: Label) -> int:
-    """0 for a scalar class id per element, 1 for a vector of ids per batch.
+    """0 when each element is one row (one class id), 1 when it is a batch of rows.
 
-    Raises ``ValueError`` when the rank is unknown or higher than 1 (labels of shape
-    ``(batch, 1)`` are accepted as batched and flattened by callers).
+    The one rule every function that reads rows uses. It looks at the whole element, not the
+    label alone, because a label of shape ``(1,)`` may be a single row's ``y[1]`` (from
+    ``from_tensor_slices((X, y.reshape(-1, 1)))``), not a batch of one row:
+
+    * labels holding exactly one class id (shape ``()``, ``(1,)`` or ``(1, 1)``) make the
+      element one row. That reading is right even when the element is a batch of one row
+      (``batch(1, drop_remainder=True)``): it holds one row either way, so it is kept,
+      dropped or repeated whole;
+    * labels of shape ``(B,)`` or ``(B, 1)`` with ``B`` other than 1 (or unknown) make the
+      element a batch, provided every component can be one: it has a leading axis and the
+      leading dimensions agree (an unknown one agrees with any), as ``Dataset.batch`` makes
+      them. Callers check at run time that every component has as many rows as there are
+      labels (``check_batch_rows``), where the static shapes leave it open;
+    * anything else (labels of unknown or higher rank; several labels beside a scalar or
+      a component with another number of rows) is refused with ``ValueError``.
+
+    Labels of shape ``(batch, 1)`` / ``(1,)`` are flattened by callers.
     """
     spec = label_spec(dataset, label)
     check_integer_labels(spec, label)
-    rank = spec.shape.rank
-    if rank == 2 and spec.shape[-1] == 1:
+    shape = spec.shape
+    if shape.rank is not None and shape.num_elements() == 1:
+        return 0
+    if shape.rank not in (1, 2) or (shape.rank == 2 and shape[-1] != 1):
+        raise ValueError(
+            "Invalid `label`: expected one class id per element (a scalar) or per row of a "
+            f"batch (shape (batch,) or (batch, 1)), but the labels have shape {shape}. "
+            f"Received: label={label!r}"
+        )
+    can_batch, leads = _can_be_batch(dataset.element_spec, shape[0])
+    if can_batch:
         return 1
-    if rank in (0, 1):
-        return rank
     raise ValueError(
-        "Invalid `label`: expected one class id per element (a scalar) or per row of a "
-        f"batch (shape (batch,) or (batch, 1)), but the labels have shape {spec.shape}. "
-        f"Received: label={label!r}"
+        "Invalid dataset: its elements are neither single rows nor batches: the labels have "
+        f"shape {shape} (a single row needs one class id) but the components' leading "
+        f"dimensions {leads} differ (a batch has the same number of rows in every "
+        f"component). Received: element_spec={dataset.element_spec!r}"
     )
+
+
+def check_batch_rows(element: Any, num_labels: tf.Tensor) -> list:
+    """Assertions that every dense component of a batch has ``num_labels`` rows.
+
+    Static shapes cannot always tell (e.g. ``from_generator`` with a loose signature); a
+    component with another number of rows would otherwise be cut or repeated silently.
+    """
+    checks = []
+    for index, tensor in enumerate(tf.nest.flatten(element)):
+        if not isinstance(tensor, tf.Tensor) or tensor.shape.rank == 0:
+            continue
+        rows = tf.shape(tensor, out_type=num_labels.dtype)[0]
+        checks.append(
+            tf.debugging.assert_equal(
+                rows, num_labels,
+                message=(
+                    f"Invalid dataset: component {index} of a batch has another number of "
+                    "rows than there are labels (elements must be single rows with one "
+                    "class id, or batches with one class id per row)"
+                ),
+            )
+        )
+    return checks
+
+
+def _can_be_batch(element_spec: Any, label_rows: Any) -> tuple[bool, list]:
+    """Whether every component has a leading axis and the leading dimensions agree."""
+    rows = label_rows  # None: not known yet
+    leads: list = []
+    ok = True
+    for spec in tf.nest.flatten(element_spec):
+        shape = getattr(spec, "shape", None)
+        if shape is None or shape.rank is None:
+            continue  # unknown rank: compatible with either reading
+        if shape.rank == 0:
+            leads.append("scalar")
+            ok = False
+            continue
+        lead = shape[0]
+        leads.append(lead)
+        if rows is None:
+            rows = lead
+        elif lead is not None and lead != rows:
+            ok = False
+    return ok, leads

@@ -18,7 +18,7 @@ the indices of the rows to emit (a dropped row is absent, a duplicated one repea
 
 * With fixed rates (Bernoulli mode with known counts, ``rejection_resample`` with
   ``initial_dist``) batches are independent, so each is resampled inside one parallel
-  ``map``: no sequential step at all.
+  ``map``; the only sequential step after it ORs a vector of the classes each batch held.
 * Online and exact modes carry state from batch to batch. One ``Dataset.scan`` step per batch
   updates it (running class counts; rows and picks still to go) and yields per-class numbers
   only; the per-row work runs in the parallel ``map`` after it, so the sequential part stays
@@ -31,10 +31,11 @@ needs no Python state; one iterator reads each input row once per epoch.
 raw lines, with the class ids decoded first (``resample_before_decoding``): only the rows kept
 are decoded in full. The output is the same as applying the transform to the decoded batches.
 
-In the scan modes an empty end-of-epoch batch is appended to the input, tagged by a seed
-without ``SEED_TAG``, so the last scan step can check what only the end of an epoch can tell:
-in exact mode, that the data held as many rows of each class as ``counts`` said; online, that
-every required class appeared.
+An empty end-of-epoch batch is appended to the input, tagged by a seed without
+``SEED_TAG``, so the last scan step can check what only the end of an epoch can tell: in
+exact mode, that the data held as many rows of each class as ``counts`` said; with fixed
+rates, that every class the known distribution gives rows appeared; online, that every
+required class appeared.
 
 Modes
 -----
@@ -59,15 +60,24 @@ from typing import Any, Callable, Mapping, Sequence, Union
 import numpy as np
 
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
-from tfbalance._labels import Label, batched_label_rank, check_label_argument, get_label
+from tfbalance._labels import (
+    Label,
+    batched_label_rank,
+    check_batch_rows,
+    check_dataset,
+    check_label_argument,
+    get_label,
+)
 from tfbalance._random import SEED_TAG, split_seed, zip_with_seeds
 from tfbalance._tf import tf
 from tfbalance._validation import (
+    MAX_CLASS_ID,
     SAMPLING_STRATEGY_WORDS,
     SamplingStrategy,
+    check_num_classes,
     check_positive_int,
     check_seed,
-    resolve_target_distribution,
+    resolve_distribution,
     sampling_targets,
 )
 
@@ -123,7 +133,9 @@ def undersample(
         with noisy rates (relative error about ``sqrt((1 - p_c) / (n p_c))`` after ``n``
         rows). The expected output then differs from the target by O(log N) rows from the
         ratio's estimation bias, which decays as 1/n, plus O(sqrt(N)) noise. This assumes the
-        class order is random; for sorted data pass ``counts``.
+        class order is random: a batch whose class mix a random order gives with
+        probability below 2e-13 (a stream sorted or grouped by label) raises
+        ``InvalidArgumentError``; for such data pass ``counts`` or shuffle first.
     sampling_strategy : str, float, dict or callable
         imbalanced-learn semantics (for under-sampling): ``'auto'`` (= ``'not minority'``),
         ``'majority'``, ``'not minority'``, ``'not majority'``, ``'all'``; a float in
@@ -162,8 +174,9 @@ def undersample(
         Bad ``sampling_strategy`` (imbalanced-learn's checks), ``exact=True`` without
         ``counts``, fewer than two classes with rows, a dict asking for more rows than a class
         has. At run time (``tf.errors.InvalidArgumentError``): labels outside the known
-        classes; in exact mode a class count that does not match ``counts``; online, a
-        required class that never appears.
+        classes (or above ``MAX_CLASS_ID`` online); in exact mode a class count that does
+        not match ``counts``; with ``counts``, an epoch without a class they give rows;
+        online, a required class that never appears, or a stream not in random order.
     TypeError
         Labels that are not integers, or arguments of the wrong type.
 
@@ -286,13 +299,16 @@ def rejection_resample(
     label, seed, sample_weight, max_wait_elements, name
         As in ``undersample``.
     target_dist : 'balanced', list or dict
-        The wanted class probabilities (non-negative, summing to 1); ``'balanced'`` is uniform
-        over the classes of ``initial_dist`` (every class id up to its largest), over
-        ``num_classes``, or, online without ``num_classes``, over the classes seen so far.
+        The wanted class probabilities (non-negative, summing to 1, or whole-number counts,
+        which are normalised); ``'balanced'`` is uniform over the classes of
+        ``initial_dist`` (every class id up to its largest), over ``num_classes``, or,
+        online without ``num_classes``, over the classes seen so far.
     initial_dist : ClassDistribution, list or dict, optional
-        The input's class probabilities (or counts, as a ``ClassDistribution``). When None it
-        is estimated online from the rows read so far, with the warm-up bias described in
-        ``undersample``.
+        The input's class probabilities (summing to 1) or counts (a ``ClassDistribution``,
+        or a list or dict of whole numbers, normalised). When None it is estimated online
+        from the rows read so far, with the warm-up bias described in ``undersample``.
+        A class it gives a share above 0 that never appears in an epoch raises at the end
+        of the epoch.
     num_classes : int, optional
         Online mode: the number of classes (defaults to the length of a list ``target_dist``).
 
@@ -383,6 +399,7 @@ def rebatch(
             )
 
     def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
+        check_dataset(dataset)
         out = dataset.rebatch(batch_size, drop_remainder=drop_remainder)
         if num_rows is not None:
             steps = num_rows // batch_size if drop_remainder else -(-num_rows // batch_size)
@@ -461,6 +478,7 @@ class _Plan:
         self.required: np.ndarray | None = None  # bool[C] classes that must appear (online)
         self.max_wait = _DEFAULT_MAX_WAIT
         self.may_repeat = False  # whether a row can be emitted more than once (oversampling)
+        self.source = "counts"  # the argument that gave the known distribution
 
 
 def _count_plan(
@@ -472,7 +490,7 @@ def _count_plan(
     max_wait_elements: int,
 ) -> _Plan:
     max_wait = check_positive_int(max_wait_elements, "max_wait_elements")
-    num_classes = check_positive_int(num_classes, "num_classes", allow_none=True)
+    num_classes = check_num_classes(num_classes, allow_none=True)
     if counts is None:
         if exact:
             raise ValueError(
@@ -516,7 +534,7 @@ def _rejection_plan(
     target_dist: Any, initial_dist: Any, num_classes: int | None, max_wait_elements: int
 ) -> _Plan:
     max_wait = check_positive_int(max_wait_elements, "max_wait_elements")
-    num_classes = check_positive_int(num_classes, "num_classes", allow_none=True)
+    num_classes = check_num_classes(num_classes, allow_none=True)
     if isinstance(target_dist, str) and target_dist != "balanced":
         raise ValueError(
             "Invalid `target_dist`: expected 'balanced', a list or a dict of class "
@@ -527,7 +545,7 @@ def _rejection_plan(
             num_classes = _vector_size(target_dist, "target_dist")
         target = None
         if not isinstance(target_dist, str):
-            target = resolve_target_distribution(target_dist, num_classes, "target_dist")
+            target = resolve_distribution(target_dist, num_classes, "target_dist")
         elif num_classes is not None:
             target = np.full(num_classes, 1.0 / num_classes)
         plan = _Plan("online", num_classes)
@@ -550,7 +568,7 @@ def _rejection_plan(
         initial = initial_dist.to_array() / initial_dist.total
     else:
         size = _vector_size(initial_dist, "initial_dist")
-        initial = resolve_target_distribution(initial_dist, size, "initial_dist")
+        initial = resolve_distribution(initial_dist, size, "initial_dist")
     size = len(initial)
     if np.count_nonzero(initial) < 2:
         raise ValueError(
@@ -560,7 +578,7 @@ def _rejection_plan(
     if isinstance(target_dist, str):
         target = np.full(size, 1.0 / size)
     else:
-        target = resolve_target_distribution(target_dist, size, "target_dist")
+        target = resolve_distribution(target_dist, size, "target_dist")
     impossible = np.flatnonzero((target > 0) & (initial == 0))
     if impossible.size:
         raise ValueError(
@@ -569,6 +587,7 @@ def _rejection_plan(
             f"Received: target_dist={target_dist!r}, initial_dist={_show(initial_dist)}"
         )
     plan = _Plan("static", size)
+    plan.source = "initial_dist"
     plan.known = initial > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(initial > 0, target / np.where(initial > 0, initial, 1.0), 0.0)
@@ -791,17 +810,14 @@ class _Resampling:
         return not self._plan.may_repeat and self._label in (None, 1)
 
     def __call__(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
-        if not isinstance(dataset, tf.data.Dataset):
-            raise TypeError(
-                f"Invalid `dataset`: expected a tf.data.Dataset. Received: dataset={dataset!r}"
-            )
+        check_dataset(dataset)
         plan, label = self._plan, self._label
         rank = batched_label_rank(dataset, label)
         if self._sample_weight:
             _check_weight_structure(dataset.element_spec)
         batched = _internal_batch(dataset) if rank == 0 else dataset
         out = _resample_batches(batched, plan, label, self._seed, self._shuffle,
-                                self._sample_weight, self._name)
+                                self._sample_weight, self._name, user_batches=rank == 1)
         if rank == 0:
             out = out.unbatch()
             if plan.total is not None:
@@ -861,27 +877,37 @@ def _internal_batch(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 def _resample_batches(
     batched: tf.data.Dataset, plan: _Plan, label: Label, seed: int | None, shuffle: bool,
-    sample_weight: bool, name: str | None,
+    sample_weight: bool, name: str | None, *, user_batches: bool,
 ) -> tf.data.Dataset:
     label_text = repr(label) if not callable(label) else getattr(label, "__name__", "callable")
     emit = _make_emit(plan, shuffle, sample_weight)
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True, name=name)
     if plan.mode == "static":
         # Fixed rates need no running state, so every batch is resampled independently in
-        # one parallel map: no sequential step, no end marker.
+        # one parallel map. A scan after it only ORs the classes each batch held, so the end
+        # of the epoch can tell a class of the counts that never appeared.
         params = (tf.constant(plan.rates, tf.float64), tf.constant(plan.weights, tf.float64))
+        seeded, has_end = _with_end_marker(zip_with_seeds(batched, seed))
 
         def resample(element: Any, seed: tf.Tensor):
-            ids = _class_ids(element, label, plan, label_text)
-            return emit(element, ids, params, seed)
+            ids = _class_ids(element, label, plan, label_text, user_batches)
+            out = emit(element, ids, params, seed)
+            if not has_end:
+                return out
+            held = tf.math.bincount(ids, minlength=plan.num_classes,
+                                    maxlength=plan.num_classes, dtype=tf.int32) > 0
+            return out, held, tf.not_equal(seed[1], SEED_TAG)
 
-        emitted = zip_with_seeds(batched, seed).map(resample, **parallel)
+        emitted = seeded.map(resample, **parallel)
+        if has_end:
+            emitted = emitted.scan(tf.zeros([plan.num_classes], tf.bool),
+                                   _make_static_end_check(plan, label_text))
     else:
         # Running counts (online) and rows still to pick (exact) are sequential: a scan step
         # per batch updates them and yields per-class parameters only; the per-row work runs
         # in the parallel map after it.
         seeded, has_end = _with_end_marker(zip_with_seeds(batched, seed))
-        step = _make_step(plan, label, label_text, has_end)
+        step = _make_step(plan, label, label_text, has_end, user_batches)
         scanned = seeded.scan(_initial_state(plan), step)
         emitted = scanned.map(emit, **parallel)
     return emitted
@@ -956,10 +982,19 @@ def _choose_in_classes(
     return tf.gather(picked, tf.math.invert_permutation(order))
 
 
-def _class_ids(element: Any, label: Label, plan: _Plan, label_text: str) -> tf.Tensor:
-    """The batch's class ids as an int32 vector, checked against the plan's classes."""
+def _class_ids(
+    element: Any, label: Label, plan: _Plan, label_text: str, user_batches: bool
+) -> tf.Tensor:
+    """The batch's class ids as an int32 vector, checked against the plan's classes.
+
+    On the user's batches (not those built from single rows here) every component must also
+    have one row per label.
+    """
     labels = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
-    with tf.control_dependencies([_check_labels(labels, plan, label_text)]):
+    checks = [_check_labels(labels, plan, label_text)]
+    if user_batches:
+        checks.extend(check_batch_rows(element, tf.size(labels)))
+    with tf.control_dependencies(checks):
         return tf.cast(labels, tf.int32)
 
 
@@ -1002,14 +1037,14 @@ def _initial_state(plan: _Plan) -> dict[str, tf.Tensor]:
     return state
 
 
-def _make_step(plan: _Plan, label: Label, label_text: str, has_end: bool):
+def _make_step(plan: _Plan, label: Label, label_text: str, has_end: bool, user_batches: bool):
     """The scan step of the online and exact modes: running state in, per-class parameters out."""
     size = plan.num_classes
 
     def step(state: dict[str, tf.Tensor], inputs: Any):
         element, seed = inputs
         is_end = tf.not_equal(seed[1], SEED_TAG)
-        ids = _class_ids(element, label, plan, label_text)
+        ids = _class_ids(element, label, plan, label_text, user_batches)
         rows = tf.size(ids, out_type=tf.int64)
         if size is None:
             batch_counts = tf.math.bincount(ids, dtype=tf.int64)
@@ -1060,6 +1095,8 @@ def _make_step(plan: _Plan, label: Label, label_text: str, has_end: bool):
             rates, weights, rule_checks = plan.online_rule(tf.cast(seen, tf.float64))
             checks.extend(rule_checks)
             checks.append(_check_seen(seen, read, is_end, plan, label_text, has_end))
+            checks.append(_check_random_order(seen, read, _pad_to(batch_counts, tf.size(seen)),
+                                              rows, label_text))
             with tf.control_dependencies(checks):
                 params = (tf.identity(rates), tf.identity(weights))
         with tf.control_dependencies(checks):
@@ -1067,6 +1104,79 @@ def _make_step(plan: _Plan, label: Label, label_text: str, has_end: bool):
         return new_state, (element, ids, params, seed)
 
     return step
+
+
+def _make_static_end_check(plan: _Plan, label_text: str):
+    """The scan step after a static resampling: the end of an epoch must have seen every
+    class that the known distribution gives rows (as exact mode checks its counts)."""
+    expected = tf.constant(plan.known)
+    argument = "initial_dist" if plan.source == "initial_dist" else "counts"
+
+    def step(seen: tf.Tensor, inputs: Any):
+        out, held, is_end = inputs
+        seen = seen | held
+        missing = tf.where(expected & tf.logical_not(seen))[:, 0]
+        check = tf.debugging.Assert(
+            tf.logical_not(is_end) | tf.equal(tf.size(missing), 0),
+            [
+                f"Invalid `{argument}`: the epoch ended without a row of some class that "
+                f"`{argument}` gives rows, so the data are not what `{argument}` describes "
+                f"(e.g. a wrong label, or counts of other data; under sharding or tf.data "
+                f"service dynamic sharding pass each shard's own {argument}; "
+                f"label={label_text}). Classes missing:",
+                missing,
+            ],
+        )
+        with tf.control_dependencies([check]):
+            out = tf.nest.map_structure(tf.identity, out)
+        return seen, out
+
+    return step
+
+
+# The order test raises when a batch's class mix has probability below 2 * exp(-30)
+# (about 2e-13) under a random row order: a correct stream then trips it about once in
+# 10**12 class-batch checks, while a label-sorted one trips within a batch of its first
+# change of class.
+_ORDER_TEST_LOG_BOUND = 30.0
+
+
+def _check_random_order(
+    seen: tf.Tensor, read: tf.Tensor, batch_counts: tf.Tensor, rows: tf.Tensor, label_text: str
+) -> tf.Operation:
+    """Online mode: refuse a batch whose class mix a random row order cannot explain.
+
+    In a randomly ordered stream the last ``n`` of the ``N`` rows read so far are a uniform
+    random subset of them, so given the running count ``T_c`` of class ``c`` its count in
+    the batch is hypergeometric(N, T_c, n). Hoeffding's bound for sampling without
+    replacement gives ``P(|m_c / n - q_c| >= |a_c - q_c|) <= 2 exp(-n KL(a_c || q_c))`` with
+    ``q_c = T_c / N`` and ``a_c = m_c / n``; a sorted or grouped stream (the online estimate
+    would then be wrong) makes ``n KL`` huge at its first change of class. The bound holds
+    for small counts too, where a z-score would flag the first row of a rare class.
+    """
+    n = tf.cast(rows, tf.float64)
+    prior = read > rows  # the first batch has nothing to be compared with
+    q = tf.cast(seen, tf.float64) / tf.maximum(tf.cast(read, tf.float64), 1.0)
+    a = tf.cast(batch_counts, tf.float64) / tf.maximum(n, 1.0)
+    kl = (tf.math.xlogy(a, a) - tf.math.xlogy(a, q)
+          + tf.math.xlogy(1.0 - a, 1.0 - a) - tf.math.xlogy(1.0 - a, 1.0 - q))
+    statistic = n * tf.reduce_max(tf.concat([kl, tf.zeros([1], tf.float64)], 0))
+    return tf.debugging.Assert(
+        tf.logical_not(prior) | (statistic <= _ORDER_TEST_LOG_BOUND),
+        [
+            f"Invalid dataset: the class distribution is estimated online (counts=None), "
+            f"which needs rows in random order, but this batch's class mix is one a random "
+            f"order gives with probability below 2e-13 (the stream looks sorted or grouped "
+            f"by label, and the online rates would be wrong; label={label_text}). Shuffle "
+            f"the rows before this transform, or pass counts=tfbalance.class_counts(...) "
+            f"(initial_dist= for rejection_resample). Rows read:",
+            read,
+            "rows of each class so far:",
+            seen,
+            "in this batch:",
+            batch_counts,
+        ],
+    )
 
 
 def _pad_to(vector: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
@@ -1081,7 +1191,7 @@ def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Tensor:
     elif num_classes is not None:
         allowed = f"0..{num_classes - 1} (num_classes={num_classes})"
     else:
-        allowed = "non-negative class ids"
+        allowed = f"the class ids 0..MAX_CLASS_ID={MAX_CLASS_ID}"
 
     if plan.known is not None and not plan.known.all():
         # A class inside the range may still be unknown: the per-row test decides, and the
@@ -1105,8 +1215,10 @@ def _check_labels(labels: tf.Tensor, plan: _Plan, label_text: str) -> tf.Tensor:
     # add about 10 ms to the setup of every iterator).
     extremes = tf.stack([tf.reduce_min(labels), tf.reduce_max(labels)])
     ok = extremes[0] >= 0
-    if num_classes is not None:
-        ok &= extremes[1] < num_classes
+    # Without a known class count the bound keeps the running per-class vector (bincount)
+    # small and the int32 ids exact; a mis-parsed id column (2**40) would wrap or exhaust
+    # memory.
+    ok &= extremes[1] < (MAX_CLASS_ID + 1 if num_classes is None else num_classes)
     return tf.debugging.Assert(
         ok,
         [

@@ -14,16 +14,19 @@ from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 
-from tfbalance._distribution import ClassDistribution
+from tfbalance._distribution import MAX_CLASS_ID, ClassDistribution
 
 __all__ = [
+    "MAX_CLASS_ID",
     "resolve_class_vector",
     "resolve_target_distribution",
+    "resolve_distribution",
     "check_seed",
     "SAMPLING_STRATEGY_WORDS",
     "resolve_sampling_strategy",
     "sampling_targets",
     "check_positive_int",
+    "check_num_classes",
 ]
 
 VectorLike = Union[Mapping[int, float], Sequence[float], np.ndarray]
@@ -39,8 +42,14 @@ def resolve_class_vector(
     """A float64 vector of length ``num_classes`` from a list or ``{class_id: value}`` dict.
 
     Values must be finite and non-negative. With a dict, classes it leaves out get 0 when
-    ``allow_missing``; keys outside ``[0, num_classes)`` are an error.
+    ``allow_missing``; keys outside ``[0, num_classes)`` are an error. Class ids above
+    ``MAX_CLASS_ID`` are refused before anything is allocated.
     """
+    if num_classes > MAX_CLASS_ID + 1:
+        raise ValueError(
+            f"Invalid `{arg_name}`: class ids must be at most MAX_CLASS_ID={MAX_CLASS_ID}, but "
+            f"class id {num_classes - 1} was given. Received: {arg_name}={_short(values)}"
+        )
     if isinstance(values, Mapping):
         vector = np.zeros(num_classes, dtype=np.float64)
         for key, value in values.items():
@@ -98,6 +107,27 @@ def resolve_target_distribution(
     return vector / total
 
 
+def resolve_distribution(
+    values: VectorLike, num_classes: int, arg_name: str, *, atol: float = 1e-6
+) -> np.ndarray:
+    """A probability vector from probabilities (summing to 1) or counts (normalised).
+
+    Values that are all whole numbers are counts, whatever their sum; others are
+    probabilities and must sum to 1 within ``atol``, so a mistyped probability list such as
+    ``[0.5, 0.6]`` is refused rather than silently rescaled.
+    """
+    vector = resolve_class_vector(values, num_classes, arg_name)
+    if np.all(vector == np.round(vector)):
+        total = float(vector.sum())
+        if total <= 0:
+            raise ValueError(
+                f"Invalid `{arg_name}`: counts must not all be 0. "
+                f"Received: {arg_name}={_short(values)}"
+            )
+        return vector / total
+    return resolve_target_distribution(values, num_classes, arg_name, atol=atol)
+
+
 def check_seed(seed: Any) -> int | None:
     """``None`` or a Python/NumPy integer (booleans rejected)."""
     if seed is None:
@@ -133,7 +163,8 @@ def resolve_sampling_strategy(
     * A dict ``{class: wanted count}``; classes it leaves out are not resampled.
     * A callable ``f(distribution) -> dict``, resolved like a dict. imbalanced-learn passes the
       label array ``y``; a stream has no such array in memory, so the callable receives the
-      ``ClassDistribution`` of the data (``.counts``, ``.majority``, ...).
+      ``ClassDistribution`` of the classes present (``.counts``, ``.majority``, ...): like
+      imbalanced-learn's ``Counter(y)`` it has no class with count 0.
 
     Only classes with a non-zero count are "present in the data"; ties between classes go to
     the smallest class id, as in imbalanced-learn (which orders classes by ``np.unique``).
@@ -181,7 +212,7 @@ def resolve_sampling_strategy(
     elif isinstance(sampling_strategy, numbers.Real):
         result = _strategy_float(float(sampling_strategy), stats, sampling_type)
     elif callable(sampling_strategy):
-        wanted = sampling_strategy(ClassDistribution(counts))
+        wanted = sampling_strategy(ClassDistribution(stats))
         if not isinstance(wanted, Mapping):
             raise TypeError(
                 "Invalid `sampling_strategy`: a callable must return a dict "
@@ -232,6 +263,17 @@ def check_positive_int(value: Any, arg_name: str, *, allow_none: bool = False) -
             f"Invalid `{arg_name}`: expected a positive int. Received: {arg_name}={value!r}"
         )
     return int(value)
+
+
+def check_num_classes(value: Any, arg_name: str = "num_classes", *, allow_none: bool = False):
+    """A number of classes: a positive int up to ``MAX_CLASS_ID + 1`` (``None`` if allowed)."""
+    value = check_positive_int(value, arg_name, allow_none=allow_none)
+    if value is not None and value > MAX_CLASS_ID + 1:
+        raise ValueError(
+            f"Invalid `{arg_name}`: class ids must be at most MAX_CLASS_ID={MAX_CLASS_ID}, so "
+            f"at most {MAX_CLASS_ID + 1} classes. Received: {arg_name}={value!r}"
+        )
+    return value
 
 
 def _majority(stats: Mapping[int, int]) -> int:

@@ -16,13 +16,14 @@ import numpy as np
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import (
     Label,
+    check_dataset,
     check_label_argument,
     get_label,
     label_spec,
     map_elements,
 )
 from tfbalance._tf import tf
-from tfbalance._validation import resolve_class_vector
+from tfbalance._validation import check_num_classes, resolve_class_vector
 
 __all__ = [
     "ClassWeightCallback",
@@ -111,8 +112,9 @@ def class_weights(
     Returns
     -------
     dict
-        ``{class_id: weight}`` for every class in ``counts``, ready for
-        ``model.fit(class_weight=...)`` or ``tfbalance.with_sample_weights``.
+        ``{class_id: weight}`` for every id from 0 to the largest in ``counts`` (ids
+        without rows get 0), ready for ``model.fit(class_weight=...)`` or
+        ``tfbalance.with_sample_weights`` (which needs every id up to the largest).
 
     Raises
     ------
@@ -139,12 +141,14 @@ def class_weights(
     {0: 0.776, 1: 1.224}
     >>> class_weights({0: 30, 1: 0, 2: 10})
     {0: 0.6666666666666666, 1: 0.0, 2: 2.0}
+    >>> class_weights({1: 30, 2: 10})  # e.g. class_counts of labels 1 and 2
+    {0: 0.0, 1: 0.6666666666666666, 2: 2.0}
     """
     _check_method(method)
     beta = _check_beta(beta)
     dist = as_class_distribution(counts, "counts")
-    weights = _weight_vector(np.array(list(dist.counts.values())), method, beta)
-    return {c: float(w) for c, w in zip(dist.classes, weights)}
+    weights = _weight_vector(dist.to_array(), method, beta)
+    return {c: float(w) for c, w in enumerate(weights)}
 
 
 # ----------------------------------------------------------------- per-sample weights
@@ -237,27 +241,31 @@ def _class_ids(y: tf.Tensor, num_classes: tf.Tensor) -> tf.Tensor:
         if rank >= 1 and y.shape[-1] == 1:
             y = tf.squeeze(y, axis=-1)
         if y.dtype.is_floating:
-            whole = tf.reduce_all(tf.equal(y, tf.round(y)))
+            whole = tf.reduce_all(tf.math.is_finite(y) & tf.equal(y, tf.round(y)))
             checks.append(
                 tf.debugging.Assert(
                     whole,
-                    ["Invalid labels: float class ids must be whole numbers; received",
+                    ["Invalid labels: float class ids must be finite whole numbers; received",
                      tf.reshape(y, [-1])[:5]],
                 )
             )
-            y = tf.round(y)
-        ids = tf.cast(y, tf.int32)
-    # One reduction checks both ends of the range: as uint32 a negative id is larger than
-    # any valid one, and the largest unsigned value, read back as int32, is an offending id
-    # for the message. The check runs on every batch, so it is kept to a few cheap ops.
-    largest = tf.reduce_max(tf.cast(ids, tf.uint32))
+            # Rounded in float64 and clipped into int64's range: a huge or infinite float
+            # then stays huge (and fails the range check below) instead of wrapping.
+            y = tf.clip_by_value(tf.round(tf.cast(y, tf.float64)), -(2.0**62), 2.0**62)
+        ids = tf.cast(y, tf.int64)
+    # One reduction checks both ends of the range: as uint64 a negative id is larger than
+    # any valid one, and the largest unsigned value, read back as int64, is an offending id
+    # for the message. It runs on the ids before the int32 cast, so 2**40 cannot wrap to a
+    # valid id. The check runs on every batch, so it is kept to a few cheap ops.
+    largest = tf.reduce_max(tf.cast(ids, tf.uint64))
     checks.append(
         tf.debugging.Assert(
-            largest < tf.cast(num_classes, tf.uint32),
-            ["Invalid labels: class id", tf.bitcast(largest, tf.int32),
+            largest < tf.cast(num_classes, tf.uint64),
+            ["Invalid labels: class id", tf.bitcast(largest, tf.int64),
              "is outside the known classes 0 ..", num_classes - 1],
         )
     )
+    ids = tf.cast(ids, tf.int32)
     with tf.control_dependencies(checks):
         return tf.identity(ids)
 
@@ -362,6 +370,7 @@ def with_sample_weights(
     table = _weight_table(weights)
 
     def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
+        check_dataset(dataset)
         _check_label_spec(label_spec(dataset, label), label)
         _check_weight_layout(dataset.element_spec)
         num_classes = tf.shape(table, out_type=tf.int32)[0]
@@ -601,27 +610,52 @@ def correct_probabilities(
     return _reweight_probabilities(probs, train, natural, mode)
 
 
+def _inputs_are_logits(inputs: Any) -> bool | None:
+    """Whether symbolic Keras ``inputs`` come from a logit (True) or probability (False)
+    output, read from the activation of the layer that made them; None when unknown."""
+    history = getattr(inputs, "_keras_history", None)
+    operation = getattr(history, "operation", None)
+    if isinstance(operation, keras.Model):
+        outputs = getattr(operation, "outputs", None) or []
+        return _inputs_are_logits(outputs[0]) if len(outputs) == 1 else None
+    if isinstance(operation, keras.layers.Softmax):
+        return False
+    activation = getattr(operation, "activation", None)
+    if activation is None:
+        return None
+    if activation in (keras.activations.sigmoid, keras.activations.softmax):
+        return False
+    if activation is keras.activations.linear:
+        return True
+    return None
+
+
 @keras.saving.register_keras_serializable(package="tfbalance")
 class PriorCorrection(keras.layers.Layer):
     """Keras layer that moves predictions from the training prior to the natural prior.
 
     Append it to a model trained on resampled data for inference: logits in give adjusted
-    logits out (``from_logits=True``), probabilities in give corrected probabilities out.
-    See ``adjust_logits`` and ``correct_probabilities`` for the formulas.
+    logits out, probabilities in give corrected probabilities out. See ``adjust_logits`` and
+    ``correct_probabilities`` for the formulas.
 
     Parameters
     ----------
     train_dist, natural_dist : ClassDistribution, dict or list
         Class counts or probabilities of the training data and of the deployment data.
-    from_logits : bool
-        Whether the inputs are logits (default) or probabilities.
+    from_logits : bool, optional
+        Whether the inputs are logits or probabilities. When None (default) it is read from
+        the layer that produces the inputs the first time the layer is called on a Keras
+        model's output: a ``sigmoid`` / ``softmax`` activation (or a ``Softmax`` layer) means
+        probabilities, no activation means logits. Anything else (eager tensors, another
+        activation) raises ``ValueError``: pass it explicitly then.
     **kwargs
         Passed to ``keras.layers.Layer`` (``name``, ``dtype``).
 
     Raises
     ------
     ValueError
-        As ``adjust_logits``; an input whose last axis fits neither mode when called.
+        As ``adjust_logits``; an input whose last axis fits neither mode when called;
+        ``from_logits=None`` with inputs whose kind cannot be read from the model.
 
     Examples
     --------
@@ -631,6 +665,10 @@ class PriorCorrection(keras.layers.Layer):
     0.1
     >>> PriorCorrection.from_config(layer.get_config()).natural_dist
     [0.9, 0.1]
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    >>> deploy = keras.Sequential([model, PriorCorrection([500, 500], [900, 100])])
+    >>> deploy.layers[-1].from_logits  # read from the sigmoid
+    False
     """
 
     def __init__(
@@ -638,18 +676,34 @@ class PriorCorrection(keras.layers.Layer):
         train_dist: PriorLike,
         natural_dist: PriorLike,
         *,
-        from_logits: bool = True,
+        from_logits: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(from_logits, (bool, np.bool_)):
+        if from_logits is not None and not isinstance(from_logits, (bool, np.bool_)):
             raise TypeError(
-                f"Invalid `from_logits`: expected a bool. Received: from_logits={from_logits!r}"
+                "Invalid `from_logits`: expected a bool or None. "
+                f"Received: from_logits={from_logits!r}"
             )
         train, natural = _priors(train_dist, natural_dist)
         self._train = train
         self._natural = natural
-        self.from_logits = bool(from_logits)
+        self.from_logits = None if from_logits is None else bool(from_logits)
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.from_logits is None:
+            # Keras hands `call` backend placeholders, so the producing layer is only
+            # visible here, on the symbolic inputs.
+            inferred = _inputs_are_logits(inputs)
+            if inferred is None:
+                raise ValueError(
+                    "Invalid `from_logits`: PriorCorrection cannot tell whether its inputs "
+                    "are logits or probabilities (they do not come from a layer with a "
+                    "sigmoid/softmax activation or none); pass from_logits=True for logits "
+                    "or from_logits=False for probabilities. Received: from_logits=None"
+                )
+            self.from_logits = inferred
+        return super().__call__(inputs, *args, **kwargs)
 
     @property
     def train_dist(self) -> list[float]:
@@ -684,7 +738,7 @@ class PriorCorrection(keras.layers.Layer):
 
 def _dense_counts(counts: Any, num_classes: int) -> np.ndarray:
     dist = as_class_distribution(counts, "initial_counts")
-    if not isinstance(counts, (ClassDistribution, Mapping)) and dist.num_classes != num_classes:
+    if not isinstance(counts, (ClassDistribution, Mapping)) and len(dist.to_array()) != num_classes:
         raise ValueError(
             f"Invalid `initial_counts`: expected {num_classes} counts, one per class. "
             f"Received: initial_counts={list(dist.counts.values())}"
@@ -740,7 +794,9 @@ class ClassWeightCallback(keras.callbacks.Callback):
     Raises
     ------
     ValueError, TypeError
-        Bad arguments, as ``class_weights``; ``initial_counts`` of the wrong length.
+        Bad arguments, as ``class_weights``; ``initial_counts`` of the wrong length; in
+        ``fit``, after the first batch, training data that did not go through ``transform``
+        (the weights would never reach the loss).
 
     Notes
     -----
@@ -792,18 +848,7 @@ class ClassWeightCallback(keras.callbacks.Callback):
         log_prefix: str = "class_weight_",
     ) -> None:
         super().__init__()
-        if isinstance(num_classes, (bool, np.bool_)) or not isinstance(
-            num_classes, (int, np.integer)
-        ):
-            raise TypeError(
-                "Invalid `num_classes`: expected an int >= 1. "
-                f"Received: num_classes={num_classes!r}"
-            )
-        if num_classes < 1:
-            raise ValueError(
-                "Invalid `num_classes`: expected an int >= 1. "
-                f"Received: num_classes={num_classes!r}"
-            )
+        num_classes = check_num_classes(num_classes)
         self.num_classes = int(num_classes)
         self.method = _check_method(method)
         self.beta = _check_beta(beta)
@@ -846,7 +891,13 @@ class ClassWeightCallback(keras.callbacks.Callback):
             self._weight_var = tf.Variable(
                 tf.ones([self.num_classes], tf.float32), trainable=False, name="class_weights"
             )
+            # Elements that went through `transform`: fit without it would train with
+            # weights of 1.0 while the callback logs weights that never reach the loss.
+            self._elements_var = tf.Variable(
+                tf.constant(0, tf.int64), trainable=False, name="elements_weighted"
+            )
         self._last_block = 0
+        self._checked = False
         self._reset()
 
     # -- state -------------------------------------------------------------------------
@@ -910,10 +961,13 @@ class ClassWeightCallback(keras.callbacks.Callback):
         >>> callback.counts
         {0: 6, 1: 2}
         """
+        check_dataset(dataset)
         _check_label_spec(label_spec(dataset, self.label), self.label)
         _check_weight_layout(dataset.element_spec)
         counts_var, weight_var = self._count_var, self._weight_var
         num_classes = self.num_classes
+
+        elements_var = self._elements_var
 
         def fn(element: Any) -> Any:
             ids = _class_ids(get_label(element, self.label), tf.constant(num_classes))
@@ -921,7 +975,8 @@ class ClassWeightCallback(keras.callbacks.Callback):
                 tf.reshape(ids, [-1]), minlength=num_classes, maxlength=num_classes,
                 dtype=tf.int64,
             )
-            with tf.control_dependencies([counts_var.assign_add(batch_counts)]):
+            updates = [counts_var.assign_add(batch_counts), elements_var.assign_add(1)]
+            with tf.control_dependencies(updates):
                 weights = tf.gather(weight_var, ids)
             return _attach(element, weights)
 
@@ -932,11 +987,27 @@ class ClassWeightCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._reset()
+        self._checked = False
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._last_block = 0
 
+    def _check_transform_used(self) -> None:
+        # A trained batch was read from the training iterator, so if the dataset went
+        # through `transform` at least one element has been weighted by now.
+        if self._checked:
+            return
+        self._checked = True
+        if int(self._elements_var.numpy()) == 0:
+            raise ValueError(
+                "Invalid dataset: ClassWeightCallback's weights reach the loss only through "
+                "its transform, but the training data did not go through it (every sample "
+                "would have weight 1.0). Use model.fit(train_ds.apply(callback.transform), "
+                "callbacks=[callback]). Received: a dataset without callback.transform"
+            )
+
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._check_transform_used()
         if self.update == "epoch":
             return
         block = (batch + 1) // self.update
