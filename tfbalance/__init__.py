@@ -37,6 +37,13 @@ from tfbalance._sampling import (
 )
 from tfbalance._service import check_data_service_compatible
 from tfbalance._splitting import split_by_class
+from tfbalance._stratified import StratifiedSplit, stratified_split
+from tfbalance._thresholds import (
+    DecisionThreshold,
+    ThresholdTuningCallback,
+    TunedThreshold,
+    tune_threshold,
+)
 from tfbalance._version import __version__
 from tfbalance._weights import (
     ClassWeightCallback,
@@ -55,6 +62,7 @@ __all__ = [
     "ClassDistribution",
     "ClassWeightCallback",
     "CsvSchema",
+    "DecisionThreshold",
     "ExponentialSchedule",
     "F1Score",
     "FBetaScore",
@@ -62,6 +70,9 @@ __all__ = [
     "LinearSchedule",
     "PriorCorrection",
     "SplitResult",
+    "StratifiedSplit",
+    "ThresholdTuningCallback",
+    "TunedThreshold",
     "WeightSchedule",
     "__version__",
     "adjust_logits",
@@ -83,6 +94,8 @@ __all__ = [
     "rebatch",
     "rejection_resample",
     "split_by_class",
+    "stratified_split",
+    "tune_threshold",
     "undersample",
     "with_sample_weights",
 ]

@@ -358,7 +358,7 @@ def _assignments(
         in_range = tf.debugging.Assert(
             tf.reduce_all((y >= 0) & (y < num_classes)),
             [f"Invalid `counts`: counts cover class ids 0..{num_classes - 1}, but label="
-             f"{text} holds class ids", y], summarize=8,
+             f"{text} holds class ids from", tf.reduce_min(y), "to", tf.reduce_max(y)],
         )
         with tf.control_dependencies([in_range]):
             y = tf.clip_by_value(y, 0, num_classes - 1)
