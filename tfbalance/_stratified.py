@@ -48,6 +48,9 @@ _UNBATCHED_CHUNK = 1024
 _ROUNDS = 6
 _MASK64 = (1 << 64) - 1
 _SUM_TOLERANCE = 1e-9
+# The functions handed to tf.data hold no Python control flow on tensors; converting them
+# with AutoGraph anyway took seconds per call of stratified_split.
+_plain = tf.autograph.experimental.do_not_convert
 
 
 # --------------------------------------------------------------------------- validation
@@ -198,6 +201,13 @@ def _datasets_in(dataset: tf.data.Dataset) -> Iterator[tf.data.Dataset]:
         stack.extend(ds._inputs())  # pylint: disable=protected-access
 
 
+def _unseeded(ds: tf.data.Dataset) -> bool:
+    # tf.data stores a missing seed as the pair (0, 0), which its kernels replace by fresh
+    # random seeds.
+    seeds = [getattr(ds, "_seed", None), getattr(ds, "_seed2", None)]
+    return any(s is None for s in seeds) or all(int(s) == 0 for s in seeds)
+
+
 def _order_problem(dataset: tf.data.Dataset) -> str | None:
     """Why ``dataset`` may yield a different order on another pass, or None."""
     if dataset.options().deterministic is False:
@@ -209,10 +219,10 @@ def _order_problem(dataset: tf.data.Dataset) -> str | None:
         if "Shuffle" in kind:
             if reshuffle is not False:
                 return "it holds a shuffle with reshuffle_each_iteration=True"
-            if getattr(ds, "_seed", None) is None:
+            if _unseeded(ds):
                 return "it holds a shuffle without a seed"
         if kind.endswith("RandomDataset") and (
-            rerandomize is not False or getattr(ds, "_seed", None) is None
+            rerandomize is not False or _unseeded(ds)
         ):
             return "it draws from Dataset.random (e.g. sample_from_datasets) without a fixed seed"
         if getattr(ds, "_deterministic", None) == "false":
@@ -315,12 +325,12 @@ def _empty_batch(batched: tf.data.Dataset) -> tf.data.Dataset:
             tf.nest.pack_sequence_as(batched.element_spec, empty)
         )
     # Ragged or other components: take the first batch and drop its rows.
-    return batched.take(1).map(
+    return batched.take(1).map(_plain(
         lambda *e: _mask_rows(
             e if isinstance(batched.element_spec, tuple) else e[0],
             tf.zeros([_rows_of(e)], tf.bool),
         )
-    )
+    ))
 
 
 def _rows_of(element: Any) -> tf.Tensor:
@@ -348,10 +358,11 @@ def _assignments(
     is_tuple = isinstance(batched.element_spec, tuple)
     text = _label_text(label)
 
-    flagged = batched.map(lambda *e: (e if is_tuple else e[0], False))
-    flagged = flagged.concatenate(_empty_batch(batched).map(lambda *e: (
-        e if is_tuple else e[0], True)))
+    flagged = batched.map(_plain(lambda *e: (e if is_tuple else e[0], False)))
+    flagged = flagged.concatenate(_empty_batch(batched).map(_plain(lambda *e: (
+        e if is_tuple else e[0], True))))
 
+    @_plain
     def step(seen, item):
         element, is_end = item
         y = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
@@ -548,10 +559,12 @@ def stratified_split(
     splits: dict[str, tf.data.Dataset] = {}
     split_counts: dict[str, ClassDistribution] = {}
     for j, name in enumerate(shares):
+        @_plain
         def select(element, split, is_end, j=j):
             del is_end
             return _mask_rows(element, tf.equal(split, j))
 
+        @_plain
         def keep(element, split, is_end, j=j):
             del element
             # The end marker passes the scan to run its check; drop it and empty batches.
