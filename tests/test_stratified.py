@@ -274,11 +274,11 @@ def test_same_rows_in_the_same_split_across_processes():
 def test_permutation_is_a_bijection_for_every_size():
     for n in (1, 2, 3, 4, 5, 17, 64, 65, 1000):
         keys = _stratified._round_keys(9, 1)
-        index = tf.constant(np.arange(n, dtype=np.uint64))
+        index = tf.constant(np.arange(n, dtype=np.uint32))
         out = _stratified._permute(
-            index, tf.fill([n], tf.constant(n, tf.uint64)),
+            index, tf.fill([n], tf.constant(n, tf.uint32)),
             tf.repeat(keys, n, axis=0), tf.fill([n], tf.constant(_stratified._half_bits(n),
-                                                                 tf.uint64)))
+                                                                 tf.uint32)))
         assert sorted(out.numpy().tolist()) == list(range(n)), n
 
 
@@ -288,11 +288,11 @@ def test_rows_are_placed_uniformly_and_pairwise_like_a_random_subset():
     # random subset (first and last rows, so no position is favoured).
     n, s, seeds = 40, 10, 3000
     keys = np.concatenate([_stratified._round_keys(seed, 1) for seed in range(seeds)])
-    index = np.tile(np.array([0, 1, n - 1], np.uint64), seeds)
+    index = np.tile(np.array([0, 1, n - 1], np.uint32), seeds)
     out = _stratified._permute(
-        tf.constant(index), tf.fill([index.size], tf.constant(n, tf.uint64)),
+        tf.constant(index), tf.fill([index.size], tf.constant(n, tf.uint32)),
         tf.constant(np.repeat(keys, 3, axis=0)),
-        tf.fill([index.size], tf.constant(_stratified._half_bits(n), tf.uint64)),
+        tf.fill([index.size], tf.constant(_stratified._half_bits(n), tf.uint32)),
     ).numpy().reshape(seeds, 3) < s
     for column in range(3):
         assert_proportion(out[:, column].mean(), s / n, seeds)

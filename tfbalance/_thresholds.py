@@ -27,7 +27,8 @@ _METRIC_NAMES = ("f1", "fbeta")
 _DEFAULT_NUM_THRESHOLDS = 201
 
 
-@dataclasses.dataclass(frozen=True)
+# eq=False: the fields hold arrays, whose == is elementwise.
+@dataclasses.dataclass(frozen=True, eq=False)
 class TunedThreshold:
     """What :func:`tune_threshold` found.
 
@@ -226,9 +227,11 @@ def tune_threshold(
     ------
     ValueError
         For an unknown ``metric``, conflicting options, an infinite ``validation_data``
-        without ``steps``, unbatched or empty validation data, labels other than 0/1.
+        without ``steps``, unbatched or empty validation data.
     TypeError
         For arguments of the wrong type.
+    tf.errors.InvalidArgumentError
+        For labels other than 0/1 (checked on every batch).
 
     Examples
     --------
