@@ -404,17 +404,23 @@ def _assignments(
              f"(label={text}). Rows per class:", now, "counts:", n], summarize=64,
         )
         with tf.control_dependencies([too_many, too_few]):
-            position = _permute(
-                tf.cast(index, tf.uint32), tf.cast(tf.gather(n, y), tf.uint32),
-                tf.gather(keys, y), tf.gather(half_bits, y),
-            )
-        row_bounds = tf.gather(bounds, y)
-        split = tf.reduce_sum(
-            tf.cast(position[:, None] >= row_bounds, tf.int32), axis=1
-        )
-        return now, (element, split, is_end)
+            index = tf.identity(index)
+        return now, (element, y, index, is_end)
 
-    return flagged.scan(tf.zeros([num_classes], tf.int64), step)
+    @_plain
+    def place(element, y, index, is_end):
+        # Stateless given the running index, so it runs in parallel, outside the scan.
+        position = _permute(
+            tf.cast(index, tf.uint32), tf.cast(tf.gather(n, y), tf.uint32),
+            tf.gather(keys, y), tf.gather(half_bits, y),
+        )
+        split = tf.reduce_sum(
+            tf.cast(position[:, None] >= tf.gather(bounds, y), tf.int32), axis=1
+        )
+        return element, split, is_end
+
+    indexed = flagged.scan(tf.zeros([num_classes], tf.int64), step)
+    return indexed.map(place, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def stratified_split(
@@ -521,7 +527,6 @@ def stratified_split(
                 "Invalid `label`: for CSV sources, expected the label column's name. "
                 f"Received: label={label!r}"
             )
-        csv_options.setdefault("prefetch", False)
         dataset = read_csv(source, label, **csv_options)
         dataset_label: Label = None
     elif isinstance(source, tf.data.Dataset):
@@ -585,7 +590,8 @@ def stratified_split(
             # The end marker passes the scan to run its check; drop it and empty batches.
             return tf.logical_and(tf.logical_not(is_end), tf.reduce_any(tf.equal(split, j)))
 
-        out = assigned.filter(keep).map(select)
+        out = assigned.filter(keep).map(
+            select, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if rank == 0:
             out = out.unbatch().apply(
                 tf.data.experimental.assert_cardinality(int(sizes[:, j].sum()))
