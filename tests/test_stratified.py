@@ -251,12 +251,23 @@ def test_shuffled_read_csv_is_refused(tmp_path):
 
 _CHILD = """
 import json, sys
-import numpy as np, tensorflow as tf, tfbalance
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import tfbalance
 y = np.array(json.loads(sys.argv[1]))
 ds = tf.data.Dataset.from_tensor_slices((np.arange(len(y)), y)).batch(8)
 splits = tfbalance.stratified_split(ds, fractions={"train": 0.8, "val": 0.1, "test": 0.1},
                                     seed=11)
-print(json.dumps({k: sorted(int(i) for x, _ in d for i in x.numpy()) for k, d in splits.items()}))
+out = {k: sorted(int(i) for x, _ in d for i in x.numpy()) for k, d in splits.items()}
+# The same split read through MirroredStrategy on two devices: the same rows, once each.
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+mirrored = []
+for x, _ in strategy.experimental_distribute_dataset(splits["train"]):
+    for part in strategy.experimental_local_results(x):
+        mirrored += [int(i) for i in part.numpy()]
+out["mirrored_train"] = sorted(mirrored)
+print(json.dumps(out))
 """
 
 
@@ -269,6 +280,7 @@ def test_same_rows_in_the_same_split_across_processes():
     splits = tfbalance.stratified_split(_dataset(y, 8), fractions=THREE, seed=11)
     for name in THREE:
         assert child[name] == sorted(_ids(splits[name]).tolist())
+    assert child["mirrored_train"] == child["train"]
 
 
 def test_permutation_is_a_bijection_for_every_size():
@@ -325,6 +337,12 @@ def test_iterates_inside_tf_function_and_shards_by_data():
     assert int(total(split)) == int(_ids(split).sum())
     assert split.options().experimental_distribute.auto_shard_policy == (
         tf.data.experimental.AutoShardPolicy.DATA)
+
+
+def test_splits_can_run_on_tf_data_service():
+    y = _labels([30, 6])
+    for split in tfbalance.stratified_split(_dataset(y, 8), fractions=THREE, seed=0).values():
+        tfbalance.check_data_service_compatible(split)  # raises on state workers cannot hold
 
 
 def test_ragged_unbatched_elements():

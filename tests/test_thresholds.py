@@ -11,7 +11,6 @@ import tensorflow as tf
 from sklearn.metrics import fbeta_score
 
 import tfbalance
-import tfbalance.datasets
 from tfbalance import DecisionThreshold, ThresholdTuningCallback, tune_threshold
 
 
@@ -277,17 +276,3 @@ def test_callback_multi_label_logs_and_bad_options():
     with pytest.raises(TypeError, match="Invalid `layer`"):
         ThresholdTuningCallback((p, y), layer=keras.layers.Dense(1))
 
-
-def test_holdout_example_smoke(tmp_path, capsys):
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "examples", "stratified_holdout.py")
-    spec = importlib.util.spec_from_file_location("stratified_holdout", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
-    assert example.main(["--rows", "3000", "--epochs", "1", "--out", str(tmp_path)]) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    counts = results["counts"]
-    # 3000 rows hold 491 positives: 80/10/10 of each class by largest remainder.
-    assert sum(counts[k]["1"] for k in counts) == tfbalance.datasets.insurance_positive_count(3000)
-    assert counts["val"] == counts["test"] and counts["train"]["1"] == 393  # 392.8 rounds up
-    assert results["loaded_model_test_f1"] == pytest.approx(results["test_f1_tuned"])

@@ -178,10 +178,12 @@ def _feistel(x: tf.Tensor, keys: tf.Tensor, half_bits: tf.Tensor) -> tf.Tensor:
 def _permute(index: tf.Tensor, n: tf.Tensor, keys: tf.Tensor, half_bits: tf.Tensor) -> tf.Tensor:
     """``pi(index)`` in ``[0, n)``: the Feistel bijection, re-applied until back in range.
 
-    Cycle walking terminates because ``index < n`` lies on the bijection's own cycle. The
-    domain is under ``4 n``, so a row needs fewer than 3 more rounds on average; only the
-    rows still out of range are walked, so a batch costs about 1.5 bijections, not its
-    slowest row's count.
+    Cycle walking terminates because ``index < n`` lies on the bijection's own cycle, and
+    taking each cycle's next point in ``[0, n)`` is itself a bijection of ``[0, n)``. The
+    domain is under ``4 n``, so a row needs fewer than 3 more applications on average.
+    Only the rows still out of range are walked: the loop's later steps work on a few
+    rows, not the whole batch. (Taking three applications per loop step measured no
+    faster.)
     """
     x = _feistel(index, keys, half_bits)
 
@@ -409,7 +411,7 @@ def _assignments(
 
     @_plain
     def place(element, y, index, is_end):
-        # Stateless given the running index, so it runs in parallel, outside the scan.
+        # A pure function of the running index, so it runs in parallel, outside the scan.
         position = _permute(
             tf.cast(index, tf.uint32), tf.cast(tf.gather(n, y), tf.uint32),
             tf.gather(keys, y), tf.gather(half_bits, y),

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from tfbalance._tf import tf
+from tfbalance._validation import check_positive_int
 from tfbalance.metrics import BestF1, FBetaScore
 
 __all__ = ["DecisionThreshold", "ThresholdTuningCallback", "TunedThreshold", "tune_threshold"]
@@ -69,14 +70,14 @@ class TunedThreshold:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_positive_int(value: Any, arg_name: str, minimum: int) -> int:
+def _check_num_thresholds(value: Any) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(
-            f"Invalid `{arg_name}`: expected an int >= {minimum}. Received: {arg_name}={value!r}"
+            f"Invalid `num_thresholds`: expected an int >= 2. Received: num_thresholds={value!r}"
         )
-    if value < minimum:
+    if value < 2:
         raise ValueError(
-            f"Invalid `{arg_name}`: expected an int >= {minimum}. Received: {arg_name}={value!r}"
+            f"Invalid `num_thresholds`: expected an int >= 2. Received: num_thresholds={value!r}"
         )
     return int(value)
 
@@ -140,7 +141,7 @@ def _resolve_metric(
         )
     if num_thresholds is None:
         num_thresholds = _DEFAULT_NUM_THRESHOLDS
-    num_thresholds = _check_positive_int(num_thresholds, "num_thresholds", 2)
+    num_thresholds = _check_num_thresholds(num_thresholds)
     return name, metric_beta, num_thresholds, _check_bool(from_logits, "from_logits")
 
 
@@ -251,10 +252,10 @@ def tune_threshold(
         raise TypeError(
             f"Invalid `model`: expected a keras.Model or a callable. Received: model={model!r}"
         )
-    batch_size = _check_positive_int(batch_size, "batch_size", 1)
+    batch_size = check_positive_int(batch_size, "batch_size")
     dataset = _as_batches(validation_data, batch_size)
     if steps is not None:
-        steps = _check_positive_int(steps, "steps", 1)
+        steps = check_positive_int(steps, "steps")
         dataset = dataset.take(steps)
     elif int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
         raise ValueError(
