@@ -1,4 +1,4 @@
-"""Insurance cross-sell: a stratified holdout, a threshold tuned on validation, shipped in the model.
+"""Insurance cross-sell: a stratified holdout and a tuned threshold, shipped in the model.
 
     python examples/stratified_holdout.py                  # synthetic data, 382,154 rows
     python examples/stratified_holdout.py --data train.csv # your copy of the Kaggle file
@@ -34,7 +34,8 @@ def make_encoder(train):
     """Keras preprocessing layers, each fitted from one streaming pass of the train split."""
     features = train.map(lambda f, y: f)
     numeric = keras.layers.Normalization()
-    numeric.adapt(features.map(lambda f: tf.stack([tf.cast(f[c], tf.float32) for c in NUMERIC], -1)))
+    numeric.adapt(features.map(
+        lambda f: tf.stack([tf.cast(f[c], tf.float32) for c in NUMERIC], -1)))
     lookups = {}
     for column in CATEGORICAL:
         lookups[column] = keras.layers.StringLookup(output_mode="one_hot")

@@ -36,6 +36,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from tfbalance._counting import _is_file_source, class_counts
+from tfbalance._csv import read_csv
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, check_label_argument, get_label
 from tfbalance._tf import tf
@@ -522,8 +523,6 @@ def stratified_split(
     seed = _check_seed(seed)
     check_label_argument(label)
     if _is_file_source(source):
-        from tfbalance._csv import read_csv  # noqa: PLC0415 (keeps the CSV stack off import)
-
         if not isinstance(label, str):
             raise TypeError(
                 "Invalid `label`: for CSV sources, expected the label column's name. "

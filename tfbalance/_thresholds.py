@@ -170,8 +170,8 @@ def _fbeta_curves(histograms: np.ndarray, beta: float) -> np.ndarray:
     b2 = beta * beta
     denominator = (1 + b2) * tp + b2 * (total - tp) + fp
     # No true and no predicted positives: 0, as sklearn's default zero_division.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, (1 + b2) * tp / np.where(denominator > 0, denominator, 1), 0.0)
+    safe = np.where(denominator > 0, denominator, 1.0)
+    return np.where(denominator > 0, (1 + b2) * tp / safe, 0.0)
 
 
 # --------------------------------------------------------------------------- tuning
@@ -199,7 +199,9 @@ def tune_threshold(
     ----------
     model : keras.Model or callable
         Maps a batch of ``x`` to probabilities (or logits with ``from_logits=True``) of
-        shape ``(n,)`` or ``(n, 1)`` for a binary problem, ``(n, C)`` for ``C`` labels.
+        shape ``(n,)`` or ``(n, 1)`` for a binary problem, ``(n, C)`` for ``C`` independent
+        (multi-label, sigmoid) labels. For a two-class softmax, pass a callable returning
+        the positive class's column, e.g. ``lambda x: model(x)[:, 1]``.
     validation_data : tf.data.Dataset or tuple
         Batches of ``(x, y)`` or ``(x, y, sample_weight)`` with 0/1 (multi-hot) ``y``, or
         such a tuple of arrays (batched by ``batch_size``).
@@ -488,7 +490,8 @@ class ThresholdTuningCallback(keras.callbacks.Callback):
             )
         if layer is not None and not isinstance(layer, DecisionThreshold):
             raise TypeError(
-                f"Invalid `layer`: expected a tfbalance.DecisionThreshold. Received: layer={layer!r}"
+                "Invalid `layer`: expected a tfbalance.DecisionThreshold. "
+                f"Received: layer={layer!r}"
             )
         # Resolve now, so bad options fail at construction rather than after an epoch.
         _resolve_metric(tune_options.get("metric", "f1"), tune_options.get("beta"),
