@@ -31,7 +31,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfbalance
-import tfbalance.datasets  # noqa: F401  (registers the "insurance_cross_sell" builder)
+import tfbalance.datasets.insurance_cross_sell  # noqa: F401  (registers the "insurance_cross_sell" builder)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,17 @@ from tfbalance.datasets import insurance_positive_count, make_insurance_csv
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 N_ROWS = 3_000
 MAIN_SCRIPT = os.path.join(os.path.dirname(tfbalance.__file__), "__main__.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(tfbalance.__file__)))
+
+
+def _python(code, env=None, timeout=120):
+    """Run ``code`` in a fresh interpreter that imports this checkout's tfbalance."""
+    env = {**os.environ, **(env or {})}
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+        env=env, timeout=timeout, cwd=ROOT,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +118,9 @@ def test_generate_writes_the_synthetic_file(tmp_path, capsys):
         (["inspect", "missing.csv", "--label", "y"], "no such file: missing.csv"),
         (["inspect", "nothing-*.csv", "--label", "y"], "no files match"),
         (["inspect", "{tmp}", "--label", "y"], "is a directory"),
-        (["inspect", "{csv}", "--label", "Nope"], "Invalid `label`: column 'Nope'"),
-        (["generate", "{tmp}/x.csv", "--rows", "0"], "Invalid `n_rows`"),
-        (["generate", "{tmp}/x.csv", "--rows", "10", "--positives", "11"], "Invalid `n_positive`"),
+        (["inspect", "{csv}", "--label", "Nope"], "Invalid `--label`: column 'Nope'"),
+        (["generate", "{tmp}/x.csv", "--rows", "10", "--positives", "11"],
+         "Invalid `--positives`: expected at most --rows (10) rows. Received: --positives 11"),
         (["generate", "{tmp}/no/such/dir/x.csv"], "No such file or directory"),
     ],
 )
@@ -118,7 +131,30 @@ def test_errors_print_one_line_and_exit_2(insurance_csv, tmp_path, capsys, argv,
     assert message in captured.err
     assert "Traceback" not in captured.err
     assert captured.err.startswith(f"tfbalance {argv[0]}: error: ")
+    assert captured.err.count("\n") == 1
+    # Flags, never the Python argument names behind them.
+    for python_name in ("n_rows", "n_positive", "field_delim", "label=", "`label`"):
+        assert python_name not in captured.err
     assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "x.csv", "--rows", "0"], "argument --rows: expected a positive integer"),
+        (["generate", "x.csv", "--positives", "-1"], "argument --positives: expected an integer"),
+        (["demo", "--epochs", "0"], "argument --epochs: expected a positive integer"),
+        (["demo", "--rows", "-5"], "argument --rows: expected a positive integer"),
+        (["inspect", "x.csv", "--label", "y", "--delimiter", ";;"],
+         "argument --delimiter: expected one single-byte character"),
+        (["split", "x.csv", "--label", "y", "-o", "d", "--max-rows-per-shard", "0"],
+         "argument --max-rows-per-shard: expected a positive integer"),
+    ],
+)
+def test_bad_numbers_are_usage_errors_naming_the_flag(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "usage: tfbalance" in err and message in err
 
 
 @pytest.mark.parametrize(
@@ -136,6 +172,80 @@ def test_help_and_version_exit_0(capsys):
     assert "inspect" in out and "generate" in out
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("tfbalance ")
+
+
+def test_help_version_and_usage_errors_do_not_import_tensorflow():
+    # `tfbalance --help` must answer at once: nothing it runs may import TensorFlow.
+    result = _python("""
+        import contextlib, io, json, sys
+        from tfbalance._cli import main
+        codes = []
+        for argv in (["--help"], ["--version"], ["inspect", "--help"], ["demo", "--help"],
+                     ["split", "--help"], ["generate", "x.csv", "--rows", "0"], ["frobnicate"]):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                codes.append(main(argv))
+        print(json.dumps({"codes": codes, "tf": sorted(m for m in sys.modules
+                                                        if m.split(".")[0] in ("tensorflow", "keras"))}))
+    """)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report == {"codes": [0, 0, 0, 0, 0, 2, 2], "tf": []}
+
+
+def test_missing_tensorflow_is_one_line_exit_1(insurance_csv):
+    # sys.modules[name] = None makes `import name` raise ImportError, as without the package.
+    result = _python(f"""
+        import sys
+        sys.modules["tensorflow"] = None
+        from tfbalance._cli import main
+        sys.exit(main(["inspect", {str(insurance_csv)!r}, "--label", "Response"]))
+    """)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("tfbalance inspect: error: tfbalance needs TensorFlow >= 2.16")
+    assert "pip install" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_tensorflow_startup_log_is_silenced_unless_asked_for(insurance_csv):
+    code = f"""
+        import os, sys
+        from tfbalance._cli import main
+        code = main(["inspect", {str(insurance_csv)!r}, "--label", "Response", "--json"])
+        print("LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+        sys.exit(code)
+    """
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+        env={**env, "PYTHONPATH": ROOT}, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("LEVEL 2")
+    for noise in ("oneDNN", "cpu_feature_guard", "absl::InitializeLog"):
+        assert noise not in result.stderr
+    # A level the user chose is left alone.
+    shown = _python(code, env={"TF_CPP_MIN_LOG_LEVEL": "0"}, timeout=300)
+    assert shown.returncode == 0 and shown.stdout.strip().endswith("LEVEL 0")
+
+
+def test_delimiter_for_inspect_and_split(tmp_path, capsys):
+    from tfbalance import load_split
+
+    frame = pd.DataFrame({"x": np.arange(12), "y": [0] * 9 + [1] * 3, "z": list("abcdefghijkl")})
+    path = tmp_path / "data.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    expected = pd.read_csv(path, sep="\t")["y"].value_counts().sort_index().to_dict()
+    assert main(["inspect", str(path), "--label", "y", "--json", "--delimiter", "\\t"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {str(k): v for k, v in expected.items()}
+    # The comma default sees one column called "x\ty\tz" and says so, naming the flag.
+    assert main(["inspect", str(path), "--label", "y"]) == 2
+    assert "Invalid `--label`" in capsys.readouterr().err
+    out = tmp_path / "split"
+    argv = ["split", str(path), "--label", "y", "-o", str(out), "--format", "csv", "-q"]
+    assert main(argv + ["--delimiter", "tab"]) == 0
+    capsys.readouterr()
+    assert load_split(out).counts.counts == expected
 
 
 def test_python_dash_m(tmp_path, monkeypatch, capsys):
@@ -167,7 +277,9 @@ def test_split_command(tmp_path, capsys):
     assert len(shards) == 500 and sorted(shards["id"]) == sorted(frame["id"])
     # An existing split is a user error (exit 2), replaced with --overwrite.
     assert main(argv) == 2
-    assert "already holds a split" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds a split; pass --overwrite to replace it" in err
+    assert "Invalid `--output-dir`" in err and "overwrite=True" not in err
     assert main(argv + ["--overwrite", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["counts"] == {str(c): n for c, n in expected.items()}

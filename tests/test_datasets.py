@@ -243,3 +243,34 @@ def test_invalid_path_raises():
 def test_insurance_positive_count_validates():
     with pytest.raises(ValueError, match="Invalid `n_rows`"):
         insurance_positive_count(0)
+
+
+def test_synthetic_data_needs_neither_tensorflow_nor_tfds(tmp_path):
+    # `tfbalance generate` and the demo's data must work with the core install: the TFDS
+    # builder (and only it) needs the tfds extra, and says so when it is missing.
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["tensorflow_datasets"] = None
+        import tfbalance.datasets as datasets
+        from tfbalance._cli import main
+        assert main(["generate", {str(tmp_path / "d.csv")!r}, "--rows", "50"]) == 0
+        assert not any(m.split(".")[0] in ("tensorflow", "keras") for m in sys.modules)
+        try:
+            datasets.InsuranceCrossSell
+        except ImportError as exc:
+            print("ImportError:", exc)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": root}, cwd=root,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Wrote 50 rows" in result.stdout
+    assert 'ImportError: The insurance_cross_sell TFDS builder needs tensorflow-datasets' in result.stdout
+    assert 'pip install "tfbalance[tfds]"' in result.stdout

@@ -164,3 +164,31 @@ def test_missing_matplotlib_names_the_plot_extra(monkeypatch, tmp_path, call):
 def test_exported_from_the_package():
     assert tfbalance.plot_class_distribution is plot_class_distribution
     assert tfbalance.plot_metric_comparison is plot_metric_comparison
+
+
+@pytest.mark.parametrize("value", [1.0, 0.999, 0.5, 0.0])
+def test_value_labels_stay_inside_the_axes_and_off_the_title(tmp_path, value):
+    # `tfbalance demo --rows 100` scores 1.000 on some metrics: those labels used to be
+    # drawn above the axes, over the title. Five techniques and six metrics, as the demo.
+    techniques = ["No balancing", "Random undersampling", "Random oversampling",
+                  "Class weights (callback)", "Interleave, natural -> balanced"]
+    metrics = ["Accuracy", "Precision", "Recall", "F1", "PR-AUC", "F1, tuned threshold"]
+    table = {t: {m: value for m in metrics} for t in techniques}
+    figure = plot_metric_comparison(table, tmp_path / "m.png", title="Test split")
+    (axes,) = figure.axes
+    renderer = figure.canvas.get_renderer()
+    box = axes.get_window_extent(renderer)
+    title = axes.title.get_window_extent(renderer)
+    assert len(axes.texts) == len(techniques) * len(metrics)
+    for label in axes.texts:
+        extent = label.get_window_extent(renderer)
+        assert box.y0 <= extent.y0 and extent.y1 <= box.y1, label.get_text()
+        assert box.x0 <= extent.x0 and extent.x1 <= box.x1, label.get_text()
+        assert not extent.overlaps(title), label.get_text()
+    # Neighbouring labels never overlap each other.
+    extents = sorted((t.get_window_extent(renderer) for t in axes.texts), key=lambda e: e.x0)
+    assert all(a.x1 <= b.x0 + 0.5 for a, b in zip(extents, extents[1:]))
+    # Ticks stay within the value range; the legend is outside the plot area.
+    assert max(axes.get_yticks()) <= 1.0
+    legend = axes.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= box.x1

@@ -11,14 +11,16 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
-import tensorflow_datasets as tfds
 
-import tfbalance
-import tfbalance.datasets
-from tfbalance.datasets import InsuranceCrossSell, insurance_split, make_insurance_csv
-from tfbalance.datasets.insurance_cross_sell import FEATURE_COLUMNS
+# The tfds extra is optional: without it these tests skip (the test extra installs it).
+tfds = pytest.importorskip("tensorflow_datasets")
 
-from tests.stats import assert_proportion
+import tfbalance  # noqa: E402
+import tfbalance.datasets  # noqa: E402
+from tfbalance.datasets import InsuranceCrossSell, insurance_split, make_insurance_csv  # noqa: E402
+from tfbalance.datasets.insurance_cross_sell import FEATURE_COLUMNS  # noqa: E402
+
+from tests.stats import assert_proportion  # noqa: E402
 
 ROWS = 400
 CATEGORY_COLUMNS = ("Gender", "Vehicle_Age", "Vehicle_Damage")

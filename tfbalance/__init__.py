@@ -2,59 +2,130 @@
 
 Resampling transforms for ``dataset.apply``, class weights, per-sample weighting and
 streaming F1 metrics that stay exact, bounded in memory and graph-only.
+
+Public names are loaded on first use (PEP 562), so ``import tfbalance`` and the
+``tfbalance`` command line start without importing TensorFlow: ``tfbalance --help`` and
+``--version`` answer at once, and the import of TensorFlow (seconds) is paid by the first
+name that needs it. ``from tfbalance import undersample`` works as usual.
 """
 
-# First, so that a missing TensorFlow fails with install advice before anything else.
-from tfbalance._tf import tf as _tf  # noqa: F401
+from __future__ import annotations
 
-# isort: split
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from tfbalance import metrics
-from tfbalance._class_streams import (
-    ClassDatasets,
-    SplitResult,
-    class_datasets,
-    load_split,
-)
-from tfbalance._counting import class_counts
-from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
-from tfbalance._distribution import ClassDistribution
-from tfbalance._interleave import (
-    ExponentialSchedule,
-    InterleaveScheduleCallback,
-    LinearSchedule,
-    WeightSchedule,
-    balanced_batches,
-    interleave_by_class,
-)
-from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
-from tfbalance._sampling import (
-    expected_steps,
-    oversample,
-    rebatch,
-    rejection_resample,
-    undersample,
-)
-from tfbalance._service import check_data_service_compatible
-from tfbalance._splitting import split_by_class
-from tfbalance._stratified import StratifiedSplit, stratified_split
-from tfbalance._thresholds import (
-    DecisionThreshold,
-    ThresholdTuningCallback,
-    TunedThreshold,
-    tune_threshold,
-)
 from tfbalance._version import __version__
-from tfbalance._weights import (
-    ClassWeightCallback,
-    PriorCorrection,
-    adjust_logits,
-    class_weights,
-    correct_probabilities,
-    initial_bias,
-    with_sample_weights,
-)
-from tfbalance.metrics import BestF1, F1Score, FBetaScore
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from tfbalance import metrics
+    from tfbalance._class_streams import (
+        ClassDatasets,
+        SplitResult,
+        class_datasets,
+        load_split,
+    )
+    from tfbalance._counting import class_counts
+    from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
+    from tfbalance._distribution import ClassDistribution
+    from tfbalance._interleave import (
+        ExponentialSchedule,
+        InterleaveScheduleCallback,
+        LinearSchedule,
+        WeightSchedule,
+        balanced_batches,
+        interleave_by_class,
+    )
+    from tfbalance._plotting import plot_class_distribution, plot_metric_comparison
+    from tfbalance._sampling import (
+        expected_steps,
+        oversample,
+        rebatch,
+        rejection_resample,
+        undersample,
+    )
+    from tfbalance._service import check_data_service_compatible
+    from tfbalance._splitting import split_by_class
+    from tfbalance._stratified import StratifiedSplit, stratified_split
+    from tfbalance._thresholds import (
+        DecisionThreshold,
+        ThresholdTuningCallback,
+        TunedThreshold,
+        tune_threshold,
+    )
+    from tfbalance._weights import (
+        ClassWeightCallback,
+        PriorCorrection,
+        adjust_logits,
+        class_weights,
+        correct_probabilities,
+        initial_bias,
+        with_sample_weights,
+    )
+    from tfbalance.metrics import BestF1, F1Score, FBetaScore
+
+# Where each public name lives; tests/test_init.py checks this table against the imports
+# above, so the two cannot drift.
+_EXPORTS: dict[str, str] = {
+    "BestF1": "tfbalance.metrics",
+    "ClassDatasets": "tfbalance._class_streams",
+    "ClassDistribution": "tfbalance._distribution",
+    "ClassWeightCallback": "tfbalance._weights",
+    "CsvSchema": "tfbalance._csv",
+    "DecisionThreshold": "tfbalance._thresholds",
+    "ExponentialSchedule": "tfbalance._interleave",
+    "F1Score": "tfbalance.metrics",
+    "FBetaScore": "tfbalance.metrics",
+    "InterleaveScheduleCallback": "tfbalance._interleave",
+    "LinearSchedule": "tfbalance._interleave",
+    "PriorCorrection": "tfbalance._weights",
+    "SplitResult": "tfbalance._class_streams",
+    "StratifiedSplit": "tfbalance._stratified",
+    "ThresholdTuningCallback": "tfbalance._thresholds",
+    "TunedThreshold": "tfbalance._thresholds",
+    "WeightSchedule": "tfbalance._interleave",
+    "adjust_logits": "tfbalance._weights",
+    "balanced_batches": "tfbalance._interleave",
+    "check_data_service_compatible": "tfbalance._service",
+    "class_counts": "tfbalance._counting",
+    "class_datasets": "tfbalance._class_streams",
+    "class_weights": "tfbalance._weights",
+    "correct_probabilities": "tfbalance._weights",
+    "expected_steps": "tfbalance._sampling",
+    "infer_csv_schema": "tfbalance._csv",
+    "initial_bias": "tfbalance._weights",
+    "interleave_by_class": "tfbalance._interleave",
+    "load_split": "tfbalance._class_streams",
+    "metrics": "tfbalance.metrics",
+    "oversample": "tfbalance._sampling",
+    "plot_class_distribution": "tfbalance._plotting",
+    "plot_metric_comparison": "tfbalance._plotting",
+    "read_csv": "tfbalance._csv",
+    "rebatch": "tfbalance._sampling",
+    "rejection_resample": "tfbalance._sampling",
+    "split_by_class": "tfbalance._splitting",
+    "stratified_split": "tfbalance._stratified",
+    "tune_threshold": "tfbalance._thresholds",
+    "undersample": "tfbalance._sampling",
+    "with_sample_weights": "tfbalance._weights",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tfbalance' has no attribute {name!r}")
+    # TensorFlow first, so that a missing or too old TensorFlow fails with the install
+    # advice of tfbalance._tf, not with whatever error Keras gives without it.
+    importlib.import_module("tfbalance._tf")
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"tfbalance.{name}" else getattr(module, name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "BestF1",

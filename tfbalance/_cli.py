@@ -3,7 +3,17 @@
 Each subcommand is one ``_add_<name>_parser(subparsers)`` function decorated with
 ``@_subcommand``: it adds its parser and sets ``run`` to a function ``run(args) -> int``.
 User errors (missing files, bad columns, bad values) are printed as one line on stderr with
-exit code 2, never as a traceback.
+exit code 2, never as a traceback; a missing dependency (TensorFlow) is one line with exit
+code 1.
+
+Start-up: this module imports nothing heavy, and ``import tfbalance`` loads its names
+lazily, so ``--help``, ``--version`` and argument errors never import TensorFlow. A
+subcommand imports TensorFlow when it runs (``_import_tensorflow``), with TensorFlow's C++
+start-up log lines silenced unless the user set ``TF_CPP_MIN_LOG_LEVEL``.
+
+Errors name the command line's flags, not the Python arguments behind them: a library
+error such as "Invalid `n_rows` ... Received: n_rows=0" reaches the user as
+"Invalid `--rows` ... Received: --rows 0" (``_FlagNames``).
 """
 
 from __future__ import annotations
@@ -13,7 +23,9 @@ import glob
 import json
 import math
 import os
+import re
 import sys
+import tempfile
 import time
 from typing import Any, Callable, Sequence
 
@@ -28,6 +40,110 @@ _MAX_CLASS_ROWS = 30
 
 class CommandError(Exception):
     """A user error: reported as ``tfbalance <command>: error: <message>``, exit code 2."""
+
+
+# Library argument names that a flag of another name sets (the rest share the flag's dest).
+_FLAG_ALIASES = {
+    "n_rows": "--rows",
+    "n_positive": "--positives",
+    "field_delim": "--delimiter",
+    "file_pattern": "FILE",
+    "source": "FILE",
+    "data": "--data",
+}
+
+
+class _FlagNames:
+    """Rewrites a library error's argument names into the flags of one subcommand."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        flags = {
+            action.dest: max(action.option_strings, key=len)
+            for action in parser._actions  # argparse has no public list of a parser's flags
+            if action.option_strings and action.dest != "help"
+        }
+        self.flags = {**flags, **{k: v for k, v in _FLAG_ALIASES.items()}}
+
+    def __call__(self, message: str) -> str:
+        for name, flag in self.flags.items():
+            message = message.replace(f"`{name}`", f"`{flag}`")
+            # "pass overwrite=True" -> "pass --overwrite"; "n_rows=0" -> "--rows 0".
+            message = re.sub(rf"(?<![\w.\[]){name}=True\b", flag, message)
+            message = re.sub(rf"(?<![\w.\[]){name}=", f"{flag} ", message)
+        return message
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0. Received: {text}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer. Received: {text}") from None
+
+
+def _delimiter(text: str) -> str:
+    # A shell passes `--delimiter '\t'` as backslash-t; accept it and the word "tab".
+    value = {"\\t": "\t", "tab": "\t"}.get(text, text)
+    if len(value.encode()) != 1:
+        raise argparse.ArgumentTypeError(
+            f"expected one single-byte character such as ',' ';' or '\\t'. Received: {text!r}"
+        )
+    return value
+
+
+def _add_delimiter_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--delimiter", type=_delimiter, default=",", metavar="CHAR",
+        help="field delimiter of the CSV files, one character (default ','; '\\t' or tab "
+        "for tab-separated files)",
+    )  # fmt: skip
+
+
+# TensorFlow's C++ start-up lines (oneDNN, CPU features) are printed while its shared
+# libraries load, some before TF_CPP_MIN_LOG_LEVEL is read; these are dropped on success.
+_STARTUP_LOG = re.compile(
+    r"^(I\d{4} |WARNING: All log messages before absl::InitializeLog\(\)|"
+    r"To enable the following instructions:)"
+)
+
+
+def _import_tensorflow() -> None:
+    """Import TensorFlow (through tfbalance._tf, for its install advice), quietly.
+
+    Unless the user set ``TF_CPP_MIN_LOG_LEVEL`` (then nothing is hidden), it is set to 2
+    (warnings and errors only) and the informational lines TensorFlow's libraries print to
+    file descriptor 2 while loading are dropped; anything else printed there is kept.
+    """
+    if "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import tfbalance._tf  # noqa: F401
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tfbalance._tf  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            kept = [line for line in lines if not _STARTUP_LOG.match(line)]
+            sys.stderr.write("".join(kept))
 
 
 def _subcommand(add_parser: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -46,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add_parser in _SUBCOMMANDS:
         add_parser(subparsers)
+    for name, subparser in subparsers.choices.items():
+        subparser.set_defaults(flag_names=_FlagNames(subparser))
     return parser
 
 
@@ -60,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on a usage or input error (message on stderr), 130 on Ctrl-C.
+        0 on success, 2 on a usage or input error (one line on stderr), 1 when a
+        dependency (TensorFlow) is missing, 130 on Ctrl-C.
 
     Examples
     --------
@@ -81,15 +200,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tfbalance {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, OSError, ValueError, TypeError, ImportError) as exc:
+    except ImportError as exc:
         print(f"tfbalance {args.command}: error: {_message(exc)}", file=sys.stderr)
+        return 1
+    except (CommandError, OSError, ValueError, TypeError) as exc:
+        message = args.flag_names(_message(exc))
+        print(f"tfbalance {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 
 def _message(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         return f"{exc.strerror}: {exc.filename}"
-    return str(exc) or type(exc).__name__
+    # One line: a multi-line library message is joined, never cut.
+    return " ".join((str(exc) or type(exc).__name__).split("\n"))
 
 
 def _existing_files(patterns: Sequence[str]) -> list[str]:
@@ -120,21 +244,23 @@ def _add_inspect_parser(subparsers: Any) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="CSV file(s) or glob pattern(s)")
     parser.add_argument("--label", required=True, metavar="COL", help="label column name")
     parser.add_argument("--plot", metavar="PNG", help="write a class histogram image")
+    _add_delimiter_argument(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON report instead")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_inspect)
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
+    files = _existing_files(args.files)
+    _import_tensorflow()
     from tfbalance._counting import class_counts
     from tfbalance._weights import class_weights
 
-    files = _existing_files(args.files)
     source: Any = files[0] if len(files) == 1 else files
     # The progress bar is written to stdout: show it only when stdout is a terminal, so
     # redirected reports (and --json) stay clean.
     progress = not (args.quiet or args.json) and sys.stdout.isatty()
-    dist = class_counts(source, args.label, verbose=progress)
+    dist = class_counts(source, args.label, verbose=progress, field_delim=args.delimiter)
     # A class with count 0 gets no weight: no row carries it.
     weights = {c: (w if dist.counts[c] else None) for c, w in class_weights(dist).items()}
     if args.plot:
@@ -208,17 +334,28 @@ def _add_generate_parser(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("output", metavar="OUT", help="output CSV path (.csv or .csv.gz)")
-    parser.add_argument("--rows", type=int, default=382_154, help="data rows (default 382154)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
-        "--positives", type=int, default=None, metavar="K",
+        "--rows", type=_positive_int, default=382_154, help="data rows (default 382154)"
+    )
+    parser.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (default 0)"
+    )
+    parser.add_argument(
+        "--positives", type=_non_negative_int, default=None, metavar="K",
         help="exact number of Response=1 rows (default: the Kaggle ratio, 16.38%%)",
     )  # fmt: skip
     parser.set_defaults(run=_run_generate)
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from tfbalance.datasets import insurance_positive_count, make_insurance_csv
+    # Numpy only: generating the data never imports TensorFlow.
+    from tfbalance.datasets._synthetic import insurance_positive_count, make_insurance_csv
+
+    if args.positives is not None and args.positives > args.rows:
+        raise CommandError(
+            f"Invalid `--positives`: expected at most --rows ({args.rows:,}) rows. "
+            f"Received: --positives {args.positives}"
+        )
 
     start = time.perf_counter()
     path = make_insurance_csv(args.output, args.rows, args.seed, n_positive=args.positives)
@@ -253,19 +390,21 @@ def _add_split_parser(subparsers: Any) -> None:
         help="shard format (default tfrecord: GZIP records of the CSV lines)",
     )  # fmt: skip
     parser.add_argument(
-        "--max-rows-per-shard", type=int, default=1_000_000, metavar="N",
+        "--max-rows-per-shard", type=_positive_int, default=1_000_000, metavar="N",
         help="start a new shard file after N rows of a class (default 1000000)",
     )  # fmt: skip
     parser.add_argument("--overwrite", action="store_true", help="replace an existing split")
+    _add_delimiter_argument(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON report instead")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_split)
 
 
 def _run_split(args: argparse.Namespace) -> int:
+    files = _existing_files(args.files)
+    _import_tensorflow()
     from tfbalance._splitting import split_by_class
 
-    files = _existing_files(args.files)
     start = time.perf_counter()
     result = split_by_class(
         files[0] if len(files) == 1 else files,
@@ -274,6 +413,7 @@ def _run_split(args: argparse.Namespace) -> int:
         format=args.format,
         max_rows_per_shard=args.max_rows_per_shard,
         overwrite=args.overwrite,
+        field_delim=args.delimiter,
         verbose=not (args.quiet or args.json) and sys.stdout.isatty(),
     )
     seconds = time.perf_counter() - start
@@ -315,35 +455,37 @@ def _add_demo_parser(subparsers: Any) -> None:
         help="your copy of the Kaggle train.csv / aug_train.csv (default: synthetic data)",
     )  # fmt: skip
     parser.add_argument(
-        "--rows", type=int, default=382_154,
+        "--rows", type=_positive_int, default=382_154,
         help="rows of synthetic data to generate (default 382154, the Kaggle size)",
     )  # fmt: skip
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    parser.add_argument(
+        "--epochs", type=_positive_int, default=3, help="training epochs (default 3)"
+    )
     parser.add_argument(
         "--out", default="tfbalance-demo", metavar="DIR",
         help="folder for the data, plots and results (default ./tfbalance-demo)",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (default 0)"
+    )
+    _add_delimiter_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress output")
     parser.set_defaults(run=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from tfbalance._demo import run_demo
-
     if args.data is not None:
         _existing_files([args.data])
-    if args.rows <= 0 or args.epochs <= 0:
-        raise CommandError(
-            f"--rows and --epochs must be positive. Received: --rows {args.rows} "
-            f"--epochs {args.epochs}"
-        )
+    _import_tensorflow()
+    from tfbalance._demo import run_demo
+
     run_demo(
         data=args.data,
         rows=args.rows,
         epochs=args.epochs,
         out=args.out,
         seed=args.seed,
+        field_delim=args.delimiter,
         verbose=not args.quiet,
     )
     return 0

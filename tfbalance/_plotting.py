@@ -287,6 +287,9 @@ def plot_metric_comparison(
 
     width = 0.8 / len(techniques)
     centers = list(range(len(metrics)))
+    # Many bars: value labels stand upright so that neighbours never overlap.
+    upright = len(techniques) * len(metrics) > 8
+    labels = []
     for i, technique in enumerate(table):
         scores = table[technique]
         shown = [
@@ -296,15 +299,46 @@ def plot_metric_comparison(
         ]
         offsets = [j - 0.4 + width * (i + 0.5) for j, _ in shown]
         bars = axes.bar(offsets, [v for _, v in shown], width=width, label=str(technique))
-        axes.bar_label(bars, labels=[f"{v:.3f}" for _, v in shown], padding=2, fontsize=8)
+        labels += axes.bar_label(
+            bars, labels=[f"{v:.3f}" for _, v in shown], padding=2,
+            fontsize=7 if upright else 8, rotation=90 if upright else 0,
+        )  # fmt: skip
     axes.set_xticks(centers, metrics)
     axes.set_xlabel("Metric")
     axes.set_ylabel("Value")
-    if ylim is not None:
-        axes.set_ylim(*ylim)
     axes.set_title(title or "Metrics by technique")
-    axes.legend(title="Technique", fontsize=8, frameon=False, loc="best")
+    # Outside the plot, so it covers no bar whatever the values.
+    axes.legend(
+        title="Technique", fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0)
+    )
     if ax is None:
         figure.tight_layout()
+    if ylim is not None:
+        axes.set_ylim(*ylim)
+        _make_room_for_labels(figure, axes, labels, ylim)
     _save(figure, path, dpi)
     return figure
+
+
+def _make_room_for_labels(figure: Any, axes: Any, labels: list, ylim: tuple[float, float]) -> None:
+    """Raise the top of the value axis until every value label lies inside the axes.
+
+    A bar at the top of ``ylim`` (a perfect 1.000 on a tiny data set) would otherwise put
+    its label above the axes, over the title. Ticks stay within ``ylim``.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    low, high = ylim
+    ticks = [t for t in axes.get_yticks() if low <= t <= high]
+    canvas = figure.canvas if hasattr(figure.canvas, "get_renderer") else FigureCanvasAgg(figure)
+    for _ in range(10):
+        renderer = canvas.get_renderer()
+        box = axes.get_window_extent(renderer)
+        top = max((label.get_window_extent(renderer).y1 for label in labels), default=box.y1)
+        if top <= box.y1:
+            break
+        # Grow by the overflow, in data units, plus a small margin.
+        bottom, current = axes.get_ylim()
+        per_pixel = (current - bottom) / max(box.height, 1.0)
+        axes.set_ylim(bottom, current + (top - box.y1 + 4) * per_pixel * 1.1)
+    axes.set_yticks(ticks)

@@ -1,11 +1,11 @@
 """TensorFlow Datasets builder for the Kaggle "Health Insurance Cross Sell Prediction" data.
 
-Importing this module (``import tfbalance.datasets`` does it) registers the dataset under
+Importing this module registers the dataset under
 the name ``"insurance_cross_sell"``, so that, once the Kaggle file is in the manual
 directory::
 
     import tensorflow_datasets as tfds
-    import tfbalance.datasets
+    import tfbalance.datasets.insurance_cross_sell
 
     ds = tfds.load(
         "insurance_cross_sell",
