@@ -45,6 +45,13 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     )
     from tfbalance._service import check_data_service_compatible
     from tfbalance._splitting import split_by_class
+    from tfbalance._stratified import StratifiedSplit, stratified_split
+    from tfbalance._thresholds import (
+        DecisionThreshold,
+        ThresholdTuningCallback,
+        TunedThreshold,
+        tune_threshold,
+    )
     from tfbalance._weights import (
         ClassWeightCallback,
         PriorCorrection,
@@ -64,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     "ClassDistribution": "tfbalance._distribution",
     "ClassWeightCallback": "tfbalance._weights",
     "CsvSchema": "tfbalance._csv",
+    "DecisionThreshold": "tfbalance._thresholds",
     "ExponentialSchedule": "tfbalance._interleave",
     "F1Score": "tfbalance.metrics",
     "FBetaScore": "tfbalance.metrics",
@@ -71,6 +79,9 @@ _EXPORTS: dict[str, str] = {
     "LinearSchedule": "tfbalance._interleave",
     "PriorCorrection": "tfbalance._weights",
     "SplitResult": "tfbalance._class_streams",
+    "StratifiedSplit": "tfbalance._stratified",
+    "ThresholdTuningCallback": "tfbalance._thresholds",
+    "TunedThreshold": "tfbalance._thresholds",
     "WeightSchedule": "tfbalance._interleave",
     "adjust_logits": "tfbalance._weights",
     "balanced_batches": "tfbalance._interleave",
@@ -92,6 +103,8 @@ _EXPORTS: dict[str, str] = {
     "rebatch": "tfbalance._sampling",
     "rejection_resample": "tfbalance._sampling",
     "split_by_class": "tfbalance._splitting",
+    "stratified_split": "tfbalance._stratified",
+    "tune_threshold": "tfbalance._thresholds",
     "undersample": "tfbalance._sampling",
     "with_sample_weights": "tfbalance._weights",
 }
@@ -120,6 +133,7 @@ __all__ = [
     "ClassDistribution",
     "ClassWeightCallback",
     "CsvSchema",
+    "DecisionThreshold",
     "ExponentialSchedule",
     "F1Score",
     "FBetaScore",
@@ -127,6 +141,9 @@ __all__ = [
     "LinearSchedule",
     "PriorCorrection",
     "SplitResult",
+    "StratifiedSplit",
+    "ThresholdTuningCallback",
+    "TunedThreshold",
     "WeightSchedule",
     "__version__",
     "adjust_logits",
@@ -148,6 +165,8 @@ __all__ = [
     "rebatch",
     "rejection_resample",
     "split_by_class",
+    "stratified_split",
+    "tune_threshold",
     "undersample",
     "with_sample_weights",
 ]
