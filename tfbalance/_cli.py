@@ -253,6 +253,7 @@ def _add_inspect_parser(subparsers: Any) -> None:
 def _run_inspect(args: argparse.Namespace) -> int:
     files = _existing_files(args.files)
     _import_tensorflow()
+    # Loaded after parsing: these modules import TensorFlow (seconds), --help must not wait.
     from tfbalance._counting import class_counts
     from tfbalance._weights import class_weights
 
@@ -264,6 +265,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     # A class with count 0 gets no weight: no row carries it.
     weights = {c: (w if dist.counts.get(c) else None) for c, w in class_weights(dist).items()}
     if args.plot:
+        # Loaded only when a plot is asked for: it imports matplotlib.
         from tfbalance._plotting import plot_class_distribution
 
         shown = files[0] if len(files) == 1 else f"{len(files)} files"
@@ -403,6 +405,7 @@ def _add_split_parser(subparsers: Any) -> None:
 def _run_split(args: argparse.Namespace) -> int:
     files = _existing_files(args.files)
     _import_tensorflow()
+    # Loaded after parsing: these modules import TensorFlow (seconds), --help must not wait.
     from tfbalance._splitting import split_by_class
 
     start = time.perf_counter()
@@ -477,6 +480,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     if args.data is not None:
         _existing_files([args.data])
     _import_tensorflow()
+    # Loaded after parsing: these modules import TensorFlow (seconds), --help must not wait.
     from tfbalance._demo import run_demo
 
     run_demo(

@@ -32,7 +32,11 @@ from typing import Any, Callable, TextIO
 
 import numpy as np
 
+# The demo drives the public API as a user's script would.
+import tfbalance
+from tfbalance._labels import batched_label_rank
 from tfbalance._tf import tf
+from tfbalance.datasets import make_insurance_csv
 
 __all__ = ["DemoResult", "run_demo", "DEFAULT_ROWS", "TECHNIQUES", "METRICS"]
 
@@ -226,7 +230,6 @@ def _split(dataset: tf.data.Dataset, part: str) -> tf.data.Dataset:
 
 
 def _read(path: str, batch_size: int, part: str, field_delim: str = ",") -> tf.data.Dataset:
-    import tfbalance
 
     columns = ["id", *NUMERIC_COLUMNS, *CATEGORICAL_COLUMNS, LABEL]
     dataset = tfbalance.read_csv(
@@ -281,7 +284,6 @@ def build_model(num_features: int, seed: int):
     """The same small network for every technique: two hidden layers and a sigmoid."""
     import keras
 
-    import tfbalance
 
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=(num_features,), name="features")
@@ -302,8 +304,6 @@ def build_model(num_features: int, seed: int):
 
 
 def _encode(dataset: tf.data.Dataset, encode: Callable, batch_size: int) -> tf.data.Dataset:
-    import tfbalance
-    from tfbalance._labels import batched_label_rank
 
     if batched_label_rank(dataset, None) == 0:
         dataset = dataset.batch(batch_size)
@@ -316,7 +316,6 @@ def _encode(dataset: tf.data.Dataset, encode: Callable, batch_size: int) -> tf.d
 
 
 def _label_counts(dataset: tf.data.Dataset) -> dict[int, int]:
-    import tfbalance
 
     return tfbalance.class_counts(dataset, verbose=False).counts
 
@@ -334,7 +333,6 @@ def _tune_threshold(model: Any, validation: tf.data.Dataset, num_thresholds: int
 
     NaN when the validation split holds no positive row: no threshold can be chosen then.
     """
-    import tfbalance
 
     best = tfbalance.metrics.BestF1(num_thresholds=num_thresholds)
     positives = 0
@@ -468,8 +466,6 @@ def run_demo(
 
 def _run(data, rows, epochs, out, seed, field_delim, batch_size, read_batch_size, techniques,
          stream, verbose, report) -> DemoResult:
-    import tfbalance
-    from tfbalance.datasets import make_insurance_csv
 
     unknown = sorted(set(techniques) - set(TECHNIQUES))
     if unknown:
@@ -624,7 +620,6 @@ def _run(data, rows, epochs, out, seed, field_delim, batch_size, read_batch_size
 
 
 def _interleave_schedule(train, train_counts, epochs, batch_size, seed):
-    import tfbalance
 
     # Without class-sharded files each class stream filters the training split (one read
     # per class); `tfbalance split` writes the shards that make this I/O-free at scale.
