@@ -208,13 +208,15 @@ def _round_down(value: float, dtype: str) -> float:
 
 
 # --------------------------------------------------------------------------- tensor helpers
+# `zeros_like(x) + value` rather than `full_like`: Keras traces torch models on the "meta"
+# device, where torch's `full` cannot read its fill value.
 
 
 def _safe_divide(numerator: Any, denominator: Any, zero_division: float) -> Any:
     """``numerator / denominator``, and ``zero_division`` where the denominator is 0 (sklearn)."""
     zero = ops.equal(denominator, 0)
     ratio = numerator / ops.where(zero, ops.ones_like(denominator), denominator)
-    return ops.where(zero, ops.full_like(ratio, zero_division), ratio)
+    return ops.where(zero, ops.zeros_like(ratio) + zero_division, ratio)
 
 
 def _nan_average(values: Any, weights: Any = None) -> Any:
@@ -229,7 +231,7 @@ def _nan_average(values: Any, weights: Any = None) -> Any:
         total = ops.sum(kept)
         weighted = ops.sum(clean * kept) / ops.where(total > 0, total, ops.ones_like(total))
         plain = ops.where(total > 0, weighted, plain)
-    return ops.where(count > 0, plain, ops.full_like(plain, math.nan))
+    return ops.where(count > 0, plain, ops.zeros_like(plain) + math.nan)
 
 
 def _batch_mismatch(tensors: dict[str, Any]) -> Any:
@@ -254,6 +256,15 @@ def _batch_mismatch(tensors: dict[str, Any]) -> Any:
 # --------------------------------------------------------------------------- count kernels
 # Each returns the batch's rows (tp, fp, fn) per class, shape (3, C), in `dtype` (the count
 # dtype), and the mask of bad y_true entries (rows or values) with the values to quote.
+
+
+def _segment_sum(values: Any, ids: Any, size: int) -> Any:
+    """Sums of ``values`` per id in ``[0, size)``."""
+    if getattr(getattr(values, "device", None), "type", None) == "meta":
+        # Keras builds torch state by a trace on the "meta" device, which has shapes but no
+        # values; torch's segment sum needs values (and Keras' scatter loops over rows).
+        return ops.zeros((size,), _dtype(values))
+    return ops.segment_sum(values, ids, num_segments=size)
 
 
 def _weights(sample_weight: Any, rows: Any, dtype: str) -> Any:
@@ -310,7 +321,7 @@ def _multi_class_counts(y_true, y_pred, sample_weight, *, num_classes, one_hot, 
         ids = quoted
         if "float" in _dtype(ids):
             finite = ops.isfinite(ids)
-            ids = ops.where(finite, ids, ops.full_like(ids, -1))
+            ids = ops.where(finite, ids, ops.zeros_like(ids) - 1)
             whole = ops.equal(ids, ops.floor(ids))
             in_range = ops.logical_and(ids >= 0, ids < num_classes)
             good = ops.logical_and(ops.logical_and(finite, whole), in_range)
@@ -322,9 +333,9 @@ def _multi_class_counts(y_true, y_pred, sample_weight, *, num_classes, one_hot, 
     weights = _weights(sample_weight, true_ids, dtype)
     hits = ops.where(ops.equal(true_ids, pred_ids), weights, ops.zeros_like(weights))
     sums = ops.stack([
-        ops.segment_sum(hits, true_ids, num_segments=num_classes),
-        ops.segment_sum(weights, pred_ids, num_segments=num_classes),
-        ops.segment_sum(weights, true_ids, num_segments=num_classes),
+        _segment_sum(hits, true_ids, num_classes),
+        _segment_sum(weights, pred_ids, num_classes),
+        _segment_sum(weights, true_ids, num_classes),
     ])
     return ops.matmul(ops.convert_to_tensor(_SUMS_TO_ROWS, dtype), sums), bad, quoted
 
@@ -374,11 +385,12 @@ def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, thresholds, 
         weights = ops.cast(ops.reshape(sample_weight, [-1, 1]), dtype) * ops.ones_like(truth)
     positives = ops.reshape(weights * truth, [-1])
     negatives = ops.reshape(weights, [-1]) - positives
-    sums = ops.segment_sum(
-        ops.stack([positives, negatives], axis=1), segments, num_segments=labels * buckets
+    size = labels * buckets
+    sums = _segment_sum(
+        ops.concatenate([positives, negatives]), ops.concatenate([segments, segments + size]),
+        2 * size,
     )
-    return ops.reshape(ops.transpose(sums), [2, labels, buckets]), bad, ops.reshape(
-        y_true, [-1, labels])
+    return ops.reshape(sums, [2, labels, buckets]), bad, ops.reshape(y_true, [-1, labels])
 
 
 # --------------------------------------------------------------------------- shared state
@@ -400,6 +412,12 @@ class _CountingMetric(keras.metrics.Metric):
 
     _label_rule = "labels must be 0 or 1"
 
+    def __init__(self, *, name: str | None, dtype: Any) -> None:
+        super().__init__(name=name, dtype=dtype)
+        # Made here, not with the counts: those may be built inside a symbolic trace.
+        self.rejected = self.add_variable(
+            shape=(len(_REJECTS),), initializer="zeros", dtype="float32", name="rejected")
+
     def _add_counts(self, shape: tuple, name: str) -> None:
         self._count_dtype = _count_dtype()
         setattr(self, name, self.add_variable(
@@ -409,9 +427,6 @@ class _CountingMetric(keras.metrics.Metric):
             # second variable keeps each sum's rounding error (TwoSum), ~48 exact bits.
             setattr(self, name + "_low", self.add_variable(
                 shape=shape, initializer="zeros", dtype=self._count_dtype, name=name + "_low"))
-        if not hasattr(self, "rejected"):
-            self.rejected = self.add_variable(
-                shape=(len(_REJECTS),), initializer="zeros", dtype="float32", name="rejected")
 
     def _accumulate(self, name: str, delta: Any) -> None:
         high = getattr(self, name)
@@ -477,7 +492,7 @@ class _CountingMetric(keras.metrics.Metric):
         if not _is_concrete(rejected):
             refused = ops.sum(rejected) > 0
             return tuple(
-                None if v is None else ops.where(refused, ops.full_like(v, math.nan), v)
+                None if v is None else ops.where(refused, ops.zeros_like(v) + math.nan, v)
                 for v in values
             )
         found = ops.convert_to_numpy(rejected)
