@@ -644,3 +644,96 @@ def test_module_exports():
     import tfbalance
 
     assert tfbalance.F1Score is F1Score and tfbalance.metrics.BestF1 is BestF1
+
+
+# ---------------------------------------------------------------- refusals, empty batches
+
+
+@pytest.mark.parametrize(
+    "cls,kwargs,y_true,y_pred,where",
+    [(F1Score, {}, [1, 0, 1], [0.9, np.nan, 0.8], r"y_pred\[1\]=nan"),
+     (F1Score, {"from_logits": True}, [1, 0, 1], [2.0, -1.0, np.inf], r"y_pred\[2\]=inf"),
+     (Precision, {}, [0, 2], [[0.2, 0.3, 0.5], [np.nan, 0.1, 0.2]], r"y_pred\[1, 0\]=nan"),
+     (Recall, {"multi_label": True}, [[0, 1]], [[0.2, -np.inf]], r"y_pred\[0, 1\]=-inf"),
+     (BestF1, {}, [1, 0], [np.nan, 0.1], r"y_pred\[0\]=nan")],
+)
+def test_non_finite_predictions_are_refused_eagerly(cls, kwargs, y_true, y_pred, where):
+    # scikit-learn raises "Input contains NaN"; a diverged model must not get a score.
+    metric = cls(**kwargs)
+    with pytest.raises(ValueError, match=rf"Invalid `y_pred`: expected finite.*{where}"):
+        metric.update_state(y_true, np.asarray(y_pred, "float32"))
+    assert not any(np.any(v.numpy()) for v in metric.variables)  # nothing was added
+
+
+def test_non_finite_sample_weight_is_refused():
+    with pytest.raises(ValueError, match=r"Invalid `sample_weight`.*sample_weight\[1\]=nan"):
+        F1Score().update_state([1, 0], [0.9, 0.2], [1.0, np.nan])
+
+
+@pytest.mark.parametrize("cls", [F1Score, BestF1])
+def test_nan_inside_a_traced_update_makes_the_result_nan_then_raises(cls):
+    metric = cls()
+    update = tf.function(metric.update_state)
+    update(tf.constant([1, 0, 1]), tf.constant([0.9, 0.1, 0.7]))
+    update(tf.constant([1, 0]), tf.constant([np.nan, 0.1]))
+    assert math.isnan(float(tf.function(metric.result)()))
+    with pytest.raises(ValueError, match=r"Invalid `y_pred`: .*traced function.*NaN or inf"):
+        metric.result()
+    if cls is BestF1:
+        with pytest.raises(ValueError, match="Invalid `y_pred`"):
+            metric.best_threshold()
+    metric.reset_state()
+    update(tf.constant([1, 0]), tf.constant([0.9, 0.1]))
+    assert float(metric.result()) == 1.0
+
+
+def test_nan_predictions_in_evaluate_raise():
+    x = np.random.default_rng(3).normal(size=(64, 3)).astype("float32")
+    x[7, 1] = np.nan
+    y = (x[:, 0] > 0).astype("float32")
+    model = _tiny_binary_model()
+    model.compile(loss="mse", metrics=[F1Score(), BestF1(num_thresholds=11)])
+    with pytest.raises(ValueError, match="Invalid `y_pred`"):
+        model.evaluate(x, y, batch_size=16, verbose=0)
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["eager", "tf.function"])
+@pytest.mark.parametrize("form", ["binary", "multiclass_sparse", "multiclass_onehot",
+                                  "multilabel", "best_binary"])
+def test_empty_batch_adds_nothing(graph, form):
+    best = form.startswith("best")
+    y_fed, p_fed, y, pred, kwargs, labels = _make(form.replace("best_", ""), seed=21, n=40)
+    metric = BestF1(num_thresholds=11) if best else F1Score(average=None, **kwargs)
+    update = metric.update_state
+    if graph:  # batch size unknown until run time
+        update = tf.function(update, input_signature=[
+            tf.TensorSpec([None, *np.shape(y_fed)[1:]], tf.as_dtype(np.asarray(y_fed).dtype)),
+            tf.TensorSpec([None, *np.shape(p_fed)[1:]], tf.float32),
+            tf.TensorSpec([None], tf.float32)])
+    weights = np.ones(40, "float32")
+    update(y_fed[:0], p_fed[:0], weights[:0])  # first: the state is built from the shapes
+    update(y_fed, p_fed, weights)
+    update(y_fed[:0], p_fed[:0], weights[:0])
+    if best:
+        expected = _best_f1_oracle(y, p_fed, None, metric.thresholds)[0]
+    else:
+        expected = _sklearn_prfs(y, pred, average=None, labels=labels, zero_division=0)[2]
+    _assert_close(metric.result(), expected)
+
+
+def test_recall_macro_is_recall_score_not_always_balanced_accuracy():
+    from sklearn.metrics import balanced_accuracy_score, recall_score
+
+    # Every class occurs in y_true: macro recall is the balanced accuracy.
+    y, pred = np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2])
+    metric = Recall(average="macro", num_classes=3)
+    metric.update_state(y, np.eye(3, dtype="float32")[pred])
+    assert float(metric.result()) == pytest.approx(balanced_accuracy_score(y, pred), abs=TOL)
+    # Class 2 is predicted but absent from y_true: recall_score (over the metric's classes)
+    # still matches, balanced accuracy does not.
+    y, pred = np.array([0, 0, 1, 1]), np.array([0, 2, 1, 1])
+    metric = Recall(average="macro", num_classes=3)
+    metric.update_state(y, np.eye(3, dtype="float32")[pred])
+    expected = recall_score(y, pred, average="macro", labels=[0, 1, 2], zero_division=0)
+    assert float(metric.result()) == pytest.approx(expected, abs=TOL)
+    assert abs(float(metric.result()) - balanced_accuracy_score(y, pred)) > 0.1

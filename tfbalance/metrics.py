@@ -24,8 +24,24 @@ predictions therefore takes part in the ``'macro'`` average with the ``zero_divi
 (scikit-learn's default ``labels=None`` would leave it out; on data where every class occurs,
 the two agree).
 
+Backends: the metrics are written in ``keras.ops`` and run inside ``fit``, ``evaluate`` and
+``predict`` on the TensorFlow, JAX and PyTorch backends of Keras 3, and save to ``.keras``
+files on each.
+
 Counts are accumulated in float64, so they stay exact far past float32's 2**24 limit; the
-result has the metric's ``dtype`` (float32 by default).
+result has the metric's ``dtype`` (float32 by default). Where the backend has no float64
+(JAX unless ``jax_enable_x64`` is set, torch on Apple MPS) each count is a pair of float32
+variables holding the sum and its rounding error (compensated TwoSum addition), exact for
+whole counts to about 2**48; the ``true_positives``-style properties then read as float32.
+
+Bad input never gives a score. A NaN or infinite ``y_pred`` or ``sample_weight`` (a diverged
+model), a label the metric cannot score, or batch sizes that differ raise ``ValueError`` at
+``update_state`` when it runs eagerly, naming the first bad value. Inside a traced function
+(``model.fit`` and ``evaluate`` on every backend, ``tf.function``, ``jax.jit``) a batch
+cannot raise, so it is counted in the ``rejected`` state: the traced result is NaN and the
+eager ``result()`` that ``fit`` and ``evaluate`` call at the end of an epoch raises
+``ValueError`` saying what was refused, until ``reset_state()``. An empty batch (0 rows) is
+legal and adds nothing.
 """
 
 from __future__ import annotations
@@ -192,19 +208,6 @@ def _is_concrete(tensor: Any) -> bool:
 
 def _dtype(tensor: Any) -> str:
     return keras.backend.standardize_dtype(tensor.dtype)
-
-
-def _round_down(value: float, dtype: str) -> float:
-    """The largest ``dtype`` number <= ``value``: for ``p`` of that dtype, ``p > it`` exactly
-    when ``p > value``, so a threshold such as 0.3 cuts float32 scores as scikit-learn's
-    float64 comparison does (``float32(0.3)`` is above 0.3)."""
-    if math.isinf(value):
-        return value
-    kind = np.dtype(dtype).type
-    rounded = kind(value)
-    if float(rounded) > value:
-        rounded = np.nextafter(rounded, kind(-np.inf))
-    return float(rounded)
 
 
 # --------------------------------------------------------------------------- tensor helpers
@@ -498,18 +501,19 @@ class _CountingMetric(keras.metrics.Metric):
         found = ops.convert_to_numpy(rejected)
         if found.any():
             kind = _REJECTS[int(np.flatnonzero(found)[0])]
-            count = int(found.sum())
+            count = int(found[_REJECTS.index(kind)])
             reason = {
-                "y_pred": "were NaN or infinite (a diverged model has no score)",
-                "y_true": f"held labels it cannot score ({self._label_rule})",
-                "sample_weight": "had NaN or infinite weights",
-                "batch": "had y_true, y_pred and sample_weight of different batch sizes",
+                "y_pred": f"{count} value(s) of y_pred were NaN or infinite (a diverged model "
+                          "has no score)",
+                "y_true": f"{count} label(s) of y_true were invalid ({self._label_rule})",
+                "sample_weight": f"{count} value(s) of sample_weight were NaN or infinite",
+                "batch": "y_true, y_pred and sample_weight had different batch sizes",
             }[kind]
             raise ValueError(
-                f"Invalid `{kind if kind != 'batch' else 'inputs'}`: batches given to "
+                f"Invalid `{kind if kind != 'batch' else 'inputs'}`: in batches given to "
                 f"update_state inside a traced function (model.fit / evaluate, tf.function, "
-                f"jax.jit) {reason}, so `{self.name}` has no score until reset_state(). "
-                f"Received: {count} bad value(s)"
+                f"jax.jit), {reason}; `{self.name}` has no score until reset_state(). "
+                f"Received: {kind}={count} refused value(s)"
             )
         return values
 
@@ -680,11 +684,8 @@ class _ConfusionMetric(_CountingMetric):
             cut = self.threshold
             if self.from_logits:
                 cut = [_logit(t) for t in cut] if isinstance(cut, list) else _logit(cut)
-            pred_dtype = _dtype(y_pred)
-            if isinstance(cut, list):
-                cut = ops.convert_to_tensor([_round_down(t, pred_dtype) for t in cut], pred_dtype)
-            else:
-                cut = _round_down(cut, pred_dtype)
+            # In y_pred's dtype, as numpy compares `y_prob > 0.3` (NEP 50).
+            cut = ops.convert_to_tensor(cut, _dtype(y_pred))
         if self.multi_label:
             self._label_rule = "multi-label targets must be 0 or 1"
             counts, bad_true, quoted = _multi_label_counts(
@@ -885,8 +886,11 @@ _COMMON_PARAMETERS = """
         ``zero_division`` other than 0, 1 or NaN, ``average='binary'`` with more than two
         classes or with ``multi_label=True``; when updated, for shapes of ``y_true``,
         ``y_pred`` and ``sample_weight`` that do not fit together (the message quotes
-        them). Label ids outside ``[0, num_classes)`` fail a runtime check
-        (``tf.errors.InvalidArgumentError``) whose message names the bad id.
+        them); for a NaN or infinite ``y_pred`` or ``sample_weight``, and labels the
+        metric cannot score (ids outside ``[0, num_classes)`` or not whole, binary or
+        multi-hot values other than 0/1, one-hot rows that are not one-hot): eagerly at
+        the update, naming the first bad value; inside a traced function the batch is
+        recorded, the traced result is NaN and an eager ``result()`` raises.
     TypeError
         For arguments of the wrong type (e.g. ``beta='1'``).
 """
@@ -1081,8 +1085,12 @@ class Recall(_ConfusionMetric):
     __doc__ = (
         """Streaming recall ``tp / (tp + fn)`` with scikit-learn's averages.
 
-    Per-class recall (``average=None``) is what to watch for a minority class; its
-    'macro' average is the balanced accuracy of a multi-class problem.
+    Per-class recall (``average=None``) is what to watch for a minority class. Its
+    'macro' average equals :func:`sklearn.metrics.recall_score` with ``average='macro'``
+    over the classes ``0 .. num_classes - 1``; that is the balanced accuracy
+    (:func:`sklearn.metrics.balanced_accuracy_score`) only when every class occurs in
+    ``y_true``. A class that is predicted but absent from ``y_true`` has recall
+    ``zero_division`` and enters the mean here, while balanced accuracy leaves it out.
 
     Parameters
     ----------
