@@ -55,7 +55,6 @@ import keras
 import numpy as np
 from keras import ops
 
-
 __all__ = ["BestF1", "F1Score", "FBetaScore", "Precision", "Recall"]
 
 _AVERAGES = ("auto", "binary", "micro", "macro", "weighted", None)
