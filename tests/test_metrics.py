@@ -737,3 +737,28 @@ def test_recall_macro_is_recall_score_not_always_balanced_accuracy():
     expected = recall_score(y, pred, average="macro", labels=[0, 1, 2], zero_division=0)
     assert float(metric.result()) == pytest.approx(expected, abs=TOL)
     assert abs(float(metric.result()) - balanced_accuracy_score(y, pred)) > 0.1
+
+
+@pytest.mark.parametrize("num_thresholds", [2, 3, 11, 201, 1000, 100_003])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_best_f1_buckets_are_exact_on_and_next_to_the_grid(num_thresholds, dtype):
+    # Every grid point, the floats just below and above it, and values outside [0, 1]: the
+    # bucket must count exactly the thresholds t with p > t (the comparison sklearn sees).
+    grid = np.linspace(0, 1, num_thresholds).astype("float32")
+    picks = grid if num_thresholds <= 1000 else grid[::997]
+    p = np.concatenate([picks, np.nextafter(picks, -1), np.nextafter(picks, 2),
+                        [-0.5, 1.5, 0.0, 1.0]]).astype(dtype)
+    p = p[(p == 0) | (np.abs(p) >= np.finfo(dtype).tiny)]  # TF flushes subnormals to zero
+    got = ops_numpy(metrics._thresholds_below(keras.ops.convert_to_tensor(p), grid))
+    expected = (p[:, None] > grid.astype(dtype)[None, :]).sum(axis=1)
+    np.testing.assert_array_equal(got, expected)
+
+
+def ops_numpy(tensor):
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def test_best_f1_num_thresholds_bound():
+    with pytest.raises(ValueError, match=r"Invalid `num_thresholds`: expected an int in \[2, "
+                                         r"1000000\]. Received: num_thresholds=1000001"):
+        BestF1(num_thresholds=10**6 + 1)

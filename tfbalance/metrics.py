@@ -361,6 +361,30 @@ def _multi_label_counts(y_true, y_pred, sample_weight, *, cut, dtype):
     return ops.matmul(ops.convert_to_tensor(_SUMS_TO_ROWS, dtype), sums), bad, y_true
 
 
+def _thresholds_below(probs: Any, thresholds: np.ndarray) -> Any:
+    """How many grid thresholds are strictly below each of ``probs`` (int32): bucket ``k``
+    holds the samples with ``p > t`` exactly for the first ``k`` thresholds.
+
+    The grid is ``linspace(0, 1, T)`` in float32, so ``floor(p * (T - 1))`` is the right
+    index give or take one (float32 rounding is far below the grid step for
+    ``T <= 10**6``); comparing ``p`` with the three thresholds around it makes the count
+    exact. A direct index plus three comparisons, instead of a binary search
+    (``ops.searchsorted`` is missing before Keras 3.5 and fails in TF graphs in 3.5).
+    """
+    steps = len(thresholds) - 1
+    dtype = _dtype(probs)
+    # -inf / +inf pads: the window may reach one past either end of the grid.
+    padded = ops.convert_to_tensor(
+        np.concatenate([[-np.inf], thresholds, [np.inf]]).astype(dtype), dtype)
+    # NaN is refused by the caller (_admit); it only must not index out of range here.
+    clean = ops.where(ops.isnan(probs), ops.zeros_like(probs), probs)
+    guess = ops.cast(ops.floor(ops.clip(clean * steps, 0, steps)), "int32")
+    below = guess - 1
+    for offset in (0, 1, 2):  # the thresholds guess - 1, guess, guess + 1, at padded[j + 1]
+        below = below + ops.cast(ops.take(padded, guess + offset) < probs, "int32")
+    return below
+
+
 def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, thresholds, from_logits,
                           dtype):
     """(2, labels, len(thresholds) + 1): weighted positives and negatives per bucket."""
@@ -371,13 +395,9 @@ def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, thresholds, 
     bad = _not_0_or_1(truth)
     truth = ops.where(bad, ops.zeros_like(truth), truth)
     buckets = len(thresholds) + 1
-    # searchsorted(left) counts the thresholds strictly below p: the exact comparison
-    # `p > t` for every grid point at once.
-    bucket = ops.searchsorted(
-        ops.convert_to_tensor(thresholds, _dtype(probs)), ops.reshape(probs, [-1]), side="left"
-    )
+    bucket = _thresholds_below(ops.reshape(probs, [-1]), thresholds)
     segments = ops.reshape(
-        ops.reshape(ops.cast(bucket, "int32"), [-1, labels])
+        ops.reshape(bucket, [-1, labels])
         + ops.arange(labels, dtype="int32") * buckets,
         [-1],
     )
@@ -1152,7 +1172,7 @@ class BestF1(_CountingMetric):
     Parameters
     ----------
     num_thresholds : int, default 201
-        Size of the grid, >= 2 (201 gives steps of 0.005).
+        Size of the grid, from 2 to 10**6 (201 gives steps of 0.005).
     from_logits : bool, default False
         Whether ``y_pred`` holds logits; the grid always applies to probabilities.
     multi_label : bool, default False
@@ -1172,7 +1192,7 @@ class BestF1(_CountingMetric):
     Raises
     ------
     ValueError
-        For ``num_thresholds < 2``, an unknown ``average``, and (when updated) shapes that
+        For ``num_thresholds`` outside [2, 10**6], an unknown ``average``, and (when updated) shapes that
         do not fit together, or labels other than 0/1 (a runtime check).
     TypeError
         For arguments of the wrong type.
@@ -1211,9 +1231,9 @@ class BestF1(_CountingMetric):
                 "Invalid `num_thresholds`: expected an int >= 2. "
                 f"Received: num_thresholds={num_thresholds!r}"
             )
-        if num_thresholds < 2:
+        if not 2 <= num_thresholds <= 10**6:
             raise ValueError(
-                "Invalid `num_thresholds`: expected an int >= 2. "
+                "Invalid `num_thresholds`: expected an int in [2, 1000000]. "
                 f"Received: num_thresholds={num_thresholds!r}"
             )
         self.num_thresholds = int(num_thresholds)
