@@ -46,6 +46,7 @@ legal and adds nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from numbers import Real
@@ -295,6 +296,7 @@ def _not_0_or_1(values: Any) -> Any:
 
 
 def _binary_counts(y_true, y_pred, sample_weight, *, cut, dtype):
+    cut = ops.convert_to_tensor(cut, _dtype(y_pred))  # as numpy compares `p > 0.3` (NEP 50)
     truth = ops.cast(ops.reshape(y_true, [-1]), dtype)
     bad = _not_0_or_1(truth)  # NaN included
     truth = ops.where(bad, ops.zeros_like(truth), truth)
@@ -343,6 +345,7 @@ def _multi_class_counts(y_true, y_pred, sample_weight, *, num_classes, one_hot, 
 
 
 def _multi_label_counts(y_true, y_pred, sample_weight, *, cut, dtype):
+    cut = ops.convert_to_tensor(cut, _dtype(y_pred))  # one threshold, or one per label
     predicted = ops.cast(y_pred > cut, dtype)
     truth = ops.cast(y_true, dtype)
     bad = _not_0_or_1(truth)
@@ -385,7 +388,7 @@ def _thresholds_below(probs: Any, thresholds: np.ndarray) -> Any:
     return below
 
 
-def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, thresholds, from_logits,
+def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, num_thresholds, from_logits,
                           dtype):
     """(2, labels, len(thresholds) + 1): weighted positives and negatives per bucket."""
     probs = ops.reshape(y_pred, [-1, labels])
@@ -394,7 +397,8 @@ def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, thresholds, 
     truth = ops.cast(ops.reshape(y_true, [-1, labels]), dtype)
     bad = _not_0_or_1(truth)
     truth = ops.where(bad, ops.zeros_like(truth), truth)
-    buckets = len(thresholds) + 1
+    thresholds = np.linspace(0.0, 1.0, num_thresholds).astype("float32")
+    buckets = num_thresholds + 1
     bucket = _thresholds_below(ops.reshape(probs, [-1]), thresholds)
     segments = ops.reshape(
         ops.reshape(bucket, [-1, labels])
@@ -413,6 +417,45 @@ def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, thresholds, 
         2 * size,
     )
     return ops.reshape(sums, [2, labels, buckets]), bad, ops.reshape(y_true, [-1, labels])
+
+
+def _checked(kernel, y_true, y_pred, sample_weight, **static):
+    """One batch: the kernel's counts, the number of bad entries per row of ``_REJECTS``
+    (but "batch", checked apart) and the masks of the bad entries, for the message."""
+    counts, bad_true, quoted = kernel(y_true, y_pred, sample_weight, **static)
+    masks = {"y_pred": ops.logical_not(ops.isfinite(y_pred)), "y_true": bad_true}
+    if sample_weight is not None:
+        masks["sample_weight"] = ops.logical_not(ops.isfinite(sample_weight))
+    flags = ops.stack([
+        ops.sum(ops.cast(masks[kind], "float32")) if kind in masks else ops.zeros((), "float32")
+        for kind in _REJECTS[:3]
+    ])
+    return counts, flags, masks, quoted
+
+
+_COMPILED: dict = {}
+
+
+def _run_batch(kernel, y_true, y_pred, sample_weight, **static):
+    """``_checked`` as one compiled call when eager (TensorFlow, JAX): it replaces some fifty
+    op dispatches. Inside a trace (model.fit, tf.function, jax.jit) it is inlined as is."""
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax") or not _is_concrete(y_pred):
+        return _checked(kernel, y_true, y_pred, sample_weight, **static)
+    key = (kernel.__name__, backend, sample_weight is None, tuple(sorted(static.items())))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        bound = functools.partial(_checked, kernel, **static)
+        if backend == "tensorflow":
+            import tensorflow as tf  # the loaded Keras backend, for its compiler only
+
+            compiled = tf.function(bound, autograph=False, reduce_retracing=True)
+        else:
+            import jax  # the loaded Keras backend, for its compiler only
+
+            compiled = jax.jit(bound)
+        _COMPILED[key] = compiled
+    return compiled(y_true, y_pred, sample_weight)
 
 
 # --------------------------------------------------------------------------- shared state
@@ -472,25 +515,22 @@ class _CountingMetric(keras.metrics.Metric):
             value = value + ops.convert_to_tensor(getattr(self, name + "_low"))
         return value
 
-    def _admit(self, bad: dict[str, tuple[Any, Any]]) -> None:
+    def _admit(self, flags: Any, batch: Any, masks: dict[str, Any],
+               values: dict[str, Any]) -> None:
         """Refuse a bad batch: raise now (eager), or record it for `result()` (traced).
 
-        ``bad`` maps a row of ``_REJECTS`` to (mask of bad entries, values to quote)."""
-        flags = []
-        for kind in _REJECTS:
-            if kind in bad and bad[kind][0] is not None:
-                flags.append(ops.sum(ops.cast(bad[kind][0], "float32")))
-            else:
-                flags.append(ops.zeros((), "float32"))
-        counts = ops.stack(flags)
+        ``flags`` counts the bad entries of y_pred, y_true and sample_weight, ``batch`` is
+        None or the run-time batch-size check; ``masks`` and ``values`` serve the message."""
+        extra = ops.zeros((1,), "float32") if batch is None else ops.reshape(batch, [1])
+        counts = ops.concatenate([flags, extra])
         if not _is_concrete(counts):
             self.rejected.assign_add(counts)
             return
         found = ops.convert_to_numpy(counts)
         for kind, count in zip(_REJECTS, found):
             if count > 0:
-                mask, values = (ops.convert_to_numpy(v) for v in bad[kind])
-                raise ValueError(self._batch_message(kind, int(count), mask, values))
+                mask, value = ops.convert_to_numpy(masks[kind]), ops.convert_to_numpy(values[kind])
+                raise ValueError(self._batch_message(kind, int(count), mask, value))
 
     def _batch_message(self, kind: str, count: int, mask: np.ndarray, values: np.ndarray) -> str:
         index = tuple(int(i) for i in np.argwhere(mask)[0])
@@ -549,12 +589,6 @@ class _CountingMetric(keras.metrics.Metric):
             if "float" not in _dtype(sample_weight):
                 sample_weight = ops.cast(sample_weight, self.dtype)
         return y_true, y_pred, sample_weight
-
-    def _finite(self, y_pred: Any, sample_weight: Any) -> dict[str, tuple[Any, Any]]:
-        bad = {"y_pred": (ops.logical_not(ops.isfinite(y_pred)), y_pred)}
-        if sample_weight is not None:
-            bad["sample_weight"] = (ops.logical_not(ops.isfinite(sample_weight)), sample_weight)
-        return bad
 
 
 class _ConfusionMetric(_CountingMetric):
@@ -693,37 +727,31 @@ class _ConfusionMetric(_CountingMetric):
         columns = self._columns(y_true, y_pred, sample_weight)
         if not self._built_state:
             self._build_state(2 if columns == 1 and not self.multi_label else columns)
-        bad = self._finite(y_pred, sample_weight)
-        bad["batch"] = (
-            _batch_mismatch({"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight}),
-            None,
-        )
+        batch = _batch_mismatch(
+            {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
         dtype = self._count_dtype
         if self.multi_label or columns == 1:
             cut = self.threshold
             if self.from_logits:
                 cut = [_logit(t) for t in cut] if isinstance(cut, list) else _logit(cut)
-            # In y_pred's dtype, as numpy compares `y_prob > 0.3` (NEP 50).
-            cut = ops.convert_to_tensor(cut, _dtype(y_pred))
+            cut = tuple(cut) if isinstance(cut, list) else cut
         if self.multi_label:
             self._label_rule = "multi-label targets must be 0 or 1"
-            counts, bad_true, quoted = _multi_label_counts(
-                y_true, y_pred, sample_weight, cut=cut, dtype=dtype)
+            kernel, static = _multi_label_counts, {"cut": cut, "dtype": dtype}
         elif columns == 1:
             self._label_rule = "binary labels must be 0 or 1"
-            counts, bad_true, quoted = _binary_counts(
-                y_true, y_pred, sample_weight, cut=cut, dtype=dtype)
+            kernel, static = _binary_counts, {"cut": cut, "dtype": dtype}
         else:
             one_hot = len(y_true.shape) == 2 and y_true.shape[-1] == columns
             self._label_rule = (
                 f"one-hot rows must hold a single 1 among {columns} zeros and ones" if one_hot
                 else f"class ids must be whole numbers in [0, {self.num_classes})"
             )
-            counts, bad_true, quoted = _multi_class_counts(
-                y_true, y_pred, sample_weight, num_classes=self.num_classes, one_hot=one_hot,
-                dtype=dtype)
-        bad["y_true"] = (bad_true, quoted)
-        self._admit(bad)
+            kernel = _multi_class_counts
+            static = {"num_classes": self.num_classes, "one_hot": one_hot, "dtype": dtype}
+        counts, flags, masks, quoted = _run_batch(kernel, y_true, y_pred, sample_weight, **static)
+        self._admit(flags, batch, masks,
+                    {"y_pred": y_pred, "y_true": quoted, "sample_weight": sample_weight})
         self._accumulate("confusion", counts)
 
     def _columns(self, y_true: Any, y_pred: Any, sample_weight: Any) -> int:
@@ -1293,17 +1321,15 @@ class BestF1(_CountingMetric):
                 )
         if not self._built_state:
             self._build_state(labels)
-        bad = self._finite(y_pred, sample_weight)
-        bad["batch"] = (
-            _batch_mismatch({"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight}),
-            None,
+        batch = _batch_mismatch(
+            {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
+        histograms, flags, masks, quoted = _run_batch(
+            _threshold_histograms, y_true, y_pred, sample_weight, labels=labels,
+            num_thresholds=self.num_thresholds, from_logits=self.from_logits,
+            dtype=self._count_dtype,
         )
-        histograms, bad_true, quoted = _threshold_histograms(
-            y_true, y_pred, sample_weight, labels=labels, thresholds=self.thresholds,
-            from_logits=self.from_logits, dtype=self._count_dtype,
-        )
-        bad["y_true"] = (bad_true, quoted)
-        self._admit(bad)
+        self._admit(flags, batch, masks,
+                    {"y_pred": y_pred, "y_true": quoted, "sample_weight": sample_weight})
         self._accumulate("histograms", histograms)
 
     def _curves(self) -> tuple[Any, Any, Any]:
