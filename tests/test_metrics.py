@@ -418,33 +418,73 @@ def test_bad_sample_weight_shape():
         F1Score().update_state(np.zeros(4), np.zeros(4), np.ones(3))
 
 
-def test_batch_mismatch_in_graph_is_a_runtime_error():
+def test_batch_mismatch_in_graph_is_refused_at_run_time():
+    # Sizes known only at run time: a kernel op fails, or (where the sizes would broadcast,
+    # as one weight for a batch) the batch is recorded and the score refused.
     metric = F1Score(num_classes=3)
     update = tf.function(
         metric.update_state,
         input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 3], tf.float32)],
     )
-    with pytest.raises(tf.errors.InvalidArgumentError, match="batch sizes differ"):
+    with pytest.raises(tf.errors.InvalidArgumentError):
         update(tf.zeros([4], tf.int32), tf.zeros([5, 3]))
+    for labels in (F1Score(multi_label=True), BestF1(multi_label=True)):
+        update = tf.function(
+            labels.update_state,
+            input_signature=[tf.TensorSpec([None, 2], tf.int32),
+                             tf.TensorSpec([None, 2], tf.float32), tf.TensorSpec([None])],
+        )
+        update(tf.constant([[1, 0], [0, 1]]), tf.constant([[0.9, 0.2], [0.1, 0.8]]),
+               tf.constant([2.0]))
+        with pytest.raises(ValueError, match=r"Invalid `inputs`.*different batch sizes"):
+            labels.result()
 
 
-@pytest.mark.parametrize("graph", [False, True], ids=["eager", "tf.function"])
 @pytest.mark.parametrize(
     "y_true,columns,bad",
-    [([0, 7, 1], 3, 7), ([0, -2, 1], 3, -2), ([1, 0, 2], 1, 2), ([1, 0, 0.5], 1, 0.5)]
+    [([0, 7, 1], 3, "7"), ([0, -2, 1], 3, "-2"), ([1, 0, 2], 1, "2"), ([1, 0, 0.5], 1, "0.5"),
+     ([0.0, 1.5, 1.0], 3, "1.5"), ([0.0, float("nan"), 1.0], 3, "nan"), ([0, 3, 1], 3, "3")],
 )
-def test_label_ids_outside_classes_name_the_bad_id(graph, y_true, columns, bad):
+def test_label_ids_outside_classes_name_the_bad_id(y_true, columns, bad):
     metric = F1Score()
     y_pred = np.full((3, columns), 0.2, "float32")
-    update = tf.function(metric.update_state) if graph else metric.update_state
-    message = rf"(?s)Invalid `y_true`.*label( id)?[^0-9-]*{bad}(?![\d.])"
-    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-        update(tf.constant(y_true), tf.constant(y_pred))
+    message = rf"Invalid `y_true`: .*Received: y_true\[\d\]={bad}(?![\d.])"
+    with pytest.raises(ValueError, match=message):
+        metric.update_state(tf.constant(y_true), tf.constant(y_pred))
+    assert float(np.sum(metric.confusion.numpy())) == 0.0  # nothing was added
+
+
+@pytest.mark.parametrize(
+    "cls,kwargs,y_true,y_pred,match",
+    [(F1Score, {}, [1, 0, 7], [0.9, 0.1, 0.8], "binary labels must be 0 or 1"),
+     (F1Score, {"average": "macro"}, [0, 5, 1], np.full((3, 3), 0.3, "float32"),
+      r"class ids must be whole numbers in \[0, 3\)"),
+     (Recall, {"multi_label": True}, [[0, 2]], [[0.1, 0.9]], "multi-label targets must be 0"),
+     (BestF1, {}, [0, 3], [0.2, 0.4], "BestF1 needs 0/1 labels")],
+)
+def test_bad_labels_inside_a_traced_update_refuse_the_score(cls, kwargs, y_true, y_pred, match):
+    metric = cls(**kwargs)
+    metric.update_state(np.zeros_like(np.asarray(y_true)), np.asarray(y_pred, "float32"))
+    update = tf.function(metric.update_state)
+    update(tf.constant(y_true), tf.constant(y_pred, tf.float32))
+    # Inside the trace the result is NaN, never a score; read eagerly it raises.
+    assert math.isnan(float(tf.function(metric.result)()))
+    with pytest.raises(ValueError, match=rf"Invalid `y_true`:.*traced function.*{match}"):
+        metric.result()
+    metric.reset_state()
+    assert not math.isnan(float(metric.result()))
+
+
+def test_one_hot_rows_must_be_one_hot():
+    with pytest.raises(ValueError, match=r"one-hot rows must hold a single 1.*y_true\[1\]"):
+        F1Score().update_state([[1, 0, 0], [0.5, 0.5, 0]], np.eye(3, dtype="float32")[:2])
+    with pytest.raises(ValueError, match=r"one-hot rows.*y_true\[0\]=\[0, 0, 0\]"):
+        F1Score().update_state([[0, 0, 0]], np.eye(3, dtype="float32")[:1])
 
 
 def test_multi_hot_values_other_than_0_1_rejected():
     metric = F1Score(multi_label=True)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="must be 0 or 1"):
+    with pytest.raises(ValueError, match=r"must be 0 or 1. Received: y_true\[0, 1\]=2"):
         metric.update_state([[0, 2]], [[0.1, 0.9]])
 
 
@@ -463,7 +503,7 @@ def test_best_f1_bad_arguments(kwargs, error, match):
 def test_best_f1_bad_inputs():
     with pytest.raises(ValueError, match=r"y_true.shape=\(2,\) and y_pred.shape=\(2, 3\)"):
         BestF1().update_state([0, 1], np.zeros((2, 3), "float32"))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="0/1 labels"):
+    with pytest.raises(ValueError, match=r"0/1 labels. Received: y_true\[1, 0\]=3"):
         BestF1().update_state([0, 3], [0.2, 0.4])
     with pytest.raises(ValueError, match="seen no batch"):
         BestF1(multi_label=True).best_threshold()
@@ -604,3 +644,124 @@ def test_module_exports():
     import tfbalance
 
     assert tfbalance.F1Score is F1Score and tfbalance.metrics.BestF1 is BestF1
+
+
+# ---------------------------------------------------------------- refusals, empty batches
+
+
+@pytest.mark.parametrize(
+    "cls,kwargs,y_true,y_pred,where",
+    [(F1Score, {}, [1, 0, 1], [0.9, np.nan, 0.8], r"y_pred\[1\]=nan"),
+     (F1Score, {"from_logits": True}, [1, 0, 1], [2.0, -1.0, np.inf], r"y_pred\[2\]=inf"),
+     (Precision, {}, [0, 2], [[0.2, 0.3, 0.5], [np.nan, 0.1, 0.2]], r"y_pred\[1, 0\]=nan"),
+     (Recall, {"multi_label": True}, [[0, 1]], [[0.2, -np.inf]], r"y_pred\[0, 1\]=-inf"),
+     (BestF1, {}, [1, 0], [np.nan, 0.1], r"y_pred\[0\]=nan")],
+)
+def test_non_finite_predictions_are_refused_eagerly(cls, kwargs, y_true, y_pred, where):
+    # scikit-learn raises "Input contains NaN"; a diverged model must not get a score.
+    metric = cls(**kwargs)
+    with pytest.raises(ValueError, match=rf"Invalid `y_pred`: expected finite.*{where}"):
+        metric.update_state(y_true, np.asarray(y_pred, "float32"))
+    assert not any(np.any(v.numpy()) for v in metric.variables)  # nothing was added
+
+
+def test_non_finite_sample_weight_is_refused():
+    with pytest.raises(ValueError, match=r"Invalid `sample_weight`.*sample_weight\[1\]=nan"):
+        F1Score().update_state([1, 0], [0.9, 0.2], [1.0, np.nan])
+
+
+@pytest.mark.parametrize("cls", [F1Score, BestF1])
+def test_nan_inside_a_traced_update_makes_the_result_nan_then_raises(cls):
+    metric = cls()
+    update = tf.function(metric.update_state)
+    update(tf.constant([1, 0, 1]), tf.constant([0.9, 0.1, 0.7]))
+    update(tf.constant([1, 0]), tf.constant([np.nan, 0.1]))
+    assert math.isnan(float(tf.function(metric.result)()))
+    with pytest.raises(ValueError, match=r"Invalid `y_pred`: .*traced function.*NaN or inf"):
+        metric.result()
+    if cls is BestF1:
+        with pytest.raises(ValueError, match="Invalid `y_pred`"):
+            metric.best_threshold()
+    metric.reset_state()
+    update(tf.constant([1, 0]), tf.constant([0.9, 0.1]))
+    assert float(metric.result()) == 1.0
+
+
+def test_nan_predictions_in_evaluate_raise():
+    x = np.random.default_rng(3).normal(size=(64, 3)).astype("float32")
+    x[7, 1] = np.nan
+    y = (x[:, 0] > 0).astype("float32")
+    model = _tiny_binary_model()
+    model.compile(loss="mse", metrics=[F1Score(), BestF1(num_thresholds=11)])
+    with pytest.raises(ValueError, match="Invalid `y_pred`"):
+        model.evaluate(x, y, batch_size=16, verbose=0)
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["eager", "tf.function"])
+@pytest.mark.parametrize("form", ["binary", "multiclass_sparse", "multiclass_onehot",
+                                  "multilabel", "best_binary"])
+def test_empty_batch_adds_nothing(graph, form):
+    best = form.startswith("best")
+    y_fed, p_fed, y, pred, kwargs, labels = _make(form.replace("best_", ""), seed=21, n=40)
+    metric = BestF1(num_thresholds=11) if best else F1Score(average=None, **kwargs)
+    update = metric.update_state
+    if graph:  # batch size unknown until run time
+        update = tf.function(update, input_signature=[
+            tf.TensorSpec([None, *np.shape(y_fed)[1:]], tf.as_dtype(np.asarray(y_fed).dtype)),
+            tf.TensorSpec([None, *np.shape(p_fed)[1:]], tf.float32),
+            tf.TensorSpec([None], tf.float32)])
+    weights = np.ones(40, "float32")
+    update(y_fed[:0], p_fed[:0], weights[:0])  # first: the state is built from the shapes
+    update(y_fed, p_fed, weights)
+    update(y_fed[:0], p_fed[:0], weights[:0])
+    if best:
+        expected = _best_f1_oracle(y, p_fed, None, metric.thresholds)[0]
+    else:
+        expected = _sklearn_prfs(y, pred, average=None, labels=labels, zero_division=0)[2]
+    _assert_close(metric.result(), expected)
+
+
+def test_recall_macro_is_recall_score_not_always_balanced_accuracy():
+    from sklearn.metrics import balanced_accuracy_score, recall_score
+
+    # Every class occurs in y_true: macro recall is the balanced accuracy.
+    y, pred = np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2])
+    metric = Recall(average="macro", num_classes=3)
+    metric.update_state(y, np.eye(3, dtype="float32")[pred])
+    assert float(metric.result()) == pytest.approx(balanced_accuracy_score(y, pred), abs=TOL)
+    # Class 2 is predicted but absent from y_true: recall_score (over the metric's classes)
+    # still matches, balanced accuracy does not.
+    y, pred = np.array([0, 0, 1, 1]), np.array([0, 2, 1, 1])
+    metric = Recall(average="macro", num_classes=3)
+    metric.update_state(y, np.eye(3, dtype="float32")[pred])
+    expected = recall_score(y, pred, average="macro", labels=[0, 1, 2], zero_division=0)
+    assert float(metric.result()) == pytest.approx(expected, abs=TOL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true": the point
+        balanced = balanced_accuracy_score(y, pred)
+    assert abs(float(metric.result()) - balanced) > 0.1
+
+
+@pytest.mark.parametrize("num_thresholds", [2, 3, 11, 201, 1000, 100_003])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_best_f1_buckets_are_exact_on_and_next_to_the_grid(num_thresholds, dtype):
+    # Every grid point, the floats just below and above it, and values outside [0, 1]: the
+    # bucket must count exactly the thresholds t with p > t (the comparison sklearn sees).
+    grid = np.linspace(0, 1, num_thresholds).astype("float32")
+    picks = grid if num_thresholds <= 1000 else grid[::997]
+    p = np.concatenate([picks, np.nextafter(picks, -1), np.nextafter(picks, 2),
+                        [-0.5, 1.5, 0.0, 1.0]]).astype(dtype)
+    p = p[(p == 0) | (np.abs(p) >= np.finfo(dtype).tiny)]  # TF flushes subnormals to zero
+    got = ops_numpy(metrics._thresholds_below(keras.ops.convert_to_tensor(p), grid))
+    expected = (p[:, None] > grid.astype(dtype)[None, :]).sum(axis=1)
+    np.testing.assert_array_equal(got, expected)
+
+
+def ops_numpy(tensor):
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def test_best_f1_num_thresholds_bound():
+    with pytest.raises(ValueError, match=r"Invalid `num_thresholds`: expected an int in \[2, "
+                                         r"1000000\]. Received: num_thresholds=1000001"):
+        BestF1(num_thresholds=10**6 + 1)

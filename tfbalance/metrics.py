@@ -24,25 +24,41 @@ predictions therefore takes part in the ``'macro'`` average with the ``zero_divi
 (scikit-learn's default ``labels=None`` would leave it out; on data where every class occurs,
 the two agree).
 
+Backends: the metrics are written in ``keras.ops`` and run inside ``fit``, ``evaluate`` and
+``predict`` on the TensorFlow, JAX and PyTorch backends of Keras 3, and save to ``.keras``
+files on each.
+
 Counts are accumulated in float64, so they stay exact far past float32's 2**24 limit; the
-result has the metric's ``dtype`` (float32 by default).
+result has the metric's ``dtype`` (float32 by default). Where the backend has no float64
+(JAX unless ``jax_enable_x64`` is set, torch on Apple MPS) each count is a pair of float32
+variables holding the sum and its rounding error (compensated TwoSum addition), exact for
+whole counts to about 2**48; the ``true_positives``-style properties then read as float32.
+
+Bad input never gives a score. A NaN or infinite ``y_pred`` or ``sample_weight`` (a diverged
+model), a label the metric cannot score, or batch sizes that differ raise ``ValueError`` at
+``update_state`` when it runs eagerly, naming the first bad value. Inside a traced function
+(``model.fit`` and ``evaluate`` on every backend, ``tf.function``, ``jax.jit``) a batch
+cannot raise, so it is counted in the ``rejected`` state: the traced result is NaN and the
+eager ``result()`` that ``fit`` and ``evaluate`` call at the end of an epoch raises
+``ValueError`` saying what was refused, until ``reset_state()``. An empty batch (0 rows) is
+legal and adds nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from numbers import Real
 from typing import Any, Sequence, Union
 
 import keras
 import numpy as np
-
-from tfbalance._tf import tf
+from keras import ops
 
 __all__ = ["BestF1", "F1Score", "FBetaScore", "Precision", "Recall"]
 
 _AVERAGES = ("auto", "binary", "micro", "macro", "weighted", None)
-_COUNT_DTYPE = "float64"
 
 Threshold = Union[float, Sequence[float]]
 
@@ -149,213 +165,433 @@ def _logit(p: float) -> float:
     return math.log(p) - math.log1p(-p)
 
 
-def _shape(tensor: tf.Tensor) -> tuple:
-    return tuple(tensor.shape)
+def _shape(tensor: Any) -> tuple:
+    """The static shape, ``None`` for a dimension known only at run time."""
+    return tuple(None if d is None else int(d) for d in tensor.shape)
+
+
+# --------------------------------------------------------------------------- backend facts
+# The metric path is keras.ops only. Two questions need the backend itself: whether it has
+# float64 (JAX without x64, torch on Apple MPS do not), and whether the values of a tensor
+# can be read now (eager) or only later (inside a traced function), which decides whether a
+# bad input raises at once or is recorded for `result()`.
+
+
+def _count_dtype() -> str:
+    """float64 where the backend has it, else float32 (then sums are compensated)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # JAX warns, and hands back float32, when x64 is off
+        try:
+            probe = ops.zeros((1,), dtype="float64")
+        except (TypeError, RuntimeError):  # e.g. torch on MPS has no float64
+            return "float32"
+    return "float64" if keras.backend.standardize_dtype(probe.dtype) == "float64" else "float32"
+
+
+def _is_concrete(tensor: Any) -> bool:
+    """Whether ``tensor`` has values now (eager), not only inside a trace being built."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf  # the loaded Keras backend; asked only whether it traces
+
+        return bool(tf.executing_eagerly())
+    if backend == "jax":
+        import jax  # the loaded Keras backend; a Tracer has no values yet
+
+        return not isinstance(tensor, jax.core.Tracer)
+    if backend == "torch":
+        import torch  # the loaded Keras backend; Keras traces shapes on the "meta" device
+
+        return tensor.device.type != "meta" and not torch.compiler.is_compiling()
+    return True  # numpy and the other eager backends
+
+
+def _dtype(tensor: Any) -> str:
+    return keras.backend.standardize_dtype(tensor.dtype)
 
 
 # --------------------------------------------------------------------------- tensor helpers
+# `zeros_like(x) + value` rather than `full_like`: Keras traces torch models on the "meta"
+# device, where torch's `full` cannot read its fill value.
 
 
-def _safe_divide(numerator: tf.Tensor, denominator: tf.Tensor, zero_division: float) -> tf.Tensor:
+def _safe_divide(numerator: Any, denominator: Any, zero_division: float) -> Any:
     """``numerator / denominator``, and ``zero_division`` where the denominator is 0 (sklearn)."""
-    zero = tf.equal(denominator, 0)
-    ratio = numerator / tf.where(zero, tf.ones_like(denominator), denominator)
-    return tf.where(zero, tf.constant(zero_division, ratio.dtype), ratio)
+    zero = ops.equal(denominator, 0)
+    ratio = numerator / ops.where(zero, ops.ones_like(denominator), denominator)
+    return ops.where(zero, ops.zeros_like(ratio) + zero_division, ratio)
 
 
-def _nan_average(values: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
+def _nan_average(values: Any, weights: Any = None) -> Any:
     """scikit-learn's ``_nanaverage``: NaNs are left out; all NaN gives NaN; zero total
     weight falls back to the plain mean of what is left."""
-    valid = tf.logical_not(tf.math.is_nan(values))
-    clean = tf.where(valid, values, tf.zeros_like(values))
-    count = tf.reduce_sum(tf.cast(valid, values.dtype))
-    plain = tf.reduce_sum(clean) / tf.maximum(count, 1)
+    valid = ops.logical_not(ops.isnan(values))
+    clean = ops.where(valid, values, ops.zeros_like(values))
+    count = ops.sum(ops.cast(valid, values.dtype))
+    plain = ops.sum(clean) / ops.maximum(count, 1)
     if weights is not None:
-        kept = tf.where(valid, weights, tf.zeros_like(weights))
-        total = tf.reduce_sum(kept)
-        weighted = tf.reduce_sum(clean * kept) / tf.where(total > 0, total, tf.ones_like(total))
-        plain = tf.where(total > 0, weighted, plain)
-    return tf.where(count > 0, plain, tf.constant(math.nan, values.dtype))
+        kept = ops.where(valid, weights, ops.zeros_like(weights))
+        total = ops.sum(kept)
+        weighted = ops.sum(clean * kept) / ops.where(total > 0, total, ops.ones_like(total))
+        plain = ops.where(total > 0, weighted, plain)
+    return ops.where(count > 0, plain, ops.zeros_like(plain) + math.nan)
 
 
-def _check_batch(tensors: dict[str, tf.Tensor]) -> list:
-    """Static batch-size agreement, plus a runtime check when a batch size is unknown."""
+def _batch_mismatch(tensors: dict[str, Any]) -> Any:
+    """Raises when the batch sizes are known and differ; else the number of tensors whose
+    (run-time) batch size differs from the first one's, for the rejection record."""
     items = [(k, t) for k, t in tensors.items() if t is not None]
-    sizes = {k: t.shape[0] for k, t in items}
-    known = {k: s for k, s in sizes.items() if s is not None}
-    described = " and ".join(f"{k}.shape={_shape(t)}" for k, t in items)
-    if len(set(known.values())) > 1:
-        raise ValueError(
-            f"Invalid inputs: y_true, y_pred and sample_weight must have the same batch size. "
-            f"Received: {described}"
-        )
-    if len(known) == len(items):
-        return []
-    first = tf.shape(items[0][1])[0]
-    return [
-        tf.debugging.assert_equal(
-            tf.shape(t)[0],
-            first,
-            message=f"Invalid inputs: batch sizes differ. Received: {described}",
-        )
-        for _, t in items[1:]
-    ]
-
-
-def _range_check(ids: tf.Tensor, num_classes: int, what: str) -> tf.Operation:
-    """A runtime check that every id is in ``[0, num_classes)``, naming an offending id."""
-    low = tf.reduce_min(ids)
-    high = tf.reduce_max(ids)
-    ok = tf.logical_and(low >= 0, high < num_classes)
-    bad = tf.where(high >= num_classes, high, low)
-    return tf.debugging.Assert(
-        ok,
-        [f"Invalid `y_true`: {what} must be in [0, {num_classes}). Found label id", bad],
-        name="check_label_ids",
+    sizes = [ops.shape(t)[0] for _, t in items]
+    if all(isinstance(s, int) for s in sizes):
+        if len(set(sizes)) > 1:
+            described = " and ".join(f"{k}.shape={_shape(t)}" for k, t in items)
+            raise ValueError(
+                "Invalid inputs: y_true, y_pred and sample_weight must have the same batch "
+                f"size. Received: {described}"
+            )
+        return None
+    # Only TensorFlow graphs have batch sizes unknown until run time.
+    return ops.sum(
+        ops.stack([ops.cast(ops.not_equal(s, sizes[0]), "float32") for s in sizes[1:]])
     )
 
 
 # --------------------------------------------------------------------------- count kernels
-# One compiled function per input form: eagerly, a single call replaces some twenty op
-# dispatches; inside a traced step (model.fit, strategy.run) it is inlined like any op.
-# Each returns the batch's rows (tp, fp, fn) per class, shape (3, C), in float64.
+# Each returns the batch's rows (tp, fp, fn) per class, shape (3, C), in `dtype` (the count
+# dtype), and the mask of bad y_true entries (rows or values) with the values to quote.
 
 
-def _weights(sample_weight: tf.Tensor | None, like: tf.Tensor, dtype: Any) -> tf.Tensor:
+def _segment_sum(values: Any, ids: Any, size: int) -> Any:
+    """Sums of ``values`` per id in ``[0, size)``."""
+    if getattr(getattr(values, "device", None), "type", None) == "meta":
+        # Keras builds torch state by a trace on the "meta" device, which has shapes but no
+        # values; torch's segment sum needs values (and Keras' scatter loops over rows).
+        return ops.zeros((size,), _dtype(values))
+    return ops.segment_sum(values, ids, num_segments=size)
+
+
+def _weights(sample_weight: Any, rows: Any, dtype: str) -> Any:
     if sample_weight is None:
-        return tf.ones(tf.shape(like)[:1], dtype)
-    return tf.cast(tf.reshape(sample_weight, [-1]), dtype)
+        return ops.ones_like(rows, dtype=dtype)
+    return ops.cast(ops.reshape(sample_weight, [-1]), dtype)
 
 
-# Turn the batch sums (total weight, true positives+negatives... see _binary_counts) into
-# the (3, 2) rows tp, fp, fn of classes 0 and 1. Class 0 is scored too (for 'macro',
-# 'weighted', None and pos_label=0): its true positives are class 1's true negatives, and
-# its false positives and negatives are class 1's false negatives and positives.
+# Turn the batch sums (total weight, support, predicted, tp of class 1) into the (3, 2)
+# rows tp, fp, fn of classes 0 and 1. Class 0 is scored too (for 'macro', 'weighted', None
+# and pos_label=0): its true positives are class 1's true negatives, and its false
+# positives and negatives are class 1's false negatives and positives.
 _BINARY_ROWS = np.array(
     [  # total, support, predicted, tp
         [1, -1, -1, 1], [0, 0, 0, 1],  # tp of class 0 (= tn), of class 1
         [0, 1, 0, -1], [0, 0, 1, -1],  # fp of class 0 (= fn), of class 1
         [0, 0, 1, -1], [0, 1, 0, -1],  # fn of class 0 (= fp), of class 1
     ],
-    dtype=_COUNT_DTYPE,
 )
 # [tp, predicted, support] -> [tp, fp, fn]
-_SUMS_TO_ROWS = np.array([[1, 0, 0], [-1, 1, 0], [-1, 0, 1]], dtype=_COUNT_DTYPE)
+_SUMS_TO_ROWS = np.array([[1, 0, 0], [-1, 1, 0], [-1, 0, 1]])
 
 
-@tf.function(autograph=False, reduce_retracing=True)
-def _binary_counts(y_true, y_pred, sample_weight, *, num_classes, cut, one_hot, dtype):
-    del num_classes, one_hot  # always two classes, 0/1 ids
-    truth = tf.cast(tf.reshape(y_true, [-1]), dtype)
-    predicted = tf.cast(tf.reshape(y_pred, [-1]) > tf.constant(cut, y_pred.dtype), dtype)
+def _not_0_or_1(values: Any) -> Any:
+    return ops.logical_not(ops.logical_or(ops.equal(values, 0), ops.equal(values, 1)))
+
+
+def _binary_counts(y_true, y_pred, sample_weight, *, cut, dtype):
+    cut = ops.convert_to_tensor(cut, _dtype(y_pred))  # as numpy compares `p > 0.3` (NEP 50)
+    truth = ops.cast(ops.reshape(y_true, [-1]), dtype)
+    bad = _not_0_or_1(truth)  # NaN included
+    truth = ops.where(bad, ops.zeros_like(truth), truth)
+    predicted = ops.cast(ops.reshape(y_pred, [-1]) > cut, dtype)
     weights = _weights(sample_weight, truth, dtype)
     weighted_truth = weights * truth
-    defect = tf.abs(truth * (truth - 1))  # 0 exactly for labels 0 and 1
-    sums = tf.reduce_sum(
-        tf.stack([weights, weighted_truth, weights * predicted, weighted_truth * predicted,
-                  defect]),
+    sums = ops.sum(
+        ops.stack([weights, weighted_truth, weights * predicted, weighted_truth * predicted]),
         axis=1,
     )
-    check = tf.debugging.Assert(
-        tf.equal(sums[4], 0),
-        ["Invalid `y_true`: binary labels must be 0 or 1. Found label",
-         tf.gather(truth, tf.argmax(defect))],
-        name="check_binary_labels",
-    )
-    with tf.control_dependencies([check]):
-        counts = tf.linalg.matvec(_BINARY_ROWS, tf.cast(sums[:4], _COUNT_DTYPE))
-    return tf.reshape(counts, [3, 2])
+    counts = ops.matmul(ops.convert_to_tensor(_BINARY_ROWS, dtype), sums)
+    return ops.reshape(counts, [3, 2]), bad, ops.reshape(y_true, [-1])
 
 
-@tf.function(autograph=False, reduce_retracing=True)
-def _multi_class_counts(y_true, y_pred, sample_weight, *, num_classes, cut, one_hot, dtype):
-    del cut  # the prediction is the argmax
-    pred_ids = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+def _multi_class_counts(y_true, y_pred, sample_weight, *, num_classes, one_hot, dtype):
+    pred_ids = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
     if one_hot:
-        true_ids = tf.argmax(y_true, axis=-1, output_type=tf.int32)
-        checks = []
+        truth = ops.cast(y_true, dtype)
+        bad = ops.logical_or(
+            ops.any(_not_0_or_1(truth), axis=-1), ops.not_equal(ops.sum(truth, axis=-1), 1)
+        )
+        true_ids = ops.cast(ops.argmax(truth, axis=-1), "int32")
+        quoted = y_true
     else:
-        true_ids = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
-        checks = [_range_check(true_ids, num_classes, "class ids")]
-    weights = _weights(sample_weight, true_ids, dtype)
-    with tf.control_dependencies(checks):
-        hits = tf.where(tf.equal(true_ids, pred_ids), weights, tf.zeros_like(weights))
-        sums = tf.stack([
-            tf.math.unsorted_segment_sum(hits, true_ids, num_classes),
-            tf.math.unsorted_segment_sum(weights, pred_ids, num_classes),
-            tf.math.unsorted_segment_sum(weights, true_ids, num_classes),
-        ])
-    return tf.matmul(_SUMS_TO_ROWS, tf.cast(sums, _COUNT_DTYPE))
-
-
-@tf.function(autograph=False, reduce_retracing=True)
-def _multi_label_counts(y_true, y_pred, sample_weight, *, cut, dtype):
-    predicted = tf.cast(y_pred > tf.constant(cut, y_pred.dtype), dtype)
-    truth = tf.cast(y_true, dtype)
-    check = tf.debugging.Assert(
-        tf.reduce_all(tf.logical_or(tf.equal(truth, 0), tf.equal(truth, 1))),
-        ["Invalid `y_true`: multi-label targets must be 0 or 1. Found values", y_true],
-        summarize=10,
-        name="check_multi_hot",
-    )
-    with tf.control_dependencies([check]):
-        if sample_weight is not None:
-            weights = tf.cast(tf.reshape(sample_weight, [-1, 1]), dtype)
-            predicted_w = predicted * weights
-            truth_w = truth * weights
+        quoted = ops.reshape(y_true, [-1])
+        ids = quoted
+        if "float" in _dtype(ids):
+            finite = ops.isfinite(ids)
+            ids = ops.where(finite, ids, ops.zeros_like(ids) - 1)
+            whole = ops.equal(ids, ops.floor(ids))
+            in_range = ops.logical_and(ids >= 0, ids < num_classes)
+            good = ops.logical_and(ops.logical_and(finite, whole), in_range)
         else:
-            predicted_w, truth_w = predicted, truth
-        sums = tf.stack([
-            tf.reduce_sum(predicted_w * truth, axis=0),
-            tf.reduce_sum(predicted_w, axis=0),
-            tf.reduce_sum(truth_w, axis=0),
-        ])
-    return tf.matmul(_SUMS_TO_ROWS, tf.cast(sums, _COUNT_DTYPE))
+            good = ops.logical_and(ids >= 0, ids < num_classes)
+        bad = ops.logical_not(good)
+        # Bad ids are counted as class 0 here; the batch is refused (see _admit).
+        true_ids = ops.cast(ops.where(good, ids, ops.zeros_like(ids)), "int32")
+    weights = _weights(sample_weight, true_ids, dtype)
+    hits = ops.where(ops.equal(true_ids, pred_ids), weights, ops.zeros_like(weights))
+    sums = ops.stack([
+        _segment_sum(hits, true_ids, num_classes),
+        _segment_sum(weights, pred_ids, num_classes),
+        _segment_sum(weights, true_ids, num_classes),
+    ])
+    return ops.matmul(ops.convert_to_tensor(_SUMS_TO_ROWS, dtype), sums), bad, quoted
 
 
-@tf.function(autograph=False, reduce_retracing=True)
+def _multi_label_counts(y_true, y_pred, sample_weight, *, cut, dtype):
+    cut = ops.convert_to_tensor(cut, _dtype(y_pred))  # one threshold, or one per label
+    predicted = ops.cast(y_pred > cut, dtype)
+    truth = ops.cast(y_true, dtype)
+    bad = _not_0_or_1(truth)
+    truth = ops.where(bad, ops.zeros_like(truth), truth)
+    if sample_weight is not None:
+        weights = ops.cast(ops.reshape(sample_weight, [-1, 1]), dtype)
+        predicted_w = predicted * weights
+        truth_w = truth * weights
+    else:
+        predicted_w, truth_w = predicted, truth
+    sums = ops.stack([
+        ops.sum(predicted_w * truth, axis=0),
+        ops.sum(predicted_w, axis=0),
+        ops.sum(truth_w, axis=0),
+    ])
+    return ops.matmul(ops.convert_to_tensor(_SUMS_TO_ROWS, dtype), sums), bad, y_true
+
+
+def _thresholds_below(probs: Any, thresholds: np.ndarray) -> Any:
+    """How many grid thresholds are strictly below each of ``probs`` (int32): bucket ``k``
+    holds the samples with ``p > t`` exactly for the first ``k`` thresholds.
+
+    The grid is ``linspace(0, 1, T)`` in float32, so ``floor(p * (T - 1))`` is the right
+    index give or take one (float32 rounding is far below the grid step for
+    ``T <= 10**6``); comparing ``p`` with the three thresholds around it makes the count
+    exact. A direct index plus three comparisons, instead of a binary search
+    (``ops.searchsorted`` is missing before Keras 3.5 and fails in TF graphs in 3.5).
+    """
+    steps = len(thresholds) - 1
+    dtype = _dtype(probs)
+    # -inf / +inf pads: the window may reach one past either end of the grid.
+    padded = ops.convert_to_tensor(
+        np.concatenate([[-np.inf], thresholds, [np.inf]]).astype(dtype), dtype)
+    # NaN is refused by the caller (_admit); it only must not index out of range here.
+    clean = ops.where(ops.isnan(probs), ops.zeros_like(probs), probs)
+    guess = ops.cast(ops.floor(ops.clip(clean * steps, 0, steps)), "int32")
+    below = guess - 1
+    for offset in (0, 1, 2):  # the thresholds guess - 1, guess, guess + 1, at padded[j + 1]
+        below = below + ops.cast(ops.take(padded, guess + offset) < probs, "int32")
+    return below
+
+
 def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, num_thresholds, from_logits,
                           dtype):
-    """(2, labels, num_thresholds + 1) float64: weighted positives and negatives per bucket."""
-    probs = tf.reshape(y_pred, [-1, labels])
+    """(2, labels, len(thresholds) + 1): weighted positives and negatives per bucket."""
+    probs = ops.reshape(y_pred, [-1, labels])
     if from_logits:
-        probs = tf.sigmoid(probs)
-    truth = tf.cast(tf.reshape(y_true, [-1, labels]), dtype)
-    check = tf.debugging.Assert(
-        tf.reduce_all(tf.logical_or(tf.equal(truth, 0), tf.equal(truth, 1))),
-        ["Invalid `y_true`: BestF1 needs 0/1 labels. Found values", y_true],
-        summarize=10,
-        name="check_binary_labels",
-    )
+        probs = ops.sigmoid(probs)
+    truth = ops.cast(ops.reshape(y_true, [-1, labels]), dtype)
+    bad = _not_0_or_1(truth)
+    truth = ops.where(bad, ops.zeros_like(truth), truth)
     thresholds = np.linspace(0.0, 1.0, num_thresholds).astype("float32")
-    # searchsorted(left) counts the thresholds strictly below p: the exact comparison
-    # `p > t` for every grid point at once.
-    bucket = tf.searchsorted(
-        tf.constant(thresholds, probs.dtype), tf.reshape(probs, [-1]), side="left"
+    buckets = num_thresholds + 1
+    bucket = _thresholds_below(ops.reshape(probs, [-1]), thresholds)
+    segments = ops.reshape(
+        ops.reshape(bucket, [-1, labels])
+        + ops.arange(labels, dtype="int32") * buckets,
+        [-1],
     )
-    segments = bucket + tf.tile(tf.range(labels) * (num_thresholds + 1), [tf.shape(probs)[0]])
-    flat_truth = tf.reshape(truth, [-1])
     if sample_weight is None:
-        weights = tf.ones_like(flat_truth)
+        weights = ops.ones_like(truth)
     else:
-        weights = tf.reshape(
-            tf.broadcast_to(tf.cast(tf.reshape(sample_weight, [-1, 1]), dtype), tf.shape(truth)),
-            [-1],
+        weights = ops.cast(ops.reshape(sample_weight, [-1, 1]), dtype) * ops.ones_like(truth)
+    positives = ops.reshape(weights * truth, [-1])
+    negatives = ops.reshape(weights, [-1]) - positives
+    size = labels * buckets
+    sums = _segment_sum(
+        ops.concatenate([positives, negatives]), ops.concatenate([segments, segments + size]),
+        2 * size,
+    )
+    return ops.reshape(sums, [2, labels, buckets]), bad, ops.reshape(y_true, [-1, labels])
+
+
+def _checked(kernel, y_true, y_pred, sample_weight, **static):
+    """One batch: the kernel's counts, the number of bad entries per row of ``_REJECTS``
+    (but "batch", checked apart) and the masks of the bad entries, for the message."""
+    counts, bad_true, quoted = kernel(y_true, y_pred, sample_weight, **static)
+    masks = {"y_pred": ops.logical_not(ops.isfinite(y_pred)), "y_true": bad_true}
+    if sample_weight is not None:
+        masks["sample_weight"] = ops.logical_not(ops.isfinite(sample_weight))
+    flags = ops.stack([
+        ops.sum(ops.cast(masks[kind], "float32")) if kind in masks else ops.zeros((), "float32")
+        for kind in _REJECTS[:3]
+    ])
+    return counts, flags, masks, quoted
+
+
+_COMPILED: dict = {}
+
+
+def _run_batch(kernel, y_true, y_pred, sample_weight, **static):
+    """``_checked`` as one compiled call when eager (TensorFlow, JAX): it replaces some fifty
+    op dispatches. Inside a trace (model.fit, tf.function, jax.jit) it is inlined as is."""
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax") or not _is_concrete(y_pred):
+        return _checked(kernel, y_true, y_pred, sample_weight, **static)
+    key = (kernel.__name__, backend, sample_weight is None, tuple(sorted(static.items())))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        bound = functools.partial(_checked, kernel, **static)
+        if backend == "tensorflow":
+            import tensorflow as tf  # the loaded Keras backend, for its compiler only
+
+            compiled = tf.function(bound, autograph=False, reduce_retracing=True)
+        else:
+            import jax  # the loaded Keras backend, for its compiler only
+
+            compiled = jax.jit(bound)
+        _COMPILED[key] = compiled
+    return compiled(y_true, y_pred, sample_weight)
+
+
+# --------------------------------------------------------------------------- shared state
+# What a batch can be refused for: rows of the rejection record.
+_REJECTS = ("y_pred", "y_true", "sample_weight", "batch")
+
+
+class _CountingMetric(keras.metrics.Metric):
+    """Counts in float64 (or compensated float32), and the refusal of bad batches.
+
+    A bad batch (a NaN or infinite ``y_pred`` or ``sample_weight``, a label the metric
+    cannot score, batch sizes that differ) raises ``ValueError`` in ``update_state`` when
+    the values are at hand (eager). Inside a traced function (``model.fit`` and
+    ``evaluate`` on every backend, ``tf.function``, ``jax.jit``) nothing can raise at the
+    batch, so the refusal is counted in the ``rejected`` state: traced results are then NaN,
+    and an eager ``result()`` (which ``fit`` and ``evaluate`` call at the end of an epoch)
+    raises ``ValueError`` saying what was refused, until ``reset_state()``.
+    """
+
+    _label_rule = "labels must be 0 or 1"
+
+    def __init__(self, *, name: str | None, dtype: Any) -> None:
+        super().__init__(name=name, dtype=dtype)
+        # Made here, not with the counts: those may be built inside a symbolic trace.
+        self.rejected = self.add_variable(
+            shape=(len(_REJECTS),), initializer="zeros", dtype="float32", name="rejected")
+
+    def _add_counts(self, shape: tuple, name: str) -> None:
+        self._count_dtype = _count_dtype()
+        setattr(self, name, self.add_variable(
+            shape=shape, initializer="zeros", dtype=self._count_dtype, name=name))
+        if self._count_dtype != "float64":
+            # float32 alone stops counting at 2**24 (16,777,216 + 1 == 16,777,216); a
+            # second variable keeps each sum's rounding error (TwoSum), ~48 exact bits.
+            setattr(self, name + "_low", self.add_variable(
+                shape=shape, initializer="zeros", dtype=self._count_dtype, name=name + "_low"))
+
+    def _accumulate(self, name: str, delta: Any) -> None:
+        high = getattr(self, name)
+        delta = ops.cast(delta, self._count_dtype)
+        if self._count_dtype == "float64":
+            high.assign_add(delta)
+            return
+        low = getattr(self, name + "_low")
+        old = ops.convert_to_tensor(high)
+        total = old + delta
+        virtual = total - old
+        error = (old - (total - virtual)) + (delta - virtual)  # exact: old + delta - total
+        carried = ops.convert_to_tensor(low) + error
+        renormalized = total + carried
+        high.assign(renormalized)
+        low.assign(carried - (renormalized - total))
+
+    def _read(self, name: str) -> Any:
+        value = ops.convert_to_tensor(getattr(self, name))
+        if self._count_dtype != "float64":
+            value = value + ops.convert_to_tensor(getattr(self, name + "_low"))
+        return value
+
+    def _admit(self, flags: Any, batch: Any, masks: dict[str, Any],
+               values: dict[str, Any]) -> None:
+        """Refuse a bad batch: raise now (eager), or record it for `result()` (traced).
+
+        ``flags`` counts the bad entries of y_pred, y_true and sample_weight, ``batch`` is
+        None or the run-time batch-size check; ``masks`` and ``values`` serve the message."""
+        extra = ops.zeros((1,), "float32") if batch is None else ops.reshape(batch, [1])
+        counts = ops.concatenate([flags, extra])
+        if not _is_concrete(counts):
+            self.rejected.assign_add(counts)
+            return
+        found = ops.convert_to_numpy(counts)
+        for kind, count in zip(_REJECTS, found):
+            if count > 0:
+                mask, value = ops.convert_to_numpy(masks[kind]), ops.convert_to_numpy(values[kind])
+                raise ValueError(self._batch_message(kind, int(count), mask, value))
+
+    def _batch_message(self, kind: str, count: int, mask: np.ndarray, values: np.ndarray) -> str:
+        index = tuple(int(i) for i in np.argwhere(mask)[0])
+        where = "[" + ", ".join(str(i) for i in index) + "]"
+        value = values[index].tolist()
+        if kind == "y_true":
+            return (
+                f"Invalid `y_true`: {self._label_rule}. Received: y_true{where}={value!r} "
+                f"({count} bad label(s) in this batch)"
+            )
+        what = "predictions" if kind == "y_pred" else "weights"
+        return (
+            f"Invalid `{kind}`: expected finite {what}; a NaN or infinite value (e.g. from a "
+            f"diverged model) has no score. Received: {kind}{where}={value!r} "
+            f"({count} non-finite value(s) in this batch)"
         )
-    positives = weights * flat_truth
-    with tf.control_dependencies([check]):
-        sums = tf.math.unsorted_segment_sum(
-            tf.stack([positives, weights - positives], axis=1),
-            segments,
-            labels * (num_thresholds + 1),
-        )
-    return tf.reshape(tf.transpose(tf.cast(sums, _COUNT_DTYPE)), [2, labels, num_thresholds + 1])
+
+    def _refuse_if_rejected(self, *values: Any) -> tuple:
+        """``values`` unchanged when no batch was refused; NaN when traced; else raise."""
+        rejected = ops.convert_to_tensor(self.rejected)
+        if not _is_concrete(rejected):
+            refused = ops.sum(rejected) > 0
+            return tuple(
+                None if v is None else ops.where(refused, ops.zeros_like(v) + math.nan, v)
+                for v in values
+            )
+        found = ops.convert_to_numpy(rejected)
+        if found.any():
+            kind = _REJECTS[int(np.flatnonzero(found)[0])]
+            count = int(found[_REJECTS.index(kind)])
+            reason = {
+                "y_pred": f"{count} value(s) of y_pred were NaN or infinite (a diverged model "
+                          "has no score)",
+                "y_true": f"{count} label(s) of y_true were invalid ({self._label_rule})",
+                "sample_weight": f"{count} value(s) of sample_weight were NaN or infinite",
+                "batch": "y_true, y_pred and sample_weight had different batch sizes",
+            }[kind]
+            raise ValueError(
+                f"Invalid `{kind if kind != 'batch' else 'inputs'}`: in batches given to "
+                f"update_state inside a traced function (model.fit / evaluate, tf.function, "
+                f"jax.jit), {reason}; `{self.name}` has no score until reset_state(). "
+                f"Received: {kind}={count} refused value(s)"
+            )
+        return values
+
+    def _inputs(self, y_true: Any, y_pred: Any, sample_weight: Any) -> tuple:
+        """Tensors, with ``y_pred`` floating (float16/bfloat16 widened to float32, exactly)."""
+        y_pred = ops.convert_to_tensor(y_pred)
+        if "float" not in _dtype(y_pred):
+            y_pred = ops.cast(y_pred, self.dtype)
+        if _dtype(y_pred) in ("float16", "bfloat16"):
+            y_pred = ops.cast(y_pred, "float32")
+        y_true = ops.convert_to_tensor(y_true)
+        if sample_weight is not None:
+            sample_weight = ops.convert_to_tensor(sample_weight)
+            if "float" not in _dtype(sample_weight):
+                sample_weight = ops.cast(sample_weight, self.dtype)
+        return y_true, y_pred, sample_weight
 
 
-# --------------------------------------------------------------------------- confusion metrics
-
-
-class _ConfusionMetric(keras.metrics.Metric):
+class _ConfusionMetric(_CountingMetric):
     """Shared state and input handling: per-class true/false positives and false negatives."""
 
     _score: str = "fscore"  # which of precision / recall / fscore `result()` returns
@@ -435,33 +671,27 @@ class _ConfusionMetric(keras.metrics.Metric):
 
         # Rows: true positives, false positives, false negatives (one variable, so an
         # update is a single assign_add).
-        self.confusion = self.add_variable(
-            shape=(3, num_classes), initializer="zeros", dtype=_COUNT_DTYPE, name="confusion"
-        )
+        self._add_counts((3, num_classes), "confusion")
         self._built_state = True
 
-    def reset_state(self) -> None:
-        for variable in self.variables:
-            variable.assign(tf.zeros(variable.shape, variable.dtype))
+    @property
+    def true_positives(self) -> Any:
+        """Weighted true positives per class (float64; float32 where the backend has no float64)."""
+        return self._read("confusion")[0]
 
     @property
-    def true_positives(self) -> tf.Tensor:
-        """Weighted true positives per class (float64)."""
-        return tf.convert_to_tensor(self.confusion)[0]
+    def false_positives(self) -> Any:
+        """Weighted false positives per class (float64; float32 where the backend has no float64)."""
+        return self._read("confusion")[1]
 
     @property
-    def false_positives(self) -> tf.Tensor:
-        """Weighted false positives per class (float64)."""
-        return tf.convert_to_tensor(self.confusion)[1]
+    def false_negatives(self) -> Any:
+        """Weighted false negatives per class (float64; float32 where the backend has no float64)."""
+        return self._read("confusion")[2]
 
     @property
-    def false_negatives(self) -> tf.Tensor:
-        """Weighted false negatives per class (float64)."""
-        return tf.convert_to_tensor(self.confusion)[2]
-
-    @property
-    def support(self) -> tf.Tensor:
-        """Weighted number of true samples per class (float64)."""
+    def support(self) -> Any:
+        """Weighted number of true samples per class (float64; float32 where the backend has no float64)."""
         return self.true_positives + self.false_negatives
 
     @property
@@ -493,51 +723,54 @@ class _ConfusionMetric(keras.metrics.Metric):
         sample_weight : array-like, optional
             One weight per sample, shape ``(n,)`` or ``(n, 1)``.
         """
-        y_pred = tf.convert_to_tensor(y_pred)
-        if not y_pred.dtype.is_floating:
-            y_pred = tf.cast(y_pred, self.dtype)
-        y_true = tf.convert_to_tensor(y_true)
-        if sample_weight is not None:
-            sample_weight = tf.cast(tf.convert_to_tensor(sample_weight), y_pred.dtype)
+        y_true, y_pred, sample_weight = self._inputs(y_true, y_pred, sample_weight)
         columns = self._columns(y_true, y_pred, sample_weight)
         if not self._built_state:
             self._build_state(2 if columns == 1 and not self.multi_label else columns)
-        checks = _check_batch({"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
-        if self.multi_label:
+        batch = _batch_mismatch(
+            {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
+        dtype = self._count_dtype
+        if self.multi_label or columns == 1:
             cut = self.threshold
             if self.from_logits:
                 cut = [_logit(t) for t in cut] if isinstance(cut, list) else _logit(cut)
-            kernel = _multi_label_counts
-            options = {"cut": cut, "dtype": self.dtype}
+            cut = tuple(cut) if isinstance(cut, list) else cut
+        if self.multi_label:
+            self._label_rule = "multi-label targets must be 0 or 1"
+            kernel, static = _multi_label_counts, {"cut": cut, "dtype": dtype}
+        elif columns == 1:
+            self._label_rule = "binary labels must be 0 or 1"
+            kernel, static = _binary_counts, {"cut": cut, "dtype": dtype}
         else:
-            cut = self.threshold
-            if columns == 1 and self.from_logits:
-                cut = _logit(cut)  # type: ignore[arg-type]
-            one_hot = y_true.shape.rank == 2 and y_true.shape[-1] == columns and columns > 1
-            kernel = _binary_counts if columns == 1 else _multi_class_counts
-            options = {"num_classes": self.num_classes, "cut": cut, "one_hot": one_hot,
-                       "dtype": self.dtype}
-        with tf.control_dependencies(checks):
-            counts = kernel(y_true, y_pred, sample_weight, **options)
-        self.confusion.assign_add(counts)
+            one_hot = len(y_true.shape) == 2 and y_true.shape[-1] == columns
+            self._label_rule = (
+                f"one-hot rows must hold a single 1 among {columns} zeros and ones" if one_hot
+                else f"class ids must be whole numbers in [0, {self.num_classes})"
+            )
+            kernel = _multi_class_counts
+            static = {"num_classes": self.num_classes, "one_hot": one_hot, "dtype": dtype}
+        counts, flags, masks, quoted = _run_batch(kernel, y_true, y_pred, sample_weight, **static)
+        self._admit(flags, batch, masks,
+                    {"y_pred": y_pred, "y_true": quoted, "sample_weight": sample_weight})
+        self._accumulate("confusion", counts)
 
-    def _columns(self, y_true: tf.Tensor, y_pred: tf.Tensor, sample_weight: Any) -> int:
+    def _columns(self, y_true: Any, y_pred: Any, sample_weight: Any) -> int:
         """Static checks of the shapes; returns the number of columns of ``y_pred``."""
         shapes = f"y_true.shape={_shape(y_true)} and y_pred.shape={_shape(y_pred)}"
-        if y_pred.shape.rank not in (1, 2) or y_true.shape.rank not in (1, 2):
+        if len(y_pred.shape) not in (1, 2) or len(y_true.shape) not in (1, 2):
             raise ValueError(
                 "Invalid inputs: expected y_pred of shape (n,), (n, 1) or (n, C) and y_true of "
                 f"shape (n,), (n, 1) or (n, C). Received: {shapes}"
             )
-        columns = 1 if y_pred.shape.rank == 1 else y_pred.shape[-1]
+        columns = 1 if len(y_pred.shape) == 1 else _shape(y_pred)[-1]
         if columns is None:
             raise ValueError(
                 "Invalid inputs: the number of columns of y_pred must be known when the metric "
                 f"is traced. Received: {shapes}"
             )
-        true_columns = 1 if y_true.shape.rank == 1 else y_true.shape[-1]
+        true_columns = 1 if len(y_true.shape) == 1 else _shape(y_true)[-1]
         if self.multi_label:
-            if y_pred.shape.rank != 2 or true_columns != columns:
+            if len(y_pred.shape) != 2 or true_columns != columns:
                 raise ValueError(
                     "Invalid inputs: with multi_label=True, y_true and y_pred must both have "
                     f"shape (n, C). Received: {shapes}"
@@ -559,8 +792,8 @@ class _ConfusionMetric(keras.metrics.Metric):
             )
         if sample_weight is not None:
             weight_shape = _shape(sample_weight)
-            if sample_weight.shape.rank not in (1, 2) or (
-                sample_weight.shape.rank == 2 and sample_weight.shape[-1] != 1
+            if len(weight_shape) not in (1, 2) or (
+                len(weight_shape) == 2 and weight_shape[-1] != 1
             ):
                 raise ValueError(
                     "Invalid `sample_weight`: expected shape (n,) or (n, 1). "
@@ -572,7 +805,7 @@ class _ConfusionMetric(keras.metrics.Metric):
 
     def precision_recall_fscore_support(
         self, *, average: str | None = "auto"
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | None]:
+    ) -> tuple[Any, Any, Any, Any]:
         """Precision, recall, F-beta and support so far, as
         :func:`sklearn.metrics.precision_recall_fscore_support` returns them.
 
@@ -583,14 +816,16 @@ class _ConfusionMetric(keras.metrics.Metric):
 
         Returns
         -------
-        tuple of tf.Tensor
-            ``(precision, recall, fbeta, support)`` in the metric's dtype; ``support``
-            (the weighted number of true samples per class) is ``None`` when averaged.
+        tuple of tensors
+            ``(precision, recall, fbeta, support)`` in the metric's dtype (tensors of the
+            Keras backend); ``support`` (the weighted number of true samples per class) is
+            ``None`` when averaged.
 
         Raises
         ------
         ValueError
-            If no batch has been seen yet and ``num_classes`` was not given.
+            If no batch has been seen yet and ``num_classes`` was not given, or if a batch
+            was refused inside a traced function (see the class docstring).
 
         Examples
         --------
@@ -610,7 +845,8 @@ class _ConfusionMetric(keras.metrics.Metric):
                 "Invalid call: the metric has seen no batch yet and was made without "
                 "`num_classes`, so its classes are unknown. Received: num_classes=None"
             )
-        tp, fp, fn = tf.unstack(tf.convert_to_tensor(self.confusion))
+        confusion = self._read("confusion")
+        tp, fp, fn = confusion[0], confusion[1], confusion[2]
         if average == "binary":
             if self.num_classes != 2 or self.multi_label:
                 raise ValueError(
@@ -619,7 +855,7 @@ class _ConfusionMetric(keras.metrics.Metric):
                 )
             tp, fp, fn = tp[self.pos_label], fp[self.pos_label], fn[self.pos_label]
         elif average == "micro":
-            tp, fp, fn = tf.reduce_sum(tp), tf.reduce_sum(fp), tf.reduce_sum(fn)
+            tp, fp, fn = ops.sum(tp), ops.sum(fp), ops.sum(fn)
         support = tp + fn
         predicted = tp + fp
         beta2 = self.beta**2
@@ -632,14 +868,14 @@ class _ConfusionMetric(keras.metrics.Metric):
             precision, recall, fscore = (
                 _nan_average(v, weights) for v in (precision, recall, fscore)
             )
-        cast = lambda v: tf.cast(v, self.dtype)  # noqa: E731
-        if average is None:
-            return cast(precision), cast(recall), cast(fscore), cast(support)
-        return cast(precision), cast(recall), cast(fscore), None
+        values = [ops.cast(v, self.dtype) for v in (precision, recall, fscore, support)]
+        if average is not None:
+            values[3] = None
+        return self._refuse_if_rejected(*values)  # type: ignore[return-value]
 
-    def result(self) -> tf.Tensor:
+    def result(self) -> Any:
         if not self._built_state:
-            return tf.constant(0.0, self.dtype)
+            return ops.convert_to_tensor(0.0, self.dtype)
         precision, recall, fscore, _ = self.precision_recall_fscore_support()
         return {"precision": precision, "recall": recall, "fscore": fscore}[self._score]
 
@@ -697,8 +933,11 @@ _COMMON_PARAMETERS = """
         ``zero_division`` other than 0, 1 or NaN, ``average='binary'`` with more than two
         classes or with ``multi_label=True``; when updated, for shapes of ``y_true``,
         ``y_pred`` and ``sample_weight`` that do not fit together (the message quotes
-        them). Label ids outside ``[0, num_classes)`` fail a runtime check
-        (``tf.errors.InvalidArgumentError``) whose message names the bad id.
+        them); for a NaN or infinite ``y_pred`` or ``sample_weight``, and labels the
+        metric cannot score (ids outside ``[0, num_classes)`` or not whole, binary or
+        multi-hot values other than 0/1, one-hot rows that are not one-hot): eagerly at
+        the update, naming the first bad value; inside a traced function the batch is
+        recorded, the traced result is NaN and an eager ``result()`` raises.
     TypeError
         For arguments of the wrong type (e.g. ``beta='1'``).
 """
@@ -893,8 +1132,12 @@ class Recall(_ConfusionMetric):
     __doc__ = (
         """Streaming recall ``tp / (tp + fn)`` with scikit-learn's averages.
 
-    Per-class recall (``average=None``) is what to watch for a minority class; its
-    'macro' average is the balanced accuracy of a multi-class problem.
+    Per-class recall (``average=None``) is what to watch for a minority class. Its
+    'macro' average equals :func:`sklearn.metrics.recall_score` with ``average='macro'``
+    over the classes ``0 .. num_classes - 1``; that is the balanced accuracy
+    (:func:`sklearn.metrics.balanced_accuracy_score`) only when every class occurs in
+    ``y_true``. A class that is predicted but absent from ``y_true`` has recall
+    ``zero_division`` and enters the mean here, while balanced accuracy leaves it out.
 
     Parameters
     ----------
@@ -943,7 +1186,7 @@ class Recall(_ConfusionMetric):
 
 
 @keras.saving.register_keras_serializable(package="tfbalance")
-class BestF1(keras.metrics.Metric):
+class BestF1(_CountingMetric):
     """The best F1 over a fixed grid of decision thresholds, streamed over all batches.
 
     For each threshold ``t`` of ``linspace(0, 1, num_thresholds)`` a sample is predicted
@@ -957,7 +1200,7 @@ class BestF1(keras.metrics.Metric):
     Parameters
     ----------
     num_thresholds : int, default 201
-        Size of the grid, >= 2 (201 gives steps of 0.005).
+        Size of the grid, from 2 to 10**6 (201 gives steps of 0.005).
     from_logits : bool, default False
         Whether ``y_pred`` holds logits; the grid always applies to probabilities.
     multi_label : bool, default False
@@ -977,7 +1220,7 @@ class BestF1(keras.metrics.Metric):
     Raises
     ------
     ValueError
-        For ``num_thresholds < 2``, an unknown ``average``, and (when updated) shapes that
+        For ``num_thresholds`` outside [2, 10**6], an unknown ``average``, and (when updated) shapes that
         do not fit together, or labels other than 0/1 (a runtime check).
     TypeError
         For arguments of the wrong type.
@@ -1008,6 +1251,7 @@ class BestF1(keras.metrics.Metric):
     ) -> None:
         super().__init__(name=name, dtype=dtype)
         self._direction = "up"
+        self._label_rule = "BestF1 needs 0/1 labels"
         if isinstance(num_thresholds, (bool, np.bool_)) or not isinstance(
             num_thresholds, (int, np.integer)
         ):
@@ -1015,9 +1259,9 @@ class BestF1(keras.metrics.Metric):
                 "Invalid `num_thresholds`: expected an int >= 2. "
                 f"Received: num_thresholds={num_thresholds!r}"
             )
-        if num_thresholds < 2:
+        if not 2 <= num_thresholds <= 10**6:
             raise ValueError(
-                "Invalid `num_thresholds`: expected an int >= 2. "
+                "Invalid `num_thresholds`: expected an int in [2, 1000000]. "
                 f"Received: num_thresholds={num_thresholds!r}"
             )
         self.num_thresholds = int(num_thresholds)
@@ -1035,34 +1279,22 @@ class BestF1(keras.metrics.Metric):
         self._labels = num_labels
         # [positives, negatives] per label and bucket; bucket k holds the samples that are
         # predicted positive at thresholds 0..k-1 exactly.
-        self.histograms = self.add_variable(
-            shape=(2, num_labels, self.num_thresholds + 1), initializer="zeros",
-            dtype=_COUNT_DTYPE, name="histograms",
-        )
+        self._add_counts((2, num_labels, self.num_thresholds + 1), "histograms")
         self._built_state = True
-
-    def reset_state(self) -> None:
-        for variable in self.variables:
-            variable.assign(tf.zeros(variable.shape, variable.dtype))
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch to the per-threshold histograms (see the class docstring)."""
-        y_pred = tf.convert_to_tensor(y_pred)
-        if not y_pred.dtype.is_floating:
-            y_pred = tf.cast(y_pred, self.dtype)
-        y_true = tf.convert_to_tensor(y_true)
-        if sample_weight is not None:
-            sample_weight = tf.cast(tf.convert_to_tensor(sample_weight), self.dtype)
+        y_true, y_pred, sample_weight = self._inputs(y_true, y_pred, sample_weight)
         shapes = f"y_true.shape={_shape(y_true)} and y_pred.shape={_shape(y_pred)}"
         if self.multi_label:
-            if y_pred.shape.rank != 2 or y_true.shape.rank != 2 or (
-                y_true.shape[-1] != y_pred.shape[-1]
-            ) or y_pred.shape[-1] is None:
+            if len(y_pred.shape) != 2 or len(y_true.shape) != 2 or (
+                _shape(y_true)[-1] != _shape(y_pred)[-1]
+            ) or _shape(y_pred)[-1] is None:
                 raise ValueError(
                     "Invalid inputs: with multi_label=True, y_true and y_pred must both have "
                     f"shape (n, C) with C known. Received: {shapes}"
                 )
-            labels = y_pred.shape[-1]
+            labels = _shape(y_pred)[-1]
             if self._built_state and labels != self._labels:
                 raise ValueError(
                     f"Invalid inputs: y_pred has {labels} labels but the metric has "
@@ -1070,7 +1302,7 @@ class BestF1(keras.metrics.Metric):
                 )
         else:
             ok = all(
-                t.shape.rank == 1 or (t.shape.rank == 2 and t.shape[-1] == 1)
+                len(t.shape) == 1 or (len(t.shape) == 2 and _shape(t)[-1] == 1)
                 for t in (y_true, y_pred)
             )
             if not ok:
@@ -1080,49 +1312,54 @@ class BestF1(keras.metrics.Metric):
                     f"Received: {shapes}"
                 )
             labels = 1
-        if sample_weight is not None and not (
-            sample_weight.shape.rank == 1
-            or (sample_weight.shape.rank == 2 and sample_weight.shape[-1] == 1)
-        ):
-            raise ValueError(
-                "Invalid `sample_weight`: expected shape (n,) or (n, 1). "
-                f"Received: sample_weight.shape={_shape(sample_weight)} with {shapes}"
-            )
+        if sample_weight is not None:
+            weight_shape = _shape(sample_weight)
+            if not (len(weight_shape) == 1 or (len(weight_shape) == 2 and weight_shape[-1] == 1)):
+                raise ValueError(
+                    "Invalid `sample_weight`: expected shape (n,) or (n, 1). "
+                    f"Received: sample_weight.shape={weight_shape} with {shapes}"
+                )
         if not self._built_state:
             self._build_state(labels)
-        checks = _check_batch({"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
-        with tf.control_dependencies(checks):
-            histograms = _threshold_histograms(
-                y_true, y_pred, sample_weight, labels=labels,
-                num_thresholds=self.num_thresholds, from_logits=self.from_logits, dtype=self.dtype,
-            )
-        self.histograms.assign_add(histograms)
+        batch = _batch_mismatch(
+            {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
+        histograms, flags, masks, quoted = _run_batch(
+            _threshold_histograms, y_true, y_pred, sample_weight, labels=labels,
+            num_thresholds=self.num_thresholds, from_logits=self.from_logits,
+            dtype=self._count_dtype,
+        )
+        self._admit(flags, batch, masks,
+                    {"y_pred": y_pred, "y_true": quoted, "sample_weight": sample_weight})
+        self._accumulate("histograms", histograms)
 
-    def _curves(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def _curves(self) -> tuple[Any, Any, Any]:
         """tp, fp and total positives per label and threshold: shapes (L, T), (L, T), (L, 1)."""
-        pos, neg = tf.unstack(tf.convert_to_tensor(self.histograms))
-        # Positive at threshold i: the buckets k > i.
-        tp = tf.cumsum(pos, axis=1, exclusive=True, reverse=True)[:, :-1]
-        fp = tf.cumsum(neg, axis=1, exclusive=True, reverse=True)[:, :-1]
-        return tp, fp, tf.reduce_sum(pos, axis=1, keepdims=True)
+        histograms = self._read("histograms")
 
-    def _f1_curves(self) -> tuple[tf.Tensor, str]:
+        def above(counts: Any) -> Any:
+            # Positive at threshold i: the buckets k > i (a reversed cumulative sum).
+            return ops.flip(ops.cumsum(ops.flip(counts, axis=1), axis=1), axis=1)[:, 1:]
+
+        pos, neg = histograms[0], histograms[1]
+        return above(pos), above(neg), ops.sum(pos, axis=1, keepdims=True)
+
+    def _f1_curves(self) -> tuple[Any, str]:
         tp, fp, total = self._curves()
         average = self.average if self.average != "auto" else "macro"
         if not self.multi_label:
             average = "binary"
         if average == "micro":
-            tp = tf.reduce_sum(tp, axis=0, keepdims=True)
-            fp = tf.reduce_sum(fp, axis=0, keepdims=True)
-            total = tf.reduce_sum(total, axis=0, keepdims=True)
+            tp = ops.sum(tp, axis=0, keepdims=True)
+            fp = ops.sum(fp, axis=0, keepdims=True)
+            total = ops.sum(total, axis=0, keepdims=True)
         return _safe_divide(2 * tp, tp + fp + total, 0.0), average
 
-    def f1_curve(self) -> tf.Tensor:
+    def f1_curve(self) -> Any:
         """The F1 at every threshold of :attr:`thresholds`.
 
         Returns
         -------
-        tf.Tensor
+        tensor
             Shape ``(num_thresholds,)`` for binary inputs and ``average='micro'``, else
             ``(num_classes, num_thresholds)``.
 
@@ -1137,25 +1374,25 @@ class BestF1(keras.metrics.Metric):
         curves, average = self._f1_curves()
         if average in ("binary", "micro"):
             curves = curves[0]
-        return tf.cast(curves, self.dtype)
+        return self._refuse_if_rejected(ops.cast(curves, self.dtype))[0]
 
-    def result(self) -> tf.Tensor:
+    def result(self) -> Any:
         if not self._built_state:
-            return tf.constant(0.0, self.dtype)
+            return ops.convert_to_tensor(0.0, self.dtype)
         curves, average = self._f1_curves()
-        best = tf.reduce_max(curves, axis=1)
+        best = ops.max(curves, axis=1)
         if average in ("binary", "micro"):
             best = best[0]
         elif average == "macro":
-            best = tf.reduce_mean(best)
-        return tf.cast(best, self.dtype)
+            best = ops.mean(best)
+        return self._refuse_if_rejected(ops.cast(best, self.dtype))[0]
 
-    def best_threshold(self) -> tf.Tensor:
+    def best_threshold(self) -> Any:
         """The smallest grid threshold reaching the best F1.
 
         Returns
         -------
-        tf.Tensor
+        tensor
             A scalar for binary inputs and ``average='micro'``; one threshold per label
             otherwise.
 
@@ -1178,9 +1415,10 @@ class BestF1(keras.metrics.Metric):
                 "`num_classes`. Received: num_classes=None"
             )
         curves, average = self._f1_curves()
-        index = tf.argmax(curves, axis=1)
-        chosen = tf.gather(tf.constant(self.thresholds, self.dtype), index)
-        return chosen[0] if average in ("binary", "micro") else chosen
+        index = ops.argmax(curves, axis=1)
+        chosen = ops.take(ops.convert_to_tensor(self.thresholds, self.dtype), index)
+        chosen = chosen[0] if average in ("binary", "micro") else chosen
+        return self._refuse_if_rejected(chosen)[0]
 
     def get_config(self) -> dict[str, Any]:
         return {
