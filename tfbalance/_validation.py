@@ -17,6 +17,7 @@ import numpy as np
 from tfbalance._distribution import ClassDistribution
 
 __all__ = [
+    "MAX_CLASS_ID",
     "resolve_class_vector",
     "resolve_target_distribution",
     "check_seed",
@@ -25,6 +26,11 @@ __all__ = [
     "sampling_targets",
     "check_positive_int",
 ]
+
+# The largest class id any tfbalance API accepts. Per-class state is dense (a count or a
+# weight per id, up to this id), so an id read from a wrong column (a customer number, a
+# timestamp) must be refused with its value rather than end in an out-of-memory error.
+MAX_CLASS_ID = 2**20 - 1
 
 VectorLike = Union[Mapping[int, float], Sequence[float], np.ndarray]
 
