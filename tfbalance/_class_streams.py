@@ -17,7 +17,8 @@ from typing import Any, Iterator, Sequence, Union
 import numpy as np
 
 from tfbalance._counting import class_counts
-from tfbalance._csv import CsvSchema, _decoder
+from tfbalance._csv import CsvSchema
+from tfbalance._csv._read import _decoder  # the CSV stack's row decoder and checks
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._tf import tf

@@ -70,13 +70,9 @@ from tfbalance._class_streams import (
     SplitResult,
     _block_columns,
 )
-from tfbalance._csv import (
-    CsvSchema,
-    _decoder,
-    _inspect_files,
-    _resolve_files,
-    infer_csv_schema,
-)
+from tfbalance._csv import CsvSchema, infer_csv_schema, inspect_files, resolve_files
+# The reader's line and decode stages (until the stack exports validated_lines/decode_lines).
+from tfbalance._csv._read import _block_lines, _decoder, _gzip_lines
 from tfbalance._labels import Label, batched_label_rank
 from tfbalance._progress import show_progress as _show_progress
 from tfbalance._tf import tf
@@ -662,9 +658,9 @@ def _csv_plan(source, label, fmt, batch_size, delim, schema):
         raise ValueError(
             f"Invalid `label`: the schema's label is {schema.label!r}. Received: label={label!r}"
         )
-    files = _resolve_files(source)
-    infos = _inspect_files(files, None, schema.field_delim)
-    if infos[0].header != list(schema.column_names):
+    files = resolve_files(source)
+    infos = inspect_files(files, None, schema.field_delim)
+    if tuple(infos[0].header) != tuple(schema.column_names):
         raise ValueError(
             f"Invalid `schema`: its columns {list(schema.column_names)} differ from the "
             f"header {infos[0].header} of {infos[0].path!r}."
@@ -714,16 +710,14 @@ def _csv_plan(source, label, fmt, batch_size, delim, schema):
 def _header_bytes(info) -> bytes:
     """The input header line as written (BOM dropped: it starts a file, not a shard)."""
     with (gzip.open(info.path, "rb") if info.compression else open(info.path, "rb")) as handle:
-        first = handle.readline()
+        first = handle.read(info.header_bytes)
     if first.startswith(b"\xef\xbb\xbf"):
         first = first[3:]
-    return first.rstrip(b"\r\n") + b"\n"
+    return first.rstrip(b"\r\n").replace(b"\r\n", b"\n") + b"\n"
 
 
 def _line_batches(infos, batch_size):
     """``(lines, line_numbers, file_index)`` batches of every file, in file order."""
-    from tfbalance._csv import _block_lines, _gzip_lines
-
     paths = [info.path for info in infos]
     path_t = tf.constant(paths)
     parts = []
@@ -749,9 +743,11 @@ _RECORD = re.compile(r"record (\d+)")
 def _diagnose_csv(exc, lines, decode, paths, columns):
     """A ValueError naming the file and 1-based line of the row that stopped the split."""
     message = exc.message
-    found = re.search(r"Invalid CSV row in .*", message)
-    if found:  # the CSV stack's own check already names the file and line
-        return ValueError(found.group(0).splitlines()[0])
+    # The CSV stack's own checks already name the file and line (inside Assert's brackets).
+    found = re.search(r"\[(Invalid CSV row in .*)\]", message) or re.search(
+        r"Invalid CSV row in .*", message)
+    if found:
+        return ValueError(found.group(found.lastindex or 0))
     # decode_csv names only a batch-relative record: find the batch again, then its row
     # (eagerly: a handful of calls on one batch).
     try:
@@ -774,6 +770,7 @@ def _reason(message: str, columns: list[str]) -> str:
     """TensorFlow's words without batch-relative record numbers or op names."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     text = next((line for line in lines if "record" in line), lines[-1] if lines else "")
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", text)
     text = re.sub(r"\s*\[Op:\w+\].*$", "", text)
     text = re.sub(r" in record \d+", "", text)
     return re.sub(
