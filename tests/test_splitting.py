@@ -345,6 +345,54 @@ def test_dataset_source_roundtrip(tmp_path):
     assert sorted(float(x) for x, _ in result.datasets()[1]) == [1.0, 3.0, 5.0]
 
 
+def test_write_grouped_groups_by_any_key(tmp_path):
+    # The writer behind split_by_class groups by whatever int key a batch yields (here a
+    # holdout fold, not a class), with its own folder names.
+    from tfbalance._splitting import _TypedBlocks, write_grouped
+
+    values = np.arange(100, dtype=np.int64)
+    batches = tf.data.Dataset.from_tensor_slices(
+        {"v": values, "s": values.astype(str).astype(bytes), "__label__": values % 2}
+    ).batch(16)
+    shards = write_grouped(batches, lambda b: b["v"] % 3, str(tmp_path),
+                           encoder=_TypedBlocks(""), max_rows_per_shard=10,
+                           folder_name="fold_{}".format)
+    assert sorted(shards) == [0, 1, 2] and sorted(os.listdir(tmp_path)) == [
+        "fold_0", "fold_1", "fold_2"]
+    from tfbalance._class_streams import _block_columns, _block_parser
+
+    parse = _block_parser(_block_columns({"v": {"dtype": "int64", "shape": []},
+                                          "s": {"dtype": "string", "shape": []},
+                                          "__label__": {"dtype": "int64", "shape": []}}),
+                          "csv", None)
+    for fold, writer in shards.items():
+        assert writer.rows == len(values[values % 3 == fold])
+        assert len(writer.files) == -(-writer.rows // 10)
+        got = tf.data.TFRecordDataset([str(tmp_path / f) for f in writer.files]).map(parse)
+        got = [(x["v"].numpy(), x["s"].numpy(), y.numpy()) for x, y in got]
+        v = np.concatenate([g[0] for g in got])
+        np.testing.assert_array_equal(v, values[values % 3 == fold])  # order kept
+        np.testing.assert_array_equal(np.concatenate([g[1] for g in got]),
+                                      v.astype(str).astype(bytes))
+        np.testing.assert_array_equal(np.concatenate([g[2] for g in got]), v % 2)
+
+
+def test_release_0_1_split_still_loads(tmp_path):
+    # 0.1.0 wrote CSV lines with inferred types in the manifest and no "version".
+    (tmp_path / "class_0").mkdir()
+    (tmp_path / "class_0" / "part-00000.csv").write_text("a,y\n1.5,0\n2.5,0\n")
+    (tmp_path / "split.json").write_text(json.dumps({
+        "source": "csv", "header": "a,y", "columns": ["a", "y"],
+        "column_types": ["float32", "int64"], "label": "y", "label_index": 1,
+        "field_delim": ",", "format": "csv", "compression": "", "counts": {"0": 2},
+        "files": {"0": ["class_0/part-00000.csv"]},
+    }))
+    split = load_split(tmp_path)
+    assert split.nbytes is None and split.schema is None
+    assert [float(x["a"]) for x, _ in split.datasets()[0]] == [1.5, 2.5]
+    assert [x["a"].numpy().tolist() for x, _ in split.datasets(block_size=5)[0]] == [[1.5, 2.5]]
+
+
 # --------------------------------------------------------------------------- data safety
 
 

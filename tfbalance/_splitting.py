@@ -57,6 +57,7 @@ import os
 import re
 import secrets
 import socket
+import sys
 from typing import Any, Callable, Mapping, Union
 
 import numpy as np
@@ -197,10 +198,16 @@ class _TypedBlocks(_Encoder):
                 feature[name] = _bytes_feature(blob)
                 feature[name + "/lengths"] = _bytes_feature(lengths.astype("<i4").tobytes())
             else:
-                feature[name] = _bytes_feature(value.astype(value.dtype.newbyteorder("<"))
-                                               .tobytes())
+                feature[name] = _bytes_feature(_little_endian(value).tobytes())
         handle.write(tf.train.Example(features=tf.train.Features(feature=feature))
                      .SerializeToString())
+
+
+def _little_endian(value: np.ndarray) -> np.ndarray:
+    # decode_raw reads little-endian; a copy only where the array is not already so.
+    return value if value.dtype.byteorder == "<" or (
+        value.dtype.byteorder in "=|" and sys.byteorder == "little"
+    ) else value.astype(value.dtype.newbyteorder("<"))
 
 
 def _bytes_feature(value: bytes) -> tf.train.Feature:
