@@ -290,6 +290,10 @@ def test_bad_options_and_sources(tmp_path):
         split_by_class([str(source), str(other)], "Response", tmp_path / "o11")
     with pytest.raises(ValueError, match="holds no split.json"):
         load_split(tmp_path / "o1x")
+    reserved = tmp_path / "reserved.csv"
+    reserved.write_text("__label__,y\n1,0\n")
+    with pytest.raises(ValueError, match=r"the column names \['__label__'\] are reserved"):
+        split_by_class(str(reserved), "y", tmp_path / "o12")
     split_by_class(str(source), "Response", tmp_path / "o10", verbose=False)
     with pytest.raises(ValueError, match=r"Invalid `classes`: \[7\] are not in the split"):
         load_split(tmp_path / "o10").datasets(classes=[7])
@@ -317,7 +321,10 @@ def test_dataset_source_roundtrip(tmp_path):
     n = 500
     features = {
         "x": rng.normal(size=(n, 3)).astype(np.float64),
-        "k": rng.integers(0, 9, n).astype(np.int32),
+        "k": rng.integers(0, 9, n).astype(np.int32),  # stored as int8
+        "big": rng.integers(-2**40, 2**40, n),  # needs all 8 bytes
+        "neg": rng.integers(-30_000, 30_000, n).astype(np.int64),  # stored as int16
+        "u": rng.integers(0, 60_000, n).astype(np.uint16),
         "s": np.array([f"r{i}".encode() * (i % 4) for i in range(n)]),
         "m": np.array([[b"a", b"bc"]] * n),
         "b": rng.random(n) < 0.5,

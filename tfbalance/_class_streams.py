@@ -443,6 +443,9 @@ _BLOCK_DTYPES = frozenset(
 )
 # A split is staged in ".{name}.tfbalance-tmp-<hex>" (and an overwritten one set aside in
 # ".{name}.tfbalance-old-<hex>"), each holding _MARKER until it is in place.
+# Integer blocks are stored in the narrowest of these that holds their values.
+NARROW_INTS = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"))
+_NARROW_TF = tuple(tf.as_dtype(d) for d in NARROW_INTS)
 _STAGING_TAGS = (".tfbalance-tmp-", ".tfbalance-old-")
 _MARKER = ".tfbalance-writing"
 _STAGING_NAME = re.compile(r"^\..*\.tfbalance-(tmp|old)-[0-9a-f]+$")
@@ -466,20 +469,35 @@ def _block_parser(columns, source_kind: str, features_kind: str | None):
     """Record -> ``(features, label)`` of one block: ``decode_raw`` per column, no text."""
     spec = {"__rows__": tf.io.FixedLenFeature([], tf.int64)}
     for name, (dtype, _) in columns.items():
-        spec[name] = tf.io.FixedLenFeature([], tf.string)
+        stored = [name]
         if dtype == tf.string:
-            spec[name + "/lengths"] = tf.io.FixedLenFeature([], tf.string)
+            spec[name] = tf.io.FixedLenFeature([], tf.string)
+            stored = [name + "/lengths"]
+        for key in stored:
+            spec[key + "/bytes"] = tf.io.FixedLenFeature([], tf.string)
+            spec[key + "/narrow"] = tf.io.FixedLenFeature([], tf.int64, default_value=-1)
+
+    def raw(parsed, key, dtype):
+        data = parsed[key + "/bytes"]
+        if not dtype.is_integer:
+            return tf.io.decode_raw(data, dtype)
+        # Integers may be stored narrower (``/narrow`` indexes NARROW_INTS; -1: as is).
+        branches = [lambda: tf.io.decode_raw(data, dtype)] + [
+            lambda narrow=narrow: tf.cast(tf.io.decode_raw(data, narrow), dtype)
+            for narrow in _NARROW_TF
+        ]
+        return tf.switch_case(tf.cast(parsed[key + "/narrow"] + 1, tf.int32), branches)
 
     def parse(record):
         parsed = tf.io.parse_single_example(record, spec)
         out = {}
         for name, (dtype, shape) in columns.items():
             if dtype == tf.string:
-                lengths = tf.io.decode_raw(parsed[name + "/lengths"], tf.int32)
+                lengths = raw(parsed, name + "/lengths", tf.int32)
                 offsets = tf.cumsum(lengths, exclusive=True)
                 value = tf.strings.substr(parsed[name], offsets, lengths)
             else:
-                value = tf.io.decode_raw(parsed[name], dtype)
+                value = raw(parsed, name, dtype)
             out[name] = tf.reshape(value, [-1] + shape)
         label = out.pop(_LABEL_KEY)
         if source_kind == "dataset" and features_kind == "tensor":

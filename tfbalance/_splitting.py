@@ -22,7 +22,8 @@ Shard formats:
 
 * ``format="tfrecord"`` (default): *typed blocks*. Each record holds a block of rows of one
   class as the raw little-endian bytes of each column (strings as their joined bytes plus
-  an int32 length per value) in a ``tf.train.Example``. Reading parses one record per block
+  a length per value; integers in the narrowest of int8/int16/int32 that holds the block's
+  values) in a ``tf.train.Example``. Reading parses one record per block
   with ``decode_raw`` / ``substr``: no text parsing, no per-row proto. The schema lives in
   ``split.json``. Uncompressed by default: typed numbers are about as small as their text,
   and GZIP costs more CPU than the read it saves on a local disk.
@@ -63,6 +64,7 @@ from typing import Any, Callable, Mapping, Union
 import numpy as np
 
 from tfbalance._class_streams import (
+    NARROW_INTS,
     _FEATURES_KEY,
     _LABEL_KEY,
     _MARKER,
@@ -83,6 +85,7 @@ __all__ = ["split_by_class", "write_grouped"]
 _FORMATS = ("tfrecord", "csv")
 _FORMAT_VERSION = 2
 _LINE_KEY = "__line__"  # the CSV format's one column: the raw line plus its "\n"
+_RESERVED = frozenset([_LINE_KEY, _LABEL_KEY, "__extras__", "__rows__"])
 
 
 # --------------------------------------------------------------------------------------
@@ -194,13 +197,35 @@ class _TypedBlocks(_Encoder):
         feature = {"__rows__": tf.train.Feature(int64_list=tf.train.Int64List(value=[n]))}
         for name, value in block.items():
             if isinstance(value, tuple):
-                blob, lengths = value
+                blob, value = value
                 feature[name] = _bytes_feature(blob)
-                feature[name + "/lengths"] = _bytes_feature(lengths.astype("<i4").tobytes())
-            else:
-                feature[name] = _bytes_feature(_little_endian(value).tobytes())
+                name += "/lengths"
+            narrow, code = _narrowest(value)
+            feature[name + "/bytes"] = _bytes_feature(_little_endian(narrow).tobytes())
+            if code is not None:
+                feature[name + "/narrow"] = tf.train.Feature(
+                    int64_list=tf.train.Int64List(value=[code]))
         handle.write(tf.train.Example(features=tf.train.Features(feature=feature))
                      .SerializeToString())
+
+
+def _narrowest(values: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """An integer block in the narrowest of NARROW_INTS holding its values, and its index.
+
+    Typical integer columns (ages, flags, codes, ids, class ids, string lengths) fit in one
+    to four bytes: storing each block as narrow as its values allow halves the typed
+    shards, and the reader widens them back to the column's dtype.
+    """
+    if values.dtype.kind not in "iu" or values.size == 0:
+        return values, None
+    low, high = int(values.min()), int(values.max())
+    for code, dtype in enumerate(NARROW_INTS):
+        if dtype.itemsize >= values.dtype.itemsize:
+            break
+        info = np.iinfo(dtype)
+        if info.min <= low and high <= info.max:
+            return values.astype(dtype), code
+    return values, None
 
 
 def _little_endian(value: np.ndarray) -> np.ndarray:
@@ -257,7 +282,10 @@ def write_grouped(
 
     shards: dict[int, _Shards] = {}
     try:
-        for grouped, counts, extras in batches.map(group).prefetch(2).as_numpy_iterator():
+        # Grouping runs in parallel with the decode and the Python writes (order kept).
+        grouped_batches = batches.map(group, num_parallel_calls=tf.data.AUTOTUNE,
+                                      deterministic=True).prefetch(2)
+        for grouped, counts, extras in grouped_batches.as_numpy_iterator():
             start = 0
             for key, n in enumerate(counts.tolist()):
                 if n == 0:
@@ -346,7 +374,12 @@ class _StagedOutput:
             )
             _write_marker(self.final)
             os.rename(self.final, old)
-            os.rename(self.path, self.final)
+            try:
+                os.rename(self.path, self.final)
+            except BaseException:
+                os.rename(old, self.final)  # put the earlier split back
+                os.remove(os.path.join(self.final, _MARKER))
+                raise
             _remove_split(old)
         else:
             if os.path.isdir(self.final):
@@ -373,7 +406,7 @@ def _files_of_split(folder: str) -> set[str] | None:
             files = json.load(handle)["files"]
         listed = {os.path.normpath(p) for paths in files.values() for p in paths}
     except (ValueError, KeyError, TypeError, AttributeError):
-        return set()  # unreadable: nothing in the folder counts as ours but the manifest
+        return {MANIFEST}  # unreadable: nothing in the folder counts as ours but itself
     return listed | {MANIFEST}
 
 
@@ -672,6 +705,12 @@ def _csv_plan(source, label, fmt, batch_size, delim, schema):
             f"Invalid `schema`: its columns {list(schema.column_names)} differ from the "
             f"header {infos[0].header} of {infos[0].path!r}."
         )
+    reserved = sorted(_RESERVED & set(schema.column_names))
+    if reserved:
+        raise ValueError(
+            f"Invalid `source`: the column names {reserved} are reserved for the shards' own "
+            f"columns. Received: columns={list(schema.column_names)}"
+        )
     lines, paths = _line_batches(infos, batch_size)
     features = list(schema.feature_names)
     decode, _ = _decoder(schema, features, tf.constant(paths))
@@ -843,8 +882,11 @@ def _dataset_plan(source, label, batch_size):
                 f"Invalid `source`: feature {key!r} has rows of unknown shape {shape}; "
                 "only fixed-shape features can be written."
             )
-        if key == _LABEL_KEY:
-            raise ValueError(f"Invalid `source`: the feature name {key!r} is reserved.")
+        if key in _RESERVED:
+            raise ValueError(
+                f"Invalid `source`: the feature name {key!r} is reserved for the shards' own "
+                f"columns. Received: element_spec={spec!r}"
+            )
     columns = {k: (s.dtype.name, row_shapes[k].as_list()) for k, s in features_spec.items()}
     columns[_LABEL_KEY] = ("int64", [])
     _block_columns(_block_columns_of(columns))  # refuses dtypes the reader cannot decode
