@@ -458,7 +458,7 @@ def test_resample_while_reading_still_checks_every_row(csv_text):
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"line 22: .*NaN"):
         read(f"x,y\n{rows}99,nan\n", "label.csv")
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"feature\.csv, line 22: column .x. must hold int64.*oops"):
+                       match=r"feature\.csv, line 22: column `x` must hold int64.*Received: `oops`"):
         read(f"x,y\n{rows}oops,0\n", "feature.csv")
     assert sum(int(tf.size(y)) for _, y in read(f"x,y\n{rows}", "good.csv")) == 10
 

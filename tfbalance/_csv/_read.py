@@ -451,7 +451,8 @@ def _row_checker(schema: CsvSchema, paths: tf.Tensor):
     type at once (a number where the schema says int64, a numeric label), which is what
     keeps decode_csv from ever failing with a batch-relative "record N". Only a batch
     that fails is looked at row by row, to name the file, the line, the column and the
-    value.
+    value. (Graph messages quote names and values with backticks: ``tf.debugging.Assert``
+    prints its message C-escaped, which would turn every ``'`` into ``\\'``.)
     """
     fields = _field_patterns(schema)
     d = f"\\x{{{ord(schema.field_delim):02x}}}"
@@ -498,11 +499,11 @@ def _row_checker(schema: CsvSchema, paths: tf.Tensor):
                 nan = tf.equal(tf.strings.lower(stripped), "nan")
                 messages.append(tf.where(
                     nan, "the label is NaN; " + LABEL_RULE,
-                    tf.where(missing, "the label is missing", f"column {name!r}: {LABEL_RULE}"),
+                    tf.where(missing, "the label is missing", f"column `{name}`: {LABEL_RULE}"),
                 ))
             else:
                 messages.append(tf.constant(
-                    f"column {name!r} must hold {_EXPECTED[schema.dtypes[name]]}"))
+                    f"column `{name}` must hold {_EXPECTED[schema.dtypes[name]]}"))
         what = tf.where(
             tf.equal(found, ncols),
             tf.gather(tf.stack(messages), column),
@@ -512,7 +513,7 @@ def _row_checker(schema: CsvSchema, paths: tf.Tensor):
         shown = tf.where(tf.equal(found, ncols), value, text)
         message = tf.strings.join(
             where(lines, numbers, files, r)
-            + [what, ". Received: '", tf.strings.substr(shown, 0, 200), "'"]
+            + [what, ". Received: `", tf.strings.substr(shown, 0, 200), "`"]
         )
         with tf.control_dependencies([tf.debugging.Assert(False, [message], summarize=1)]):
             return tf.constant(True)
@@ -564,8 +565,8 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
         row = tf.argmin(tf.cast(ok, tf.int32))
         message = tf.strings.join([
             "Invalid CSV row in ", tf.gather(paths, files[row]), ", line ",
-            tf.strings.as_string(numbers[row]), ": ", what, ". Received: '",
-            tf.strings.substr(lines[row], 0, 200), "'",
+            tf.strings.as_string(numbers[row]), ": ", what, ". Received: `",
+            tf.strings.substr(lines[row], 0, 200), "`",
         ])
         return tf.debugging.Assert(tf.reduce_all(ok), [message], summarize=1)
 
