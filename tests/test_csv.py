@@ -451,17 +451,16 @@ def test_resample_while_reading_still_checks_every_row(csv_text):
         return list(tfbalance.read_csv(csv_text(text, name=name), schema=schema, batch_size=8,
                                        resample=drop_class_0))
 
-    # Field counts and labels are checked on every row, dropped or not...
+    # Every row is checked in full (field count, label, every column's type), dropped or
+    # not, so a file gets the same verdict with and without resampling.
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"line 22: expected 2 fields"):
         read(f"x,y\n{rows}99,0,7\n", "fields.csv")
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"line 22: .*NaN"):
         read(f"x,y\n{rows}99,nan\n", "label.csv")
-    # ...while the feature values of a dropped row are never parsed (documented).
-    kept = read(f"x,y\n{rows}oops,0\n", "feature.csv")
-    assert sum(int(tf.size(y)) for _, y in kept) == 10
-    with pytest.raises(tf.errors.InvalidArgumentError):
-        list(tfbalance.read_csv(csv_text(f"x,y\n{rows}oops,1\n", name="kept.csv"),
-                                schema=schema, batch_size=8, resample=drop_class_0))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"feature\.csv, line 22: column `x` must hold int64.*Received: `oops`"):
+        read(f"x,y\n{rows}oops,0\n", "feature.csv")
+    assert sum(int(tf.size(y)) for _, y in read(f"x,y\n{rows}", "good.csv")) == 10
 
 
 def test_resample_must_be_a_tfbalance_transform(csv_text):

@@ -22,7 +22,7 @@ from tfbalance._csv._files import (
     resolve_files,
 )
 from tfbalance._csv._infer import infer_csv_schema
-from tfbalance._csv._read import read_csv
+from tfbalance._csv._read import decode_lines, read_csv, validated_lines
 from tfbalance._csv._schema import CsvSchema, check_label_text
 
 __all__ = [
@@ -35,10 +35,12 @@ __all__ = [
     "check_label_text",
     "compression_of",
     "count_csv_classes",
+    "decode_lines",
     "infer_csv_schema",
     "inspect_files",
     "open_file",
     "read_csv",
     "read_header",
     "resolve_files",
+    "validated_lines",
 ]

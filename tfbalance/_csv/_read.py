@@ -14,14 +14,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from tfbalance._csv._dialect import inspect_files
-from tfbalance._csv._files import FilePattern, resolve_files
+from tfbalance._csv._dialect import FileInfo, inspect_files
+from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
 from tfbalance._csv._infer import infer_csv_schema
-from tfbalance._csv._schema import LABEL_RULE, CsvSchema
+from tfbalance._csv._schema import LABEL_RULE, MISSING, CsvSchema
 from tfbalance._tf import tf
 from tfbalance._validation import MAX_CLASS_ID, check_seed
 
-__all__ = ["read_csv"]
+__all__ = ["decode_lines", "read_csv", "validated_lines"]
 
 _BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
 
@@ -103,7 +103,9 @@ def read_csv(
     field_delim : str
         The field delimiter.
     compression_type : str, optional
-        ``None`` (detect from a ``.gz`` suffix), ``""`` or ``"GZIP"``.
+        ``None`` (detect from a ``.gz`` suffix), ``"auto"`` (detect from the file's first
+        bytes), ``""`` or ``"GZIP"``. Gzip files are decompressed once when the pipeline is
+        built, to refuse a truncated or corrupt file before any row is read.
     prefetch : bool
         End the pipeline with ``prefetch(tf.data.AUTOTUNE)``.
     resample : transform, optional
@@ -112,8 +114,8 @@ def read_csv(
         the same as ``read_csv(...).apply(resample)``, but a transform that drops rows
         (undersampling, rejection resampling) runs before the full decode: only the labels
         of every batch are decoded first, and only the rows kept are decoded in full, which
-        makes the resampled read faster than a plain read. Every row's field count and label
-        are still checked; the feature values of dropped rows are not parsed.
+        makes the resampled read faster than a plain read. Every row is still checked in
+        full (field count, label, each column's type), dropped or not.
 
     Returns
     -------
@@ -126,15 +128,20 @@ def read_csv(
         A named file does not exist.
     ValueError
         A glob matches nothing; the label column is absent (the message lists the
-        columns); a file is empty or has only a header; bad options.
+        columns); a file is empty, has only a header, is not text, or is a truncated or
+        corrupt gzip file; the header repeats a column name; bad options.
     tf.errors.InvalidArgumentError
-        While iterating: a row with the wrong number of fields, or an empty, NaN,
-        negative, non-integer or unknown label. The message gives the file and line.
+        While iterating: a row with the wrong number of fields, a field that does not
+        fit its column's type (``"abc"`` or ``190000.5`` in an int64 column), or a label
+        that is missing, NaN, infinite, not whole, negative, above ``MAX_CLASS_ID``
+        (2**20 - 1) or not in the vocabulary; a quoted field never closed. The message
+        gives the file, its 1-based line (the header is line 1) and the value.
 
     Notes
     -----
-    Quoted fields may contain the delimiter and escaped quotes, but not line breaks
-    (``count_csv_classes`` accepts those too). Blank lines are skipped.
+    The dialect is pandas': quoted fields may hold the delimiter, ``""`` for a quote and
+    line breaks; lines may end in ``\n`` or ``\r\n``; a UTF-8 byte-order mark is dropped;
+    blank lines are skipped. A file with no quote character pays nothing for quoting.
 
     Examples
     --------
@@ -193,14 +200,6 @@ def read_csv(
             f"Invalid `schema`: its columns {list(schema.column_names)} differ from the "
             f"header {list(infos[0].header)} of {infos[0].path!r}."
         )
-    compressions = {info.compression for info in infos}
-    if len(compressions) > 1:
-        raise ValueError(
-            "Invalid `file_pattern`: it mixes gzip and plain files; read them separately "
-            "or pass compression_type. Received: "
-            f"file_pattern={file_pattern!r}"
-        )
-    gzipped = compressions == {"GZIP"}
     reads = num_parallel_reads or min(4, len(files))
     calls = num_parallel_calls or tf.data.AUTOTUNE
 
@@ -209,21 +208,8 @@ def read_csv(
         index = index.shard(num_shards, shard_index)
     if shuffle:
         index = index.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-
     paths = tf.constant([info.path for info in infos])
-    if gzipped:
-        def lines_of(i):
-            return _gzip_lines(paths[i], i)
-    else:
-        header_bytes = tf.constant([info.header_bytes for info in infos], tf.int64)
-        body_bytes = tf.constant(
-            [os.path.getsize(info.path) - info.header_bytes for info in infos], tf.int64
-        )
-        separators = tf.constant(["\r\n" if info.crlf else "\n" for info in infos])
-
-        def lines_of(i):
-            return _block_lines(paths[i], header_bytes[i], body_bytes[i], separators[i], i)
-
+    lines_of = _lines_of_files(infos)
     lines = index.interleave(
         lines_of,
         cycle_length=reads,
@@ -313,45 +299,239 @@ def _select(schema: CsvSchema, select_columns: Sequence[str] | None) -> list[str
     return [c for c in schema.column_names if c in select_columns and c != schema.label]
 
 
-def _block_lines(path, header_bytes, body_bytes, separator, file_index):
-    """Lines of a plain file as ``(lines, line_numbers, file_index)`` vectors per block."""
-    # FixedLengthRecordDataset needs whole records: the first, shorter block covers the
-    # remainder so every later block is exactly _BLOCK_BYTES long.
+def _lines_of_files(infos: Sequence[FileInfo]) -> Callable[[tf.Tensor], tf.data.Dataset]:
+    """``lines_of(i)``: the records of file ``i`` in ``(lines, line_numbers, file_index)``
+    vectors (see ``_block_lines``). Gzip files are checked whole first (``check_gzip``)."""
+    paths = tf.constant([info.path for info in infos])
+    compressions = tf.constant([info.compression for info in infos])
+    header_bytes = tf.constant([info.header_bytes for info in infos], tf.int64)
+    body_bytes = tf.constant([
+        (check_gzip(info.path) if info.compression == "GZIP" else os.path.getsize(info.path))
+        - info.header_bytes
+        for info in infos
+    ], tf.int64)
+    first_lines = tf.constant([info.header_lines + 1 for info in infos], tf.int64)
+
+    def lines_of(i):
+        return _block_lines(paths[i], header_bytes[i], body_bytes[i], compressions[i],
+                            first_lines[i], i)
+
+    return lines_of
+
+
+def _block_lines(path, header_bytes, body_bytes, compression, first_line, file_index):
+    """Records of one file as ``(lines, line_numbers, file_index)`` vectors, one per block.
+
+    ``body_bytes`` is the exact (decompressed) size after the header, so every block but
+    the first is exactly ``_BLOCK_BYTES`` long, plain or gzip (``FixedLengthRecordDataset``
+    needs whole records).
+    """
     first = (body_bytes - 1) % _BLOCK_BYTES + 1
+    # A plain file's size must be header + records + footer; a gzip stream is read in
+    # order, so there ``take(1)`` stops after the first record.
+    footer = tf.where(tf.equal(compression, ""), body_bytes - first, tf.constant(0, tf.int64))
     head = tf.data.FixedLengthRecordDataset(
-        path, first, header_bytes=header_bytes, footer_bytes=body_bytes - first
+        path, first, header_bytes=header_bytes, footer_bytes=footer,
+        compression_type=compression,
+    ).take(1)
+    rest = tf.data.FixedLengthRecordDataset(
+        path, _BLOCK_BYTES, header_bytes=header_bytes + first, compression_type=compression
     )
-    rest = tf.data.FixedLengthRecordDataset(path, _BLOCK_BYTES, header_bytes=header_bytes + first)
-    blocks = head.concatenate(rest).concatenate(tf.data.Dataset.from_tensors(separator))
-
-    def split(state, block):
-        carry, line = state
-        parts = tf.strings.split(tf.strings.join([carry, block]), separator)
-        complete = parts[:-1]
-        numbers = line + tf.range(tf.size(complete, out_type=tf.int64))
-        keep = tf.strings.length(complete) > 0
-        out = (tf.boolean_mask(complete, keep), tf.boolean_mask(numbers, keep))
-        return (parts[-1], line + tf.size(complete, out_type=tf.int64)), out
-
-    lines = blocks.scan((tf.constant(""), tf.constant(2, tf.int64)), split)
-    return lines.map(lambda text, numbers: (text, numbers, tf.fill(tf.shape(numbers), file_index)))
+    # A final line break ends a last line without one; the flag marks the end of the file.
+    blocks = head.concatenate(rest).map(lambda b: (b, False)).concatenate(
+        tf.data.Dataset.from_tensors((tf.constant("\n"), True))
+    )
+    return blocks.scan(
+        (tf.constant(""), tf.cast(first_line, tf.int64)),
+        lambda state, element: _split_records(state, element, path, file_index),
+    )
 
 
-def _gzip_lines(path, file_index):
-    """Lines of a gzip file, in the same ``(lines, line_numbers, file_index)`` form."""
-    batch = 16_384
-    lines = tf.data.TextLineDataset(path, compression_type="GZIP").skip(1).batch(batch)
+def _split_records(state, element, path, file_index):
+    """One scan step: the complete records of ``carry + block``, and the new carry.
 
-    def number(i, text):
-        numbers = 2 + i * batch + tf.range(tf.size(text, out_type=tf.int64))
-        keep = tf.strings.length(text) > 0
+    Without a quote in the text, records are the lines (one ``tf.strings.split``). With
+    quotes, lines whose running quote count is odd end inside a quoted field and are
+    joined with the next (the same parity rule as the counter's), so a quoted field may
+    hold line breaks; the text after the last complete record is carried over. A trailing
+    ``\r`` is cut per record, so ``\n`` and ``\r\n`` endings may mix.
+    """
+    carry, line = state
+    block, last = element
+    text = tf.strings.join([carry, block])
+    raw = tf.io.decode_raw(text, tf.uint8)
+    parts = tf.strings.split(text, "\n")
+    count = tf.size(parts, out_type=tf.int64) - 1  # the last part has no line break yet
+
+    def plain():
+        starts = tf.range(count)
+        return parts[:-1], starts, parts[-1], count
+
+    def quoted():
+        quotes = tf.strings.split(parts, '"').row_lengths() - 1
+        open_after = tf.math.floormod(tf.cumsum(quotes), 2)
+        ends = tf.where(tf.equal(open_after[:-1], 0))[:, 0]  # the parts that end a record
+        records = tf.size(ends, out_type=tf.int64)
+        used = tf.reduce_max(tf.concat([ends + 1, tf.zeros([1], tf.int64)], 0))
+        # record_of[i]: how many records end before part i, i.e. the record part i is in.
+        record_of = tf.cumsum(
+            tf.scatter_nd(tf.reshape(ends, [-1, 1]), tf.ones_like(ends), [count + 1]),
+            exclusive=True,
+        )
+        joined = tf.strings.unsorted_segment_join(
+            parts[:used], record_of[:used], records, separator="\n"
+        )
+        starts = tf.concat([tf.zeros([1], tf.int64), ends + 1], 0)[:records]
+        rest = tf.strings.reduce_join(parts[used:], separator="\n")
+        return joined, starts, rest, used
+
+    has_quote = tf.reduce_any(tf.equal(raw, 34))
+    records, starts, carry, consumed = tf.cond(has_quote, quoted, plain)
+    numbers = line + starts
+
+    def strip_cr():
+        length = tf.strings.length(records)
+        cr = tf.equal(tf.strings.substr(records, tf.maximum(length - 1, 0),
+                                        tf.ones_like(length)), "\r")
+        return tf.strings.substr(records, tf.zeros_like(length), length - tf.cast(cr, tf.int32))
+
+    records = tf.cond(tf.reduce_any(tf.equal(raw, 13)), strip_cr, lambda: records)
+    keep = tf.strings.length(records) > 0  # blank lines are skipped
+    checks = [tf.debugging.Assert(
+        tf.logical_not(last) | tf.equal(tf.strings.length(carry), 0),
+        [tf.strings.join([
+            "Invalid CSV row in ", path, ", line ", tf.strings.as_string(line + consumed),
+            ": a quoted field is never closed (the file ends inside quotes)",
+        ])],
+    )]
+    with tf.control_dependencies(checks):
         numbers = tf.boolean_mask(numbers, keep)
-        return tf.boolean_mask(text, keep), numbers, tf.fill(tf.shape(numbers), file_index)
+    out = (tf.boolean_mask(records, keep), numbers,
+           tf.fill(tf.shape(numbers), tf.cast(file_index, tf.int64)))
+    return (carry, line + consumed), out
 
-    return lines.enumerate().map(number)
+
+# --------------------------------------------------------------------------- row validation
+
+# RE2 patterns of one field of each type, as pandas and decode_csv read them: optional
+# blanks around the value, optionally quoted, empty meaning the column default.
+_INT = r"[ \t]*[+-]?[0-9]+[ \t]*"
+_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_FLOAT = rf"[ \t]*(?:{_NUMBER}|[+-]?(?i:inf|infinity|nan))[ \t]*"
+_LABEL = rf"[ \t]*{_NUMBER}[ \t]*"
+_EXPECTED = {
+    "int64": "int64 values (whole numbers)",
+    "float32": "float32 values",
+    "float64": "float64 values",
+    "string": "text",
+}
+
+
+def _field_patterns(schema: CsvSchema) -> list[str]:
+    d = f"\\x{{{ord(schema.field_delim):02x}}}"
+    text = f'(?:"(?:[^"]|"")*"|[^"\\n{d}]*)'
+    patterns = []
+    for name in schema.column_names:
+        dtype = schema.dtypes[name]
+        if name == schema.label:
+            core = _LABEL if schema.label_vocabulary is None else None
+            patterns.append(text if core is None else f'(?:{core}|"{core}")')
+        elif dtype == "string":
+            patterns.append(text)
+        else:
+            core = _INT if dtype == "int64" else _FLOAT
+            patterns.append(f'(?:{core}|"{core}"|)')
+    return patterns
+
+
+def _row_checker(schema: CsvSchema, paths: tf.Tensor):
+    """``check(lines, numbers, files)``: an op that fails unless every line is a valid row.
+
+    One RE2 match over the batch's joined lines checks the field count and every field's
+    type at once (a number where the schema says int64, a numeric label), which is what
+    keeps decode_csv from ever failing with a batch-relative "record N". Only a batch
+    that fails is looked at row by row, to name the file, the line, the column and the
+    value. (Graph messages quote names and values with backticks: ``tf.debugging.Assert``
+    prints its message C-escaped, which would turn every ``'`` into ``\\'``.)
+    """
+    fields = _field_patterns(schema)
+    d = f"\\x{{{ord(schema.field_delim):02x}}}"
+    row = d.join(fields)
+    batch_pattern = f"(?:{row}\\n)*{row}"
+    any_field = f'(?:"(?:[^"]|"")*"|[^{d}]*)'
+    names = list(schema.column_names)
+    ncols = len(names)
+    delim = ord(schema.field_delim)
+
+    def where(lines, numbers, files, r):
+        return ["Invalid CSV row in ", tf.gather(paths, files[r]), ", line ",
+                tf.strings.as_string(numbers[r]), ": "]
+
+    def field_counts(lines):
+        raw = tf.io.decode_raw(lines, tf.uint8, fixed_length=tf.reduce_max(
+            tf.concat([tf.strings.length(lines), [1]], 0)))
+        quotes = tf.cast(tf.equal(raw, 34), tf.int32)
+        outside = tf.equal(tf.math.floormod(tf.cumsum(quotes, axis=1), 2), 0)
+        return 1 + tf.reduce_sum(tf.cast(tf.equal(raw, delim) & outside, tf.int32), axis=1)
+
+    def locate(lines, numbers, files):
+        ok = tf.strings.regex_full_match(lines, row)
+        r = tf.argmin(tf.cast(ok, tf.int32))
+        text = lines[r]
+        found = field_counts(tf.reshape(text, [1]))[0]
+        # The first column whose field breaks the pattern of the columns up to it.
+        prefix_ok = tf.stack([
+            tf.strings.regex_full_match(text, "(?s)" + d.join(fields[: k + 1]) + f"(?:{d}.*)?")
+            for k in range(ncols)
+        ])
+        column = tf.argmin(tf.cast(prefix_ok, tf.int32))
+        value = tf.switch_case(
+            tf.cast(column, tf.int32),
+            [lambda k=k: tf.strings.regex_replace(
+                text, f"(?s)^(?:{any_field}{d}){{{k}}}({any_field})(?:{d}.*)?$", r"\1")
+             for k in range(ncols)],
+        )
+        messages = []
+        for k, name in enumerate(names):
+            if name == schema.label:
+                stripped = tf.strings.strip(tf.strings.regex_replace(value, '"', ""))
+                missing = tf.reduce_any(tf.equal(stripped, sorted(MISSING)))
+                nan = tf.equal(tf.strings.lower(stripped), "nan")
+                messages.append(tf.where(
+                    nan, "the label is NaN; " + LABEL_RULE,
+                    tf.where(missing, "the label is missing", f"column `{name}`: {LABEL_RULE}"),
+                ))
+            else:
+                messages.append(tf.constant(
+                    f"column `{name}` must hold {_EXPECTED[schema.dtypes[name]]}"))
+        what = tf.where(
+            tf.equal(found, ncols),
+            tf.gather(tf.stack(messages), column),
+            tf.strings.join([f"expected {ncols} fields, found ",
+                             tf.strings.as_string(found)]),
+        )
+        shown = tf.where(tf.equal(found, ncols), value, text)
+        message = tf.strings.join(
+            where(lines, numbers, files, r)
+            + [what, ". Received: `", tf.strings.substr(shown, 0, 200), "`"]
+        )
+        with tf.control_dependencies([tf.debugging.Assert(False, [message], summarize=1)]):
+            return tf.constant(True)
+
+    def check(lines, numbers, files):
+        batch = tf.strings.reduce_join(lines, separator="\n")
+        ok = tf.strings.regex_full_match(batch, batch_pattern) | tf.equal(tf.size(lines), 0)
+        return tf.cond(ok, lambda: tf.constant(True), lambda: locate(lines, numbers, files))
+
+    return check
 
 
 def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
+    """``decode(lines, numbers, files)`` -> ``(features, ids)`` and ``decode_labels``.
+
+    Both check every row in full first (``_row_checker``); ``decode(...,
+    fields_checked=True)`` skips that for lines already checked by ``decode_labels``.
+    """
     names = list(schema.column_names)
     label_col = names.index(schema.label)
     wanted = sorted({names.index(c) for c in features} | {label_col})
@@ -359,8 +539,8 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
     for col in wanted:
         name = names[col]
         if col == label_col:
-            # Numeric labels decode straight to float64 (an empty one becomes NaN and is
-            # reported below); string labels stay text for the vocabulary lookup.
+            # Numeric labels decode to float64 (so 1.0 and 1e3 are the classes 1 and 1000);
+            # string labels stay text for the vocabulary lookup.
             numeric_label = schema.label_vocabulary is None
             record_defaults.append(
                 tf.constant([math.nan], tf.float64) if numeric_label else tf.constant([""])
@@ -369,8 +549,6 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
             dtype = schema.dtypes[name]
             tf_dtype = tf.float32 if dtype == "float32" else tf.as_dtype(dtype)
             record_defaults.append(tf.constant([schema.defaults[name]], dtype=tf_dtype))
-    ncols = len(names)
-    delim = ord(schema.field_delim)
     vocabulary = schema.label_vocabulary
     table = None
     if vocabulary is not None:
@@ -380,41 +558,17 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
             ),
             default_value=-1,
         )
+    check_rows = _row_checker(schema, paths)
 
     def fail_unless(ok, lines, numbers, files, what):
         # Report the first offending row with its file and line.
         row = tf.argmin(tf.cast(ok, tf.int32))
         message = tf.strings.join([
             "Invalid CSV row in ", tf.gather(paths, files[row]), ", line ",
-            tf.strings.as_string(numbers[row]), ": ", what, ": ",
-            tf.strings.substr(lines[row], 0, 200),
+            tf.strings.as_string(numbers[row]), ": ", what, ". Received: `",
+            tf.strings.substr(lines[row], 0, 200), "`",
         ])
         return tf.debugging.Assert(tf.reduce_all(ok), [message], summarize=1)
-
-    def field_counts(lines):
-        raw = tf.io.decode_raw(lines, tf.uint8, fixed_length=tf.reduce_max(
-            tf.concat([tf.strings.length(lines), [1]], 0)))
-        quotes = tf.cast(tf.equal(raw, 34), tf.int32)
-        outside = tf.equal(tf.math.floormod(tf.cumsum(quotes, axis=1), 2), 0)
-        return 1 + tf.reduce_sum(tf.cast(tf.equal(raw, delim) & outside, tf.int32), axis=1)
-
-    def check_fields(lines, numbers, files):
-        # Counting delimiters per row costs as much as decoding, so it runs only when the
-        # batch's total is off (or quotes may hide delimiters); decode_csv still rejects
-        # the rare batch whose errors cancel out.
-        flat = tf.io.decode_raw(tf.strings.reduce_join(lines), tf.uint8)
-        delimiters = tf.math.count_nonzero(tf.equal(flat, delim), dtype=tf.int64)
-        quoted = tf.reduce_any(tf.equal(flat, 34))
-        expected = tf.size(lines, out_type=tf.int64) * (ncols - 1)
-
-        def slow():
-            ok = tf.equal(field_counts(lines), ncols)
-            with tf.control_dependencies([fail_unless(ok, lines, numbers, files,
-                                                      f"expected {ncols} fields")]):
-                return tf.constant(True)
-
-        return tf.cond(quoted | tf.not_equal(delimiters, expected), slow,
-                       lambda: tf.constant(True))
 
     def label_ids(label, lines, numbers, files):
         if table is not None:
@@ -426,9 +580,8 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
             checks.append(fail_unless(ids >= 0, lines, numbers, files,
                                       "the label is not in label_vocabulary"))
         else:
+            # The row check admits only numbers here; what is left is the value rule.
             checks = [
-                fail_unless(~tf.math.is_nan(label), lines, numbers, files,
-                            "the label is missing or NaN"),
                 fail_unless(tf.equal(label, tf.round(label)) & tf.math.is_finite(label), lines,
                             numbers, files, LABEL_RULE),
                 fail_unless(label >= 0, lines, numbers, files, "class ids must be non-negative"),
@@ -440,7 +593,7 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
             return tf.identity(ids)
 
     def decode(lines, numbers, files, fields_checked=False):
-        checks = [] if fields_checked else [check_fields(lines, numbers, files)]
+        checks = [] if fields_checked else [check_rows(lines, numbers, files)]
         with tf.control_dependencies(checks):
             columns = tf.io.decode_csv(
                 lines, record_defaults, field_delim=schema.field_delim, select_cols=wanted
@@ -452,12 +605,135 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
     label_default = record_defaults[wanted.index(label_col)]
 
     def decode_labels(lines, numbers, files):
-        # Every line's field count and label are checked here, so resampling before the full
-        # decode loses no error (only the feature values of dropped rows go unparsed).
-        with tf.control_dependencies([check_fields(lines, numbers, files)]):
+        # Every row is checked in full here, so resampling before the full decode loses no
+        # error: a row is valid or refused whether or not it is dropped.
+        with tf.control_dependencies([check_rows(lines, numbers, files)]):
             (label,) = tf.io.decode_csv(
                 lines, [label_default], field_delim=schema.field_delim, select_cols=[label_col]
             )
         return label_ids(label, lines, numbers, files)
 
     return decode, decode_labels
+
+
+# --------------------------------------------------------------------------- validated lines
+
+
+def validated_lines(
+    source: FilePattern,
+    label: str | None = None,
+    *,
+    schema: CsvSchema | None = None,
+    field_delim: str = ",",
+    compression_type: str | None = None,
+    batch_size: int = 8192,
+) -> tuple[tf.data.Dataset, CsvSchema]:
+    """Every record of CSV files, checked in full, as batches of raw lines.
+
+    The stable internal interface for code that must see each record's exact text (the
+    per-class split writes lines byte for byte, or decodes them with ``decode_lines``).
+    Files are read one after another in ``resolve_files(source)`` order, rows in file
+    order. Each element is a dict of vectors of one length (the last batch may be
+    shorter):
+
+    - ``"line"`` (tf.string): the record's text, byte-identical to the file, without its
+      line terminator (a record with quoted line breaks keeps them);
+    - ``"label"`` (tf.int64): the class id (through the schema's vocabulary for string
+      labels);
+    - ``"file"`` (tf.int32): the index of the file in ``resolve_files(source)``;
+    - ``"line_number"`` (tf.int64): the 1-based physical line where the record starts
+      (the header is line 1).
+
+    Every row is validated as ``read_csv`` validates it (field count, every column's
+    type, the label rule); iteration fails with ``tf.errors.InvalidArgumentError`` naming
+    the file, the line and the value at the first bad row.
+
+    Parameters
+    ----------
+    source : str, path or list of them
+        CSV files or glob patterns.
+    label : str, optional
+        The label column (optional when ``schema`` is given).
+    schema : CsvSchema, optional
+        Inferred with ``infer_csv_schema`` when omitted.
+    field_delim, compression_type
+        As ``read_csv`` (``field_delim`` is ignored when ``schema`` is given).
+    batch_size : int
+        Records per element.
+
+    Returns
+    -------
+    (tf.data.Dataset, CsvSchema)
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('x,note,y\\n1,"two\\nlines",0\\n2,plain,1\\n')
+    >>> lines, schema = validated_lines(path, "y")
+    >>> batch = next(iter(lines))
+    >>> batch["line"].numpy().tolist(), batch["line_number"].numpy().tolist()
+    ([b'1,"two\\nlines",0', b'2,plain,1'], [2, 4])
+    >>> batch["label"].numpy().tolist(), batch["file"].numpy().tolist()
+    ([0, 1], [0, 0])
+    >>> features, labels = decode_lines(schema)(batch["line"])
+    >>> features["note"].numpy().tolist()
+    [b'two\\nlines', b'plain']
+    """
+    if schema is None:
+        schema = infer_csv_schema(source, label, field_delim=field_delim,
+                                  compression_type=compression_type)
+    elif not isinstance(schema, CsvSchema):
+        raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
+    elif label is not None and label != schema.label:
+        raise ValueError(
+            f"Invalid `label`: the schema's label is {schema.label!r}. Received: label={label!r}"
+        )
+    batch_size = _positive_int(batch_size, "batch_size")
+    files = resolve_files(source)
+    infos = inspect_files(files, compression_type, schema.field_delim)
+    if infos[0].header != schema.column_names:
+        raise ValueError(
+            f"Invalid `schema`: its columns {list(schema.column_names)} differ from the "
+            f"header {list(infos[0].header)} of {infos[0].path!r}."
+        )
+    paths = tf.constant([info.path for info in infos])
+    lines = tf.data.Dataset.range(len(files)).flat_map(_lines_of_files(infos))
+    _, decode_labels = _decoder(schema, [], paths)
+
+    def label_batch(text, numbers, file_index):
+        return {
+            "line": text,
+            "label": decode_labels(text, numbers, file_index),
+            "file": tf.cast(file_index, tf.int32),
+            "line_number": numbers,
+        }
+
+    dataset = lines.rebatch(batch_size).map(
+        label_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return dataset, schema
+
+
+def decode_lines(
+    schema: CsvSchema, features: Sequence[str] | None = None
+) -> Callable[[tf.Tensor], tuple[dict[str, tf.Tensor], tf.Tensor]]:
+    """A graph function: validated lines (a string vector) -> ``(features, labels)``.
+
+    The lines must come from ``validated_lines`` (or be otherwise known valid): they are
+    decoded with the schema's types and defaults, with no row check. ``features``
+    selects feature columns (default: all but the label), as ``read_csv``'s
+    ``select_columns``. Labels are int64 class ids. See ``validated_lines`` for an example.
+    """
+    if not isinstance(schema, CsvSchema):
+        raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
+    selected = _select(schema, features)
+    decode, _ = _decoder(schema, selected, tf.constant([""]))
+
+    def decode_batch(lines: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        lines = tf.convert_to_tensor(lines, tf.string)
+        zeros = tf.zeros(tf.shape(lines), tf.int64)
+        return decode(lines, zeros, zeros, fields_checked=True)
+
+    return decode_batch
