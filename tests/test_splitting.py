@@ -232,7 +232,7 @@ def _long_csv(path, rows, bad_line=None, bad_text=None):
         ("7,3.5,1.5", "class labels must be finite whole numbers"),
         ("7,3.5,-1", "class ids must be non-negative"),
         ("7,3.5,", "the label is missing"),
-        ("seven,3.5,1", "column 'a' is not a valid int64: seven"),  # a value not of its type
+        ("seven,3.5,1", "column `a` must hold int64 values .*Received: `seven`"),  # a value not of its type
     ],
 )
 def test_bad_row_far_in_fails_at_split_time_with_file_and_line(tmp_path, fmt, bad_text,

@@ -17,8 +17,9 @@ from typing import Any, Iterator, Sequence, Union
 import numpy as np
 
 from tfbalance._counting import class_counts
-from tfbalance._csv import CsvSchema
-from tfbalance._csv._read import _decoder  # the CSV stack's row decoder and checks
+from tfbalance._csv import CsvSchema, inspect_files
+# The CSV stack's record reader and checked decoder, over a file order chosen per epoch.
+from tfbalance._csv._read import _decoder, _lines_of_files
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._tf import tf
@@ -341,22 +342,12 @@ class SplitResult(Mapping):
             records = tf.data.TFRecordDataset(order.map(lambda i: paths[i]),
                                               compression_type=compression)
             return records.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
-        if self._version >= 2:  # CSV shards: the CSV stack decodes and checks every row
+        if self._version >= 2:  # CSV shards: the CSV stack's reader checks and decodes them
             schema = self.schema
+            infos = inspect_files(files, compression or "", schema.field_delim)
             decode, _ = _decoder(schema, list(schema.feature_names), paths)
-
-            def lines_of(i):
-                lines = tf.data.TextLineDataset(paths[i], compression_type=compression)
-                lines = lines.skip(1).batch(_READ_BATCH)
-
-                def number(k, text):
-                    numbers = 2 + k * _READ_BATCH + tf.range(tf.size(text, out_type=tf.int64))
-                    return text, numbers, tf.fill(tf.shape(numbers), i)
-
-                return lines.enumerate().map(number)
-
-            batches = order.flat_map(lines_of)
-            return batches.map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
+            lines = order.flat_map(_lines_of_files(infos)).rebatch(_READ_BATCH)
+            return lines.map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
         names = order.map(lambda i: paths[i])
         if self.format == "csv":
             lines = names.flat_map(

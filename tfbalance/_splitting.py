@@ -74,8 +74,7 @@ from tfbalance._class_streams import (
     _block_columns,
 )
 from tfbalance._csv import CsvSchema, infer_csv_schema, inspect_files, resolve_files
-# The reader's line and decode stages (until the stack exports validated_lines/decode_lines).
-from tfbalance._csv._read import _block_lines, _decoder, _gzip_lines
+from tfbalance._csv._read import decode_lines, validated_lines
 from tfbalance._labels import Label, batched_label_rank
 from tfbalance._progress import show_progress as _show_progress
 from tfbalance._tf import tf
@@ -690,37 +689,30 @@ def _csv_plan(source, label, fmt, batch_size, delim, schema):
             "Invalid `label`: for CSV sources, the label column's name. "
             f"Received: label={label!r}"
         )
+    if schema is not None and not isinstance(schema, CsvSchema):
+        raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
     if schema is None:
         schema = infer_csv_schema(source, label, field_delim=delim)
-    elif not isinstance(schema, CsvSchema):
-        raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
-    elif schema.label != label:
-        raise ValueError(
-            f"Invalid `label`: the schema's label is {schema.label!r}. Received: label={label!r}"
-        )
-    files = resolve_files(source)
-    infos = inspect_files(files, None, schema.field_delim)
-    if tuple(infos[0].header) != tuple(schema.column_names):
-        raise ValueError(
-            f"Invalid `schema`: its columns {list(schema.column_names)} differ from the "
-            f"header {infos[0].header} of {infos[0].path!r}."
-        )
     reserved = sorted(_RESERVED & set(schema.column_names))
     if reserved:
         raise ValueError(
             f"Invalid `source`: the column names {reserved} are reserved for the shards' own "
             f"columns. Received: columns={list(schema.column_names)}"
         )
-    lines, paths = _line_batches(infos, batch_size)
+    # Every record checked in full (field count, each column's type, the label rule), its
+    # errors naming file, line and value; the text kept byte for byte.
+    lines, schema = validated_lines(source, label, schema=schema, batch_size=batch_size)
+    infos = inspect_files(resolve_files(source), None, schema.field_delim)
     features = list(schema.feature_names)
-    decode, _ = _decoder(schema, features, tf.constant(paths))
+    decode = decode_lines(schema, features)
 
-    def prepare(text, numbers, file_index):
-        columns, ids = decode(text, numbers, file_index)
-        size = tf.reduce_sum(tf.strings.length(text), keepdims=False) + tf.size(text)
+    def prepare(batch):
+        text = batch["line"]
+        size = tf.reduce_sum(tf.strings.length(text)) + tf.size(text)
         extras = {"size": tf.cast(size, tf.int64)}
         if fmt == "csv":
-            return {_LINE_KEY: text + "\n", "__label__": ids, "__extras__": extras}
+            return {_LINE_KEY: text + "\n", _LABEL_KEY: batch["label"], "__extras__": extras}
+        columns, ids = decode(text)
         return {**columns, _LABEL_KEY: ids, "__extras__": extras}
 
     batches = lines.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -730,8 +722,7 @@ def _csv_plan(source, label, fmt, batch_size, delim, schema):
 
     def encoder_of(fmt, compression):
         if fmt == "csv":
-            header = _header_bytes(infos[0])
-            return _CsvText(header, compression)
+            return _CsvText(_header_bytes(infos[0]), compression)
         return _TypedBlocks(compression)
 
     manifest = {
@@ -745,16 +736,11 @@ def _csv_plan(source, label, fmt, batch_size, delim, schema):
     total = None if any(info.compression for info in infos) else sum(
         os.path.getsize(info.path) - info.header_bytes for info in infos
     )
-
-    def diagnose(exc):
-        # Every column is decoded (in file order), so decode_csv's field k is column k.
-        return _diagnose_csv(exc, lines, decode, paths, list(schema.column_names))
-
-    return batches, key_fn, encoder_of, manifest, total, diagnose
+    return batches, key_fn, encoder_of, manifest, total, _csv_error
 
 
 def _header_bytes(info) -> bytes:
-    """The input header line as written (BOM dropped: it starts a file, not a shard)."""
+    """The input header as written, with ``\n`` endings (a BOM starts a file, not a shard)."""
     with (gzip.open(info.path, "rb") if info.compression else open(info.path, "rb")) as handle:
         first = handle.read(info.header_bytes)
     if first.startswith(b"\xef\xbb\xbf"):
@@ -762,84 +748,16 @@ def _header_bytes(info) -> bytes:
     return first.rstrip(b"\r\n").replace(b"\r\n", b"\n") + b"\n"
 
 
-def _line_batches(infos, batch_size):
-    """``(lines, line_numbers, file_index)`` batches of every file, in file order."""
-    paths = [info.path for info in infos]
-    path_t = tf.constant(paths)
-    parts = []
-    for i, info in enumerate(infos):
-        if info.compression:
-            parts.append(_gzip_lines(path_t[i], tf.constant(i, tf.int64)))
-        else:
-            sep = "\r\n" if info.crlf else "\n"
-            body = os.path.getsize(info.path) - info.header_bytes
-            parts.append(_block_lines(
-                path_t[i], tf.constant(info.header_bytes, tf.int64),
-                tf.constant(body, tf.int64), tf.constant(sep), tf.constant(i, tf.int64),
-            ))
-    lines = parts[0]
-    for part in parts[1:]:
-        lines = lines.concatenate(part)
-    return lines.rebatch(batch_size), paths
-
-
-_RECORD = re.compile(r"record (\d+)")
-
-
-def _diagnose_csv(exc, lines, decode, paths, columns):
-    """A ValueError naming the file and 1-based line of the row that stopped the split."""
-    message = exc.message
-    # The CSV stack's own checks already name the file and line (inside Assert's brackets).
-    found = re.search(r"\[(Invalid CSV row in .*)\]", message) or re.search(
-        r"Invalid CSV row in .*", message)
+def _csv_error(exc: tf.errors.OpError) -> Exception:
+    """The CSV stack's row error (file, line, value) as the ValueError split time raises."""
+    # Assert prints its message inside brackets; the stack's messages start like this.
+    found = re.search(r"\[(Invalid CSV .*)\]", exc.message) or re.search(
+        r"Invalid CSV .*", exc.message)
     if found:
         return ValueError(found.group(found.lastindex or 0))
-    # decode_csv names only a batch-relative record: find the batch again, then its row
-    # (eagerly: a handful of calls on one batch).
-    try:
-        for text, numbers, file_index in lines:
-            try:
-                decode(text, numbers, file_index)
-                continue
-            except tf.errors.InvalidArgumentError as inner:
-                row = _failing_row(inner, text, numbers, file_index, decode)
-                reason = _reason(inner.message, columns)
-            where = f"{paths[int(file_index[row])]}, line {int(numbers[row])}"
-            line = text[row].numpy().decode("utf-8", "replace")[:200]
-            return ValueError(f"Invalid CSV row in {where}: {reason}: {line}")
-    except tf.errors.OpError as read_error:
-        return ValueError(f"Invalid `source`: reading failed: {_reason(read_error.message, [])}")
-    return ValueError(f"Invalid `source`: reading failed: {_reason(message, [])}")
-
-
-def _reason(message: str, columns: list[str]) -> str:
-    """TensorFlow's words without batch-relative record numbers or op names."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    text = next((line for line in lines if "record" in line), lines[-1] if lines else "")
-    text = re.sub(r"\{\{[^}]*\}\}\s*", "", text)
-    text = re.sub(r"\s*\[Op:\w+\].*$", "", text)
-    text = re.sub(r" in record \d+", "", text)
-    return re.sub(
-        r"Field (\d+)",
-        lambda m: f"column {columns[int(m.group(1))]!r}" if int(m.group(1)) < len(columns)
-        else m.group(0),
-        text,
-    )
-
-
-def _failing_row(error, text, numbers, file_index, decode) -> int:
-    match = _RECORD.search(error.message)
-    if match and int(match.group(1)) < int(tf.size(text)):
-        return int(match.group(1))
-    low, high = 0, int(tf.size(text))  # the shortest failing prefix is in (low, high]
-    while high - low > 1:
-        mid = (low + high) // 2
-        try:
-            decode(text[:mid], numbers[:mid], file_index[:mid])
-            low = mid
-        except tf.errors.InvalidArgumentError:
-            high = mid
-    return high - 1
+    lines = [line.strip() for line in exc.message.splitlines() if line.strip()]
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", lines[0] if lines else "")
+    return ValueError(f"Invalid `source`: reading it failed: {text}")
 
 
 # --------------------------------------------------------------------------------------
