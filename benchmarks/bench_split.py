@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chunksize", type=int, default=100_000)
-    parser.add_argument("--block-size", type=int, default=4096)
+    parser.add_argument("--block-size", type=int, default=8192)
     parser.add_argument("--skip-read", action="store_true")
     args = parser.parse_args(argv)
     path = str(insurance_csv(args.rows))

@@ -120,6 +120,14 @@ def test_typed_blocks_read_back_rows_and_blocks(tmp_path):
         assert all(s == 128 for s in sizes[:-1]) and 0 < sizes[-1] <= 128
         rows = _rows_of({class_id: ds.unbatch()})
         _same_rows(rows, expected[expected["__y"] == class_id])
+    # Blocks of the stored size are the records themselves: full but at each file's end.
+    stored = split_by_class(str(source), "Response", tmp_path / "b", batch_size=300,
+                            max_rows_per_shard=900, block_rows=200, verbose=False)
+    for class_id, ds in stored.datasets(block_size=200, shuffle_files=False).items():
+        sizes = [int(tf.size(y)) for _, y in ds]
+        n = stored.counts.counts[class_id]
+        per_file = [min(900, n - start) for start in range(0, n, 900)]
+        assert sizes == [min(200, rows - s) for rows in per_file for s in range(0, rows, 200)]
 
 
 def test_class_datasets_from_split_feed_interleave(tmp_path):

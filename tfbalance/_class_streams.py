@@ -277,7 +277,9 @@ class SplitResult(Mapping):
             ``None``: every stream yields rows ``(features, label)``. An int: every stream
             yields blocks (``features`` and ``label`` with a leading axis) of up to
             ``block_size`` rows, read without unbatching; ``ClassDatasets.block_size`` says
-            so to ``interleave_by_class`` and ``balanced_batches``.
+            so to ``interleave_by_class`` and ``balanced_batches``. The split's
+            ``block_rows`` (default 8192) is the fastest: its records are those blocks
+            (only the last of each part file is shorter); other sizes are re-batched.
 
         Returns
         -------
@@ -324,11 +326,19 @@ class SplitResult(Mapping):
             blocks = self._read_blocks(files, order)
             if block_size is None:
                 streams[class_id] = blocks.unbatch()
+            elif self._stored_block_rows() == block_size:
+                streams[class_id] = blocks  # stored as blocks of this size: no re-batching
             else:
                 streams[class_id] = blocks.rebatch(int(block_size))
         return ClassDatasets(
             streams, counts=self.counts, block_size=None if block_size is None else int(block_size)
         )
+
+    def _stored_block_rows(self) -> int | None:
+        """Rows per record of typed blocks (all but the last of each file), else None."""
+        if self._version >= 2 and self.format == "tfrecord":
+            return self._manifest.get("block_rows")
+        return None
 
     def _read_blocks(self, files: list[str], order: tf.data.Dataset) -> tf.data.Dataset:
         """Batches of ``(features, label)`` of one class, files in ``order``."""

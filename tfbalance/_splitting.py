@@ -114,42 +114,86 @@ def _group_batch(columns: Mapping[str, tf.Tensor], keys: tf.Tensor):
 
 
 class _Shards:
-    """One group's part files, rotated every ``max_rows`` rows."""
+    """One group's part files, rotated every ``max_rows`` rows, in blocks of ``block_rows``.
 
-    def __init__(self, root: str, folder: str, encoder: "_Encoder", max_rows: int) -> None:
+    Rows are buffered until a whole block is there (memory: one block per group), so every
+    record but the last of each file holds exactly ``block_rows`` rows and a reader asking
+    for blocks of that size takes the records as they are, with no re-batching.
+    """
+
+    def __init__(self, root: str, folder: str, encoder: "_Encoder", max_rows: int,
+                 block_rows: int) -> None:
         self.folder = folder
-        self.dir = os.path.join(root, folder)
-        os.makedirs(self.dir, exist_ok=True)
+        self.root = root
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
         self.encoder = encoder
         self.max_rows = max_rows
+        self.block_rows = block_rows
         self.files: list[str] = []  # relative to root
         self.rows = 0
         self.bytes = 0
         self._handle: Any = None
         self._in_file = 0
+        self._pending: list[tuple[dict[str, Any], int]] = []
+        self._pending_rows = 0
 
     def write(self, block: dict[str, Any], n: int) -> None:
-        start = 0
-        while start < n:
+        self._pending.append((block, n))
+        self._pending_rows += n
+        self._drain(final=False)
+
+    def _drain(self, final: bool) -> None:
+        while self._pending_rows >= self.block_rows or (final and self._pending_rows):
             if self._handle is None or self._in_file >= self.max_rows:
-                self.close()
+                self._close_file()
                 name = f"part-{len(self.files):05d}{self.encoder.extension}"
                 self.files.append(f"{self.folder}/{name}")
-                self._handle = self.encoder.open(os.path.join(self.dir, name))
+                self._handle = self.encoder.open(os.path.join(self.root, self.folder, name))
                 self._in_file = 0
-            take = min(n - start, self.max_rows - self._in_file)
-            self.encoder.write(self._handle, _slice_block(block, start, take), take)
+            take = min(self.block_rows, self.max_rows - self._in_file, self._pending_rows)
+            self.encoder.write(self._handle, self._take(take), take)
             self._in_file += take
             self.rows += take
-            start += take
 
-    def close(self) -> None:
+    def _take(self, take: int) -> dict[str, Any]:
+        parts, need = [], take
+        while need:
+            block, n = self._pending[0]
+            if n <= need:
+                parts.append(block)
+                self._pending.pop(0)
+                need -= n
+            else:
+                parts.append(_slice_block(block, 0, need))
+                self._pending[0] = (_slice_block(block, need, n - need), n - need)
+                need = 0
+        self._pending_rows -= take
+        return parts[0] if len(parts) == 1 else _concat_blocks(parts)
+
+    def _close_file(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-            self.bytes = sum(
-                os.path.getsize(os.path.join(os.path.dirname(self.dir), f)) for f in self.files
-            )
+            self.bytes = sum(os.path.getsize(os.path.join(self.root, f)) for f in self.files)
+
+    def close(self, *, flush: bool = True) -> None:
+        """Write the buffered rows (``flush``) and close the current file."""
+        try:
+            if flush:
+                self._drain(final=True)
+        finally:
+            self._close_file()
+
+
+def _concat_blocks(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {}
+    for name, value in parts[0].items():
+        if isinstance(value, tuple):
+            out[name] = (b"".join(p[name][0] for p in parts),
+                         np.concatenate([p[name][1] for p in parts]))
+        else:
+            out[name] = np.concatenate([p[name] for p in parts])
+    return out
 
 
 def _slice_block(block: dict[str, Any], start: int, take: int) -> dict[str, Any]:
@@ -262,6 +306,7 @@ def write_grouped(
     *,
     encoder: _Encoder,
     max_rows_per_shard: int,
+    block_rows: int = 8192,
     folder_name: Callable[[int], str] = "class_{}".format,
     on_batch: Callable[[Any], None] | None = None,
 ) -> dict[int, _Shards]:
@@ -269,7 +314,8 @@ def write_grouped(
 
     ``batches`` yields dicts of column tensors (first axis: rows); ``key_fn(batch)`` returns
     each row's non-negative int key, computed in the graph; grouping happens in the graph
-    too (``_group_batch``). ``on_batch(batch_extras)`` sees whatever ``key_fn`` does not
+    too (``_group_batch``). Records hold ``block_rows`` rows (see ``_Shards``).
+    ``on_batch(batch_extras)`` sees whatever ``key_fn`` does not
     consume under the ``"__extras__"`` key (progress). Returns ``{key: _Shards}``; the
     caller closes nothing (every file is closed on return or on error).
     """
@@ -299,15 +345,18 @@ def write_grouped(
                 writer = shards.get(key)
                 if writer is None:
                     writer = shards[key] = _Shards(
-                        output_dir, folder_name(key), encoder, max_rows_per_shard
+                        output_dir, folder_name(key), encoder, max_rows_per_shard, block_rows
                     )
                 writer.write(block, n)
                 start += n
             if on_batch is not None:
                 on_batch(extras)
-    finally:
+    except BaseException:
         for writer in shards.values():
-            writer.close()
+            writer.close(flush=False)
+        raise
+    for writer in shards.values():
+        writer.close()
     return shards
 
 
@@ -512,6 +561,7 @@ def split_by_class(
     compression: str | None = "auto",
     max_rows_per_shard: int = 1_000_000,
     batch_size: int = 65_536,
+    block_rows: int = 8192,
     field_delim: str = ",",
     schema: CsvSchema | None = None,
     overwrite: bool = False,
@@ -541,6 +591,9 @@ def split_by_class(
         A new part file starts after this many rows of a class.
     batch_size : int
         Rows read, validated and grouped per step (memory is bounded by a few batches).
+    block_rows : int
+        Rows per stored block of the typed format: every record but the last of a file
+        holds this many, so ``datasets(block_size=block_rows)`` reads them as they are.
     field_delim : str
         CSV delimiter.
     schema : CsvSchema, optional
@@ -603,7 +656,8 @@ def split_by_class(
             "Invalid `compression`: expected 'auto', 'GZIP' or None. "
             f"Received: compression={compression!r}"
         )
-    for name, value in (("max_rows_per_shard", max_rows_per_shard), ("batch_size", batch_size)):
+    for name, value in (("max_rows_per_shard", max_rows_per_shard), ("batch_size", batch_size),
+                        ("block_rows", block_rows)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(
                 f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
@@ -649,7 +703,8 @@ def split_by_class(
         try:
             shards = write_grouped(
                 batches, key_fn, staged.path, encoder=encoder,
-                max_rows_per_shard=int(max_rows_per_shard), on_batch=on_batch,
+                max_rows_per_shard=int(max_rows_per_shard), block_rows=int(block_rows),
+                on_batch=on_batch,
             )
         except tf.errors.OpError as exc:
             raise diagnose(exc) from None
@@ -657,6 +712,7 @@ def split_by_class(
             raise ValueError(f"Invalid `source`: it holds no rows. Received: source={source!r}")
         manifest.update(
             version=_FORMAT_VERSION,
+            block_rows=int(block_rows),
             format=format,
             compression=compression,
             counts={str(c): s.rows for c, s in sorted(shards.items())},
