@@ -166,7 +166,8 @@ def _dialect_cases(tmp_path):
     n = 400
     frame = pd.DataFrame({
         "label": rng.choice(["cat", "dog", "eel"], n, p=[0.7, 0.2, 0.1]),
-        "city": rng.choice(["Lyon", "Saint-Denis, Réunion", 'say "hi"', "Oslo"], n),
+        "city": rng.choice(["Lyon", "Saint-Denis, Réunion", 'say "hi"', "Oslo",
+                            "two\nlines", "crlf\r\ninside"], n),
         "age": rng.integers(18, 90, n),
         "x": np.round(rng.normal(size=n), 3),
     })
@@ -179,6 +180,8 @@ def _dialect_cases(tmp_path):
     frame.to_csv(cases["quotes"], index=False, quoting=1)  # every field quoted
     cases["gzip"] = tmp_path / "g.csv.gz"
     frame.to_csv(cases["gzip"], index=False, compression="gzip")
+    cases["gzip_crlf"] = tmp_path / "gc.csv.gz"
+    frame.to_csv(cases["gzip_crlf"], index=False, compression="gzip", lineterminator="\r\n")
     numeric = frame.assign(label=frame["label"].map({"cat": 0, "dog": 1, "eel": 2}))
     cases["label_first_numeric"] = tmp_path / "numeric.csv"
     numeric.to_csv(cases["label_first_numeric"], index=False)
@@ -188,6 +191,8 @@ def _dialect_cases(tmp_path):
 @pytest.mark.parametrize("fmt", ["tfrecord", "csv"])
 def test_split_rows_equal_input_for_every_dialect(tmp_path, fmt):
     frame, cases = _dialect_cases(tmp_path)
+    if fmt == "csv":  # byte-copied lines: the cases whose text differs most from pandas'
+        cases = {k: cases[k] for k in ("bom", "quotes", "gzip_crlf")}
     for name, path in cases.items():
         oracle = pd.read_csv(path, keep_default_na=False)
         assert list(oracle.columns) == ["label", "city", "age", "x"]  # no BOM in a name
@@ -200,6 +205,8 @@ def test_split_rows_equal_input_for_every_dialect(tmp_path, fmt):
         got = _rows_of(result.datasets())
         assert list(got.columns[:3]) == ["city", "age", "x"], name
         _same_rows(got, expected)
+        if fmt == "csv":
+            continue
         # Counter, reader and splitter agree on the classes.
         counted = tfbalance.class_counts(str(path), "label")
         read = np.concatenate([y for _, y in tfbalance.read_csv(

@@ -243,32 +243,30 @@ class _TypedBlocks(_Encoder):
                 blob, value = value
                 feature[name] = _bytes_feature(blob)
                 name += "/lengths"
-            narrow, code = _narrowest(value)
-            feature[name + "/bytes"] = _bytes_feature(_little_endian(narrow).tobytes())
-            if code is not None:
-                feature[name + "/narrow"] = tf.train.Feature(
-                    int64_list=tf.train.Int64List(value=[code]))
+            # The reader infers each integer block's width from its bytes per value.
+            feature[name + "/bytes"] = _bytes_feature(
+                _little_endian(_narrowest(value)).tobytes())
         handle.write(tf.train.Example(features=tf.train.Features(feature=feature))
                      .SerializeToString())
 
 
-def _narrowest(values: np.ndarray) -> tuple[np.ndarray, int | None]:
-    """An integer block in the narrowest of NARROW_INTS holding its values, and its index.
+def _narrowest(values: np.ndarray) -> np.ndarray:
+    """An integer block in the narrowest of NARROW_INTS that holds its values.
 
     Typical integer columns (ages, flags, codes, ids, class ids, string lengths) fit in one
     to four bytes: storing each block as narrow as its values allow halves the typed
     shards, and the reader widens them back to the column's dtype.
     """
     if values.dtype.kind not in "iu" or values.size == 0:
-        return values, None
+        return values
     low, high = int(values.min()), int(values.max())
-    for code, dtype in enumerate(NARROW_INTS):
+    for dtype in NARROW_INTS:
         if dtype.itemsize >= values.dtype.itemsize:
             break
         info = np.iinfo(dtype)
         if info.min <= low and high <= info.max:
-            return values.astype(dtype), code
-    return values, None
+            return values.astype(dtype)
+    return values
 
 
 def _little_endian(value: np.ndarray) -> np.ndarray:
