@@ -466,29 +466,46 @@ def _block_columns(columns: Mapping[str, Any]) -> dict[str, tuple[tf.DType, list
 
 
 def _block_parser(columns, source_kind: str, features_kind: str | None):
-    """Record -> ``(features, label)`` of one block: ``decode_raw`` per column, no text."""
-    spec = {"__rows__": tf.io.FixedLenFeature([], tf.int64)}
+    """Record -> ``(features, label)`` of one block: ``decode_raw`` per column, no text.
+
+    An integer block is stored under ``<name>/<stored dtype>`` (the narrowest of
+    NARROW_INTS that holds its values, or its own dtype): every candidate key is parsed
+    with an empty default and the decoded candidates are concatenated, so the one present
+    is read with a single ``decode_raw`` and no branch.
+    """
+    spec = {}
+    candidates = {}
     for name, (dtype, _) in columns.items():
-        key = name
         if dtype == tf.string:
             spec[name] = tf.io.FixedLenFeature([], tf.string)
-            key = name + "/lengths"
-        spec[key + "/bytes"] = tf.io.FixedLenFeature([], tf.string)
+            key, stored = name + "/lengths", tf.int32
+        else:
+            key, stored = name, dtype
+        options = [stored]
+        if stored.is_integer:
+            options = [tf.as_dtype(d) for d in NARROW_INTS if d.itemsize < stored.size]
+            options.append(stored)
+        candidates[key] = options
+        for option in options:
+            spec[f"{key}/{option.name}"] = tf.io.FixedLenFeature([], tf.string, default_value="")
+
+    def values(parsed, key, dtype):
+        parts = [tf.io.decode_raw(parsed[f"{key}/{option.name}"], option)
+                 for option in candidates[key]]
+        if len(parts) == 1:
+            return parts[0]
+        return tf.concat([tf.cast(part, dtype) for part in parts], axis=0)
 
     def parse(record):
         parsed = tf.io.parse_single_example(record, spec)
         out = {}
         for name, (dtype, shape) in columns.items():
-            count = parsed["__rows__"] * int(np.prod(shape, dtype=np.int64))
             if dtype == tf.string:
-                lengths = tf.cast(_widen(parsed[name + "/lengths/bytes"], True, count), tf.int32)
+                lengths = values(parsed, name + "/lengths", tf.int32)
                 offsets = tf.cumsum(lengths, exclusive=True)
                 value = tf.strings.substr(parsed[name], offsets, lengths)
-            elif dtype.is_integer:
-                value = tf.cast(_widen(parsed[name + "/bytes"], not dtype.is_unsigned, count),
-                                dtype)
             else:
-                value = tf.io.decode_raw(parsed[name + "/bytes"], dtype)
+                value = values(parsed, name, dtype)
             out[name] = tf.reshape(value, [-1] + shape)
         label = out.pop(_LABEL_KEY)
         if source_kind == "dataset" and features_kind == "tensor":
@@ -496,30 +513,6 @@ def _block_parser(columns, source_kind: str, features_kind: str | None):
         return out, label
 
     return parse
-
-
-def _widen(data: tf.Tensor, signed: bool, count: tf.Tensor) -> tf.Tensor:
-    """int64 values of ``count`` little-endian integers of 1, 2, 4 or 8 bytes each.
-
-    The writer stores each block's integers as narrow as they fit, so the width is the
-    block's bytes per value. Arithmetic instead of a branch per width (``switch_case``
-    costs a function call per column and block): bytes are sign-extended to 8, then
-    joined as a signed high half times 2**32 plus an unsigned low half, which cannot
-    overflow int64.
-    """
-    raw = tf.cast(tf.io.decode_raw(data, tf.uint8), tf.int64)
-    width = tf.maximum(tf.size(raw, out_type=tf.int64) // tf.maximum(count, 1), 1)
-    raw = tf.reshape(raw, tf.stack([-1, width]))
-    if signed:
-        fill = tf.where(raw[:, -1:] >= 128, tf.constant(255, tf.int64), 0)
-    else:
-        fill = tf.zeros_like(raw[:, -1:])
-    full = tf.concat([raw, tf.tile(fill, tf.stack([1, 8 - width]))], axis=1)
-    weights = tf.constant([1, 1 << 8, 1 << 16, 1 << 24], tf.int64)
-    low = tf.reduce_sum(full[:, :4] * weights, axis=1)
-    high = tf.reduce_sum(full[:, 4:] * weights, axis=1)
-    high -= tf.where(high >= 1 << 31, tf.constant(1 << 32, tf.int64), 0)
-    return high * (1 << 32) + low
 
 
 def load_split(output_dir: Union[str, os.PathLike]) -> SplitResult:

@@ -237,15 +237,16 @@ class _TypedBlocks(_Encoder):
         return tf.io.TFRecordWriter(path, options=self.compression or None)
 
     def write(self, handle: Any, block: dict[str, Any], n: int) -> None:
-        feature = {"__rows__": tf.train.Feature(int64_list=tf.train.Int64List(value=[n]))}
+        feature = {}
         for name, value in block.items():
             if isinstance(value, tuple):
                 blob, value = value
                 feature[name] = _bytes_feature(blob)
                 name += "/lengths"
-            # The reader infers each integer block's width from its bytes per value.
-            feature[name + "/bytes"] = _bytes_feature(
-                _little_endian(_narrowest(value)).tobytes())
+                value = value.astype(np.int32)
+            # The key names the stored dtype (see _class_streams._block_parser).
+            value = _little_endian(_narrowest(value))
+            feature[f"{name}/{value.dtype.name}"] = _bytes_feature(value.tobytes())
         handle.write(tf.train.Example(features=tf.train.Features(feature=feature))
                      .SerializeToString())
 
