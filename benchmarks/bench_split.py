@@ -31,9 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _data import LABEL, insurance_csv  # noqa: E402
 
 import tfbalance  # noqa: E402
-from _data import LABEL, insurance_csv  # noqa: E402
 
 
 def pandas_split(path: str, output_dir: str, chunksize: int) -> dict[int, int]:
@@ -52,9 +52,9 @@ def folder_bytes(folder: str) -> int:
                for root, _, files in os.walk(folder) for f in files)
 
 
-def timed(fn):
+def timed(fn, *args):
     start = time.perf_counter()
-    result = fn()
+    result = fn(*args)
     return time.perf_counter() - start, result
 
 
@@ -95,7 +95,7 @@ def split_section(path: str, rows: int, rounds: int, chunksize: int, work: str):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
             out = os.path.join(work, f"split_{r}_{names.index(name)}")
-            seconds, counts = timed(lambda: contenders[name](out))
+            seconds, counts = timed(contenders[name], out)
             times[name].append(seconds)
             sizes[name] = folder_bytes(out)
             if counts != dict(sorted(counts.items())) or sum(counts.values()) != rows:

@@ -190,7 +190,7 @@ def _dialect_cases(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["tfrecord", "csv"])
 def test_split_rows_equal_input_for_every_dialect(tmp_path, fmt):
-    frame, cases = _dialect_cases(tmp_path)
+    _, cases = _dialect_cases(tmp_path)
     if fmt == "csv":  # byte-copied lines: the cases whose text differs most from pandas'
         cases = {k: cases[k] for k in ("bom", "quotes", "gzip_crlf")}
     for name, path in cases.items():

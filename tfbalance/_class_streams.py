@@ -18,8 +18,7 @@ import numpy as np
 
 from tfbalance._counting import class_counts
 from tfbalance._csv import CsvSchema, inspect_files
-# The CSV stack's record reader and checked decoder, over a file order chosen per epoch.
-from tfbalance._csv._read import _decoder, _lines_of_files
+from tfbalance._csv._read import _decoder, _lines_of_files  # CSV shards: the stack's reader
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._tf import tf

@@ -64,12 +64,12 @@ from typing import Any, Callable, Mapping, Union
 import numpy as np
 
 from tfbalance._class_streams import (
-    NARROW_INTS,
     _FEATURES_KEY,
     _LABEL_KEY,
     _MARKER,
     _STAGING_TAGS,
     MANIFEST,
+    NARROW_INTS,
     SplitResult,
     _block_columns,
 )
