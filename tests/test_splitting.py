@@ -478,7 +478,7 @@ _KILLED_SPLIT = textwrap.dedent("""
 
     ds = tf.data.Dataset.from_generator(rows, output_signature=(
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int64)))
-    split_by_class(ds, None, sys.argv[1], batch_size=10, verbose=False)
+    split_by_class(ds, None, sys.argv[1], batch_size=10, block_rows=5, verbose=False)
 """)
 
 
