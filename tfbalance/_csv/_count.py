@@ -15,13 +15,12 @@ import collections
 import concurrent.futures
 import gzip
 import os
-import zlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from tfbalance._csv._dialect import check_label_column, inspect_files
-from tfbalance._csv._files import FilePattern, resolve_files
+from tfbalance._csv._files import FilePattern, gzip_errors_named, resolve_files
 from tfbalance._csv._schema import CsvSchema, check_label_text
 from tfbalance._distribution import ClassDistribution
 from tfbalance._progress import show_progress as _show_progress
@@ -455,17 +454,9 @@ def count_csv_classes(
 
 
 def _gzip_errors_named(chunks, path: str):
-    """``chunks``, with a truncated or corrupt gzip stream reported as a ``ValueError``
-    that names the file."""
-    try:
+    """``chunks``, with gzip errors reported as a ``ValueError`` that names the file."""
+    with gzip_errors_named(path):
         yield from chunks
-    except EOFError:
-        raise ValueError(
-            f"Invalid CSV file {path!r}: the gzip stream is truncated (it ends before its "
-            "end-of-stream marker); the file is incomplete."
-        ) from None
-    except (gzip.BadGzipFile, zlib.error) as exc:
-        raise ValueError(f"Invalid CSV file {path!r}: the gzip data is corrupt ({exc}).") from None
 
 
 def _to_distribution(
