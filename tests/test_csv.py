@@ -693,3 +693,14 @@ def test_header_rules(csv_text):
     assert next(iter(lines))["line_number"].numpy().tolist() == [3, 4]
     with pytest.raises(ValueError, match="Invalid `field_delim`"):
         tfbalance.class_counts(bom, "y", field_delim='"')
+
+
+def test_an_unclosed_quote_does_not_pull_the_file_into_memory(csv_text, small_blocks,
+                                                                 monkeypatch):
+    monkeypatch.setattr(_read, "_MAX_RECORD_BYTES", 5_000)
+    rows = "".join(f"{i},{i % 2}\n" for i in range(5_000))
+    path = csv_text(f'x,y\n1,0\n"2,1\n{rows}', name="open.csv")
+    schema = tfbalance.CsvSchema(["x", "y"], {"x": "int64", "y": "int64"}, "y")
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"open\.csv, line 3: the record is longer than 5,000 bytes"):
+        list(tfbalance.read_csv(path, schema=schema))
