@@ -704,3 +704,13 @@ def test_an_unclosed_quote_does_not_pull_the_file_into_memory(csv_text, small_bl
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"open\.csv, line 3: the record is longer than 5,000 bytes"):
         list(tfbalance.read_csv(path, schema=schema))
+    monkeypatch.setattr(_count, "MAX_RECORD_BYTES", 5_000)
+    with pytest.raises(ValueError, match=r"open\.csv, line 3: the record is longer than 5,000"):
+        _count.count_csv_classes(path, "y", chunk_bytes=1_000)
+
+
+def test_counter_refuses_a_quote_open_at_the_end(csv_text):
+    # Counting these rows as one quoted record would drop them without a word.
+    path = csv_text('x,y\n1,0\n"2,1\n3,0\n', name="open.csv")
+    with pytest.raises(ValueError, match=r"open\.csv, line 3: a quoted field is never closed"):
+        tfbalance.class_counts(path, "y")

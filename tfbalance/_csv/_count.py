@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tfbalance._csv._dialect import check_label_column, inspect_files
+from tfbalance._csv._dialect import MAX_RECORD_BYTES, check_label_column, inspect_files
 from tfbalance._csv._files import FilePattern, gzip_errors_named, resolve_files
 from tfbalance._csv._schema import CsvSchema, check_label_text
 from tfbalance._distribution import ClassDistribution
@@ -66,12 +66,17 @@ def _unquote(raw: bytes) -> str:
     return text
 
 
-def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: int):
+def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: int,
+                 first_line: int = 2):
     """Yield ``(chunk, progress_bytes)``: each chunk holds whole rows.
 
     Each chunk is the buffer it was read into (handed on without a copy); a row that
-    straddles two reads moves to the front of the next buffer.
+    straddles two reads moves to the front of the next buffer. A record longer than
+    ``MAX_RECORD_BYTES`` or a quote still open at the end of the file raises
+    ``ValueError`` with the line where the record starts (``first_line`` is the line of
+    the first data row), so memory stays bounded and no row is dropped unseen.
     """
+    line = first_line
     with open(path, "rb") as raw:
         stream = gzip.GzipFile(fileobj=raw) if compression == "GZIP" else raw
         stream.read(header_bytes)
@@ -80,6 +85,11 @@ def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: in
         filled = 0
         while True:
             if filled == len(buffer):  # a row longer than the buffer: grow it
+                if filled >= MAX_RECORD_BYTES:
+                    raise ValueError(
+                        f"Invalid CSV row in {path}, line {line}: the record is longer than "
+                        f"{MAX_RECORD_BYTES:,} bytes (is a quote never closed?)."
+                    )
                 view.release()
                 buffer.extend(bytes(len(buffer)))
                 view = memoryview(buffer)
@@ -97,10 +107,17 @@ def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: in
             view = memoryview(buffer)
             del chunk[cut:]
             filled -= cut
+            line += chunk.count(b"\n")
             yield chunk, raw.tell()
         view.release()
-        if bytes(buffer[:filled]).strip():
-            yield bytes(buffer[:filled]) + b"\n", raw.tell()
+        rest = bytes(buffer[:filled])
+        if rest.count(b'"') % 2:
+            raise ValueError(
+                f"Invalid CSV row in {path}, line {line}: a quoted field is never closed "
+                "(the file ends inside quotes)."
+            )
+        if rest.strip():
+            yield rest + b"\n", raw.tell()
 
 
 def _last_row_end(buffer: bytearray, size: int) -> int:
@@ -438,7 +455,7 @@ def count_csv_classes(
             base = 0
             for info in infos:
                 chunks = _iter_chunks(info.path, info.compression, chunk_bytes,
-                                      info.header_bytes)
+                                      info.header_bytes, info.header_lines + 1)
                 for chunk, position in _gzip_errors_named(chunks, info.path):
                     future = pool.submit(_count_chunk, chunk, ncols, column, delim)
                     pending.append((info.path, future, position, base))

@@ -24,12 +24,15 @@ from typing import Any, Sequence
 
 from tfbalance._csv._files import compression_of, gzip_errors_named, open_file
 
-__all__ = ["FileInfo", "check_field_delim", "check_label_column", "inspect_files",
+__all__ = ["FileInfo", "MAX_RECORD_BYTES", "check_field_delim", "check_label_column", "inspect_files",
            "read_header"]
 
 # Bytes of a file's start checked for being text, and the longest header read.
 _PROBE_BYTES = 1 << 16
 _MAX_HEADER_BYTES = 1 << 24
+# The longest record (a quoted field may span lines) any reader or counter holds: an
+# unclosed quote must fail, not pull the rest of a file into memory.
+MAX_RECORD_BYTES = 1 << 26
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from tfbalance._csv._dialect import FileInfo, inspect_files
+from tfbalance._csv._dialect import MAX_RECORD_BYTES, FileInfo, inspect_files
 from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
 from tfbalance._csv._infer import infer_csv_schema
 from tfbalance._csv._schema import LABEL_RULE, MISSING, CsvSchema
@@ -24,7 +24,7 @@ from tfbalance._validation import MAX_CLASS_ID, check_seed
 __all__ = ["decode_lines", "read_csv", "validated_lines"]
 
 _BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
-_MAX_RECORD_BYTES = 1 << 26  # the longest record (a quoted field may span lines) read
+_MAX_RECORD_BYTES = MAX_RECORD_BYTES  # module-level so a test can lower it
 
 
 def read_csv(
