@@ -371,7 +371,7 @@ def count_csv_classes(
         Show a progress bar; ``None`` shows one only on an interactive terminal.
     **options
         ``field_delim`` (default ``","``), ``compression_type`` (``None`` = detect from a
-        ``.gz`` suffix, ``""``, ``"GZIP"``), ``label_vocabulary`` (fixes the class id of
+        ``.gz`` suffix, ``"auto"`` = from the first bytes, ``""``, ``"GZIP"``), ``label_vocabulary`` (fixes the class id of
         each string label), ``schema`` (a ``CsvSchema``; supplies the delimiter and
         vocabulary) and ``chunk_bytes``.
 
@@ -387,8 +387,10 @@ def count_csv_classes(
         A named file does not exist.
     ValueError
         A glob matches nothing; the label column is absent (the message lists the columns);
-        a file is empty or has only a header; a row has the wrong number of fields; a
-        label is empty, NaN, negative or not an integer (messages give file and line).
+        a file is empty, has only a header, is not text, or is a truncated or corrupt
+        gzip file; the header repeats a column name; a row has the wrong number of
+        fields, a quote is never closed, or a label is missing, NaN, infinite, not whole,
+        negative or above ``MAX_CLASS_ID`` (messages give the file, line and value).
 
     Examples
     --------

@@ -1,9 +1,13 @@
-"""``read_csv``: CSV files as a graph-only ``tf.data`` pipeline of typed batches.
+"""``read_csv`` and ``validated_lines``: CSV files as graph-only ``tf.data`` pipelines.
 
-Reading splits files into large byte blocks (``FixedLengthRecordDataset``), cuts the
-blocks into lines with one vectorised ``tf.strings.split`` per block and decodes whole
-batches with ``tf.io.decode_csv`` in a parallel map, so no per-line ``tf.data`` element is
-ever created on the plain-text path.
+Reading splits files, plain or gzip, into large byte blocks (``FixedLengthRecordDataset``)
+and cuts each block into records by byte positions: a line break ends a record when an
+even number of quotes precedes it, so quoted fields may hold line breaks (the counter's
+rule). Every record keeps the 1-based physical line where it starts. Whole batches are
+then checked by one RE2 match (field count and every column's type; a failing batch is
+looked at row by row to name file, line, column and value) and decoded with
+``tf.io.decode_csv`` in a parallel map, which therefore never fails with a batch-relative
+"record N". No per-line ``tf.data`` element is ever created.
 """
 
 from __future__ import annotations
