@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tfbalance._csv._dialect import MAX_RECORD_BYTES, check_label_column, inspect_files
-from tfbalance._csv._files import FilePattern, gzip_errors_named, resolve_files
+from tfbalance._csv._files import FilePattern, gzip_errors_named, open_file, resolve_files
 from tfbalance._csv._schema import CsvSchema, check_label_text
 from tfbalance._distribution import ClassDistribution
 from tfbalance._progress import show_progress as _show_progress
@@ -76,7 +76,12 @@ def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: in
     ``ValueError`` with the line where the record starts (``first_line`` is the line of
     the first data row), so memory stays bounded and no row is dropped unseen.
     """
-    line = first_line
+    done = 0  # bytes of the body yielded so far: on an error, where the record starts
+
+    def line() -> int:
+        # Only on the error path: counting line breaks as chunks go costs a pass.
+        return first_line + _count_breaks(path, compression, header_bytes, done)
+
     with open(path, "rb") as raw:
         stream = gzip.GzipFile(fileobj=raw) if compression == "GZIP" else raw
         stream.read(header_bytes)
@@ -87,7 +92,7 @@ def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: in
             if filled == len(buffer):  # a row longer than the buffer: grow it
                 if filled >= MAX_RECORD_BYTES:
                     raise ValueError(
-                        f"Invalid CSV row in {path}, line {line}: the record is longer than "
+                        f"Invalid CSV row in {path}, line {line()}: the record is longer than "
                         f"{MAX_RECORD_BYTES:,} bytes (is a quote never closed?)."
                     )
                 view.release()
@@ -107,17 +112,31 @@ def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: in
             view = memoryview(buffer)
             del chunk[cut:]
             filled -= cut
-            line += chunk.count(b"\n")
+            done += len(chunk)
             yield chunk, raw.tell()
         view.release()
         rest = bytes(buffer[:filled])
         if rest.count(b'"') % 2:
             raise ValueError(
-                f"Invalid CSV row in {path}, line {line}: a quoted field is never closed "
+                f"Invalid CSV row in {path}, line {line()}: a quoted field is never closed "
                 "(the file ends inside quotes)."
             )
         if rest.strip():
             yield rest + b"\n", raw.tell()
+
+
+def _count_breaks(path: str, compression: str, header_bytes: int, size: int) -> int:
+    """Line breaks in the ``size`` bytes after the header."""
+    breaks = 0
+    with open_file(path, compression) as stream:
+        stream.read(header_bytes)
+        while size > 0:
+            block = stream.read(min(size, 1 << 22))
+            if not block:
+                break
+            breaks += block.count(b"\n")
+            size -= len(block)
+    return breaks
 
 
 def _last_row_end(buffer: bytearray, size: int) -> int:
