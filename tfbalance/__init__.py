@@ -3,15 +3,17 @@
 Resampling transforms for ``dataset.apply``, class weights, per-sample weighting and
 streaming F1 metrics that stay exact, bounded in memory and graph-only.
 
-Public names are loaded on first use (PEP 562), so ``import tfbalance`` and the
-``tfbalance`` command line start without importing TensorFlow: ``tfbalance --help`` and
-``--version`` answer at once, and the import of TensorFlow (seconds) is paid by the first
-name that needs it. ``from tfbalance import undersample`` works as usual.
+``import tfbalance`` loads every public name, as a library import should: TensorFlow
+problems surface there, and the Keras objects are registered for ``keras.models.load_model``.
+The ``tfbalance`` command line alone loads names on first use (PEP 562), so ``--help`` and
+``--version`` answer without importing TensorFlow.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from tfbalance._version import __version__
@@ -125,6 +127,26 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+def _imported_for_the_command_line() -> bool:
+    """Whether this import only leads to ``tfbalance._cli`` (the console script, ``-m``).
+
+    ``python -m tfbalance`` imports the package while ``sys.argv[0]`` is still ``'-m'``; the
+    ``tfbalance`` console script runs with its own name as ``sys.argv[0]``.
+    """
+    program = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return program in ("-m", "tfbalance", "tfbalance.exe")
+
+
+if not _imported_for_the_command_line():
+    # A library import loads everything at once, as before: TensorFlow problems surface at
+    # `import tfbalance`, and the Keras objects (metrics, layers, callbacks) are registered,
+    # so `keras.models.load_model` finds them after a bare `import tfbalance`. Only the
+    # command line stays lazy, so that --help and --version answer without TensorFlow.
+    for _name in _EXPORTS:
+        __getattr__(_name)
+    del _name
 
 
 __all__ = [
