@@ -27,6 +27,7 @@ import numpy as np
 
 from tfbalance._class_streams import ClassDatasets
 from tfbalance._distribution import CountsLike, as_class_distribution
+from tfbalance._labels import map_elements
 from tfbalance._tf import tf
 from tfbalance._validation import check_seed, resolve_class_vector
 
@@ -41,10 +42,16 @@ __all__ = [
 
 DistributionLike = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
 
-# Class ids are drawn this many at a time: one graph call per block instead of per row.
-# Rows stay i.i.d.; a weights variable is read once per block, so a change reaches the
-# output within this many rows.
+# Row output (no `batch_size`) is merged in internal batches of this many rows: the class
+# draws of a batch are one vectorised op. Rows stay i.i.d.; a weights variable is read once
+# per batch, so a change reaches the row output within this many rows.
 DRAW_BLOCK_ROWS = 128
+# Streams of rows are read this many rows at a time (one `batch` per block), so the merge
+# handles blocks, not rows. Block streams (ClassDatasets.block_size) keep their block size.
+FETCH_BLOCK_ROWS = 1024
+# A batch's per-class counts reach the merging scan as digits of this base, one element per
+# digit (see "How the batched merge works"): 2 digits per class for batches up to 4095.
+COUNT_BASE = 64
 
 
 # --------------------------------------------------------------------------------------
@@ -512,14 +519,34 @@ def _stream_counts(
     return cardinalities
 
 
-def _probe_empty(streams: dict[int, tf.data.Dataset]) -> list[int]:
+def _block_size(datasets: Any) -> int | None:
+    """Rows per block when the streams yield blocks (``ClassDatasets.block_size``), else None."""
+    block_size = getattr(datasets, "block_size", None) if isinstance(datasets, ClassDatasets) else None
+    if block_size is not None and (
+        isinstance(block_size, (bool, np.bool_))
+        or not isinstance(block_size, (int, np.integer))
+        or block_size <= 0
+    ):
+        raise ValueError(
+            "Invalid `datasets`: its block_size must be a positive int (rows per block) or "
+            f"None (streams of rows). Received: block_size={block_size!r}"
+        )
+    return None if block_size is None else int(block_size)
+
+
+def _probe_empty(streams: dict[int, tf.data.Dataset], block_size: int | None = None) -> list[int]:
     # One bounded read per stream, so an empty class stream fails here instead of making a
-    # repeated stream spin forever.
+    # repeated stream spin forever. A block stream is empty when it holds no row: blocks of
+    # 0 rows repeated forever would hang the merge just the same.
     empty = []
     for class_id, ds in streams.items():
-        n = int(ds.cardinality())
-        if n == tf.data.UNKNOWN_CARDINALITY:
-            n = sum(1 for _ in ds.take(1))
+        if block_size:
+            rows = ds.filter(lambda *b: tf.shape(tf.nest.flatten(b)[0])[0] > 0)
+            n = sum(1 for _ in rows.take(1))
+        else:
+            n = int(ds.cardinality())
+            if n == tf.data.UNKNOWN_CARDINALITY:
+                n = sum(1 for _ in ds.take(1))
         if n == 0:
             empty.append(class_id)
     return empty
@@ -736,6 +763,8 @@ def interleave_by_class(
     """
     seed = check_seed(seed)
     streams = _as_stream_dict(datasets)
+    block_size = _block_size(datasets)
+    row_spec = _row_spec(streams, block_size)
     counts_array = _stream_counts(streams, counts, datasets)
     vector, variable, schedule = _resolve_weights(weights, streams, counts_array)
     rows = _epoch_rows(epoch_rows, steps_per_epoch, batch_size, counts_array)
@@ -747,7 +776,7 @@ def interleave_by_class(
             0,
         )
 
-    empty = _probe_empty(streams)
+    empty = _probe_empty(streams, block_size)
     bad = [c for c in empty if vector[c] > 0]
     if bad:
         raise ValueError(
@@ -763,22 +792,33 @@ def interleave_by_class(
         if class_id not in streams:
             empty_mask[class_id] = True
 
-    # choose_from_datasets needs a dense list; missing class ids get a stub that the
-    # weights (checked to be 0 there) never select.
-    first = next(iter(streams.values()))
-    ordered = [
-        streams[c].repeat() if c in streams and not empty_mask[c] else first.take(0).repeat()
-        for c in range(size)
-    ]
-    choices = _choice_stream(vector, variable, empty_mask, seed)
-    if rows is not None:
-        choices = choices.take(rows)
-    merged = tf.data.Dataset.choose_from_datasets(ordered, choices, stop_on_empty_dataset=True)
-    if rows is not None:
-        merged = merged.apply(tf.data.experimental.assert_cardinality(rows))
-    if batch_size is not None:
-        exact = rows is not None and rows % batch_size == 0
-        merged = merged.batch(batch_size, drop_remainder=exact)
+    # Rows go out in batches of `batch_size`, or (row output) in internal batches of
+    # DRAW_BLOCK_ROWS that are unbatched at the end, so a weights change still shows
+    # within that many rows.
+    out_batch = DRAW_BLOCK_ROWS if batch_size is None else int(batch_size)
+    fetch = block_size or FETCH_BLOCK_ROWS
+    parts = {
+        c: _fetch_blocks(streams[c], block_size, fetch)
+        for c in streams
+        if not empty_mask[c]
+    }
+    plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
+    merged = _merge_batches(parts, size, row_spec, plan, seed, out_batch, fetch)
+    if batch_size is None:
+        merged = merged.unbatch()
+        if rows is not None:
+            merged = merged.apply(tf.data.experimental.assert_cardinality(rows))
+    elif rows is not None:
+        steps = -(-rows // out_batch)
+        if rows % out_batch == 0:
+            # Every batch is full: say so in the static shape, as batch(drop_remainder=True).
+            merged = map_elements(
+                merged,
+                lambda b: tf.nest.map_structure(
+                    lambda t: tf.ensure_shape(t, [out_batch] + t.shape[1:].as_list()), b
+                ),
+            )
+        merged = merged.apply(tf.data.experimental.assert_cardinality(steps))
     if variable is not None:
         # The weights variable is state outside the iterator: an iterator checkpoint saves
         # the position and random state; the weights are saved with the model or callback.
@@ -786,37 +826,120 @@ def interleave_by_class(
         options.experimental_external_state_policy = (
             tf.data.experimental.ExternalStatePolicy.IGNORE
         )
+        # tf.data would run the stateless maps after the plan in parallel, computing a few
+        # batches ahead with the old weights; off, a new value reaches the next batch.
+        options.experimental_optimization.map_parallelization = False
         merged = merged.with_options(options)
     return merged
 
 
-def _choice_stream(
+# How the batched merge works
+# ---------------------------
+# Each class stream is read in blocks of exactly `fetch` rows (rows batched, or a block
+# stream rebatched, both repeated), so the rows a class has buffered are known from the
+# class counts alone. A plan stream (a scan over seeds) draws the classes of each output
+# batch at once (categorical from the current weights, counted per class) and lists the
+# elements the merge must see for that batch: the class id of every block to fetch, then
+# the per-class counts written as digits. `choose_from_datasets` turns that list into one
+# stream of (tag, block) elements: class blocks, and digit tokens from constant streams.
+# The counts travel inside this one stream (not re-derived downstream) because a weights
+# variable read twice could give two different draws. A scan keeps one buffer per class;
+# at a batch's last digit it takes the counted rows off the front of every buffer, and a
+# seeded permutation puts them in random order, which with multinomial counts gives
+# exactly the law of independent per-row class draws.
+
+
+def _digits(batch: int) -> int:
+    """Digits of base COUNT_BASE that hold any count 0..batch."""
+    digits = 1
+    while COUNT_BASE**digits <= batch:
+        digits += 1
+    return digits
+
+
+def _row_spec(streams: dict[int, tf.data.Dataset], block_size: int | None) -> Any:
+    """The element spec of one row, checked to be the same dense structure in every stream."""
+    specs = {}
+    for class_id, ds in streams.items():
+        spec = ds.element_spec
+        for leaf in tf.nest.flatten(spec):
+            if not isinstance(leaf, tf.TensorSpec):
+                raise TypeError(
+                    "Invalid `datasets`: the batched merge gathers dense tensors; the stream "
+                    f"of class {class_id} yields {type(leaf).__name__}. Received: {spec!r}"
+                )
+        if block_size:
+            spec = tf.nest.map_structure(lambda s: tf.TensorSpec(s.shape[1:], s.dtype), spec)
+        specs[class_id] = spec
+    reference_id, reference = next(iter(specs.items()))
+    for class_id, spec in specs.items():
+        try:
+            tf.nest.assert_same_structure(reference, spec)
+            same = all(
+                a.dtype == b.dtype
+                for a, b in zip(tf.nest.flatten(reference), tf.nest.flatten(spec))
+            )
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise ValueError(
+                "Invalid `datasets`: every class stream must yield the same structure and "
+                f"dtypes; class {class_id} yields {spec!r}, class {reference_id} "
+                f"{reference!r}."
+            )
+        for leaf in tf.nest.flatten(spec):
+            if not leaf.shape.is_fully_defined():
+                raise ValueError(
+                    "Invalid `datasets`: the batched merge stacks rows into tensors, so each "
+                    f"row component needs a fixed shape; class {class_id} yields rows of "
+                    f"{spec!r}. Pad or reshape the rows first."
+                )
+    # Rows of different classes may differ in static shape only where one is unknown,
+    # which the check above rules out; the first spec describes them all.
+    return reference
+
+
+def _fetch_blocks(ds: tf.data.Dataset, block_size: int | None, fetch: int) -> tf.data.Dataset:
+    """An endless stream of blocks of exactly ``fetch`` rows of one class, in stream order."""
+    if block_size:
+        # A split's blocks end short at each file's end; rebatch slices and joins whole
+        # tensors (no per-row work) so every block has `fetch` rows.
+        return ds.repeat().rebatch(fetch, drop_remainder=True)
+    return ds.repeat().batch(fetch, drop_remainder=True)
+
+
+def _merge_plan(
     vector: np.ndarray,
     variable: tf.Variable | None,
     empty_mask: np.ndarray,
     seed: int | None,
-    block: int = DRAW_BLOCK_ROWS,
+    batch: int,
+    rows: int | None,
+    fetch: int,
 ) -> tf.data.Dataset:
-    """Class ids drawn with stateless categorical sampling from the current weights.
+    """The choice stream of the merge: per batch, blocks to fetch, then the counts' digits.
 
-    One map call draws ``block`` independent ids (a per-row map costs far more than the
-    draw itself); ``unbatch`` then hands them out one by one. A variable is read once per
-    block.
+    Tags ``0..K-1`` fetch a block of that class; ``K + d`` is the digit ``d``. The plan
+    tracks how many rows each class has buffered (``fill``), so it fetches a block only
+    when the batch needs more rows than the buffer holds: a buffer never exceeds
+    ``fetch + batch`` rows.
     """
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    size = vector.size
+    digits = _digits(batch)
+    places = tf.constant([COUNT_BASE ** (digits - 1 - i) for i in range(digits)], tf.int64)
     empty = tf.constant(empty_mask)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    if rows is not None:
+        seeds = seeds.take(-(-rows // batch))
 
     if variable is None:
         log_weights = np.full(vector.shape, -np.inf)
         log_weights[vector > 0] = np.log(vector[vector > 0])
-        logits = tf.constant(log_weights[None], tf.float32)
+        fixed_logits = tf.constant(log_weights[None], tf.float32)
 
-        def draw(pair):
-            return tf.random.stateless_categorical(logits, block, seed=pair, dtype=tf.int64)[0]
-
-        return seeds.map(draw).unbatch()
-
-    def draw_variable(pair):
+    def logits():
+        if variable is None:
+            return fixed_logits
         w = tf.cast(variable.read_value(), tf.float32)
         ok = tf.logical_and(
             tf.reduce_all(tf.math.is_finite(w)),
@@ -832,10 +955,145 @@ def _choice_stream(
             ],
         )
         with tf.control_dependencies([check]):
-            logits = tf.math.log(w)[None]
-        return tf.random.stateless_categorical(logits, block, seed=pair, dtype=tf.int64)[0]
+            return tf.math.log(w)[None]
 
-    return seeds.map(draw_variable).unbatch()
+    @tf.autograph.experimental.do_not_convert
+    def plan(state, pair):
+        fill, step = state
+        if rows is None:
+            n = tf.constant(batch, tf.int64)
+        else:
+            n = tf.minimum(tf.constant(batch, tf.int64), rows - step * batch)
+        draws = tf.random.stateless_categorical(
+            logits(), tf.cast(n, tf.int32), seed=pair, dtype=tf.int64
+        )[0]
+        counts = tf.math.bincount(draws, minlength=size, maxlength=size, dtype=tf.int64)
+        need = (tf.maximum(counts - fill, 0) + fetch - 1) // fetch
+        fill = fill + need * fetch - counts
+        fetches = tf.repeat(tf.range(size, dtype=tf.int64), need)
+        count_digits = size + tf.reshape((counts[:, None] // places) % COUNT_BASE, [-1])
+        return (fill, step + 1), tf.concat([fetches, count_digits], 0)
+
+    start = (tf.zeros([size], tf.int64), tf.constant(0, tf.int64))
+    return seeds.scan(start, plan).unbatch()
+
+
+def _merge_batches(
+    parts: dict[int, tf.data.Dataset],
+    size: int,
+    row_spec: Any,
+    plan: tf.data.Dataset,
+    seed: int | None,
+    batch: int,
+    fetch: int,
+) -> tf.data.Dataset:
+    """Follow ``plan``: buffer each class's blocks, cut every batch off the buffers' fronts."""
+    digits = _digits(batch)
+    empty_block = tf.nest.map_structure(
+        lambda s: tf.zeros([0] + s.shape.as_list(), s.dtype), row_spec
+    )
+
+    def token(tag):
+        return tf.data.Dataset.from_tensors((tf.constant(tag, tf.int64), empty_block))
+
+    def tagged(ds, tag):
+        # A zip, not a map: tf.data would parallelize a map and read blocks ahead.
+        return tf.data.Dataset.zip((tf.data.Dataset.from_tensors(tf.constant(tag, tf.int64))
+                                    .repeat(), ds))
+
+    no_classes = tf.zeros([0], tf.int64)
+    inputs = [
+        tagged(parts[c], c) if c in parts else token(c).take(0)  # never chosen: weight 0
+        for c in range(size)
+    ]
+    inputs += [token(size + d).repeat() for d in range(COUNT_BASE)]
+    elements = tf.data.Dataset.choose_from_datasets(inputs, plan, stop_on_empty_dataset=True)
+
+    def concat(*parts_):
+        return tf.nest.map_structure(lambda *t: tf.concat(t, axis=0), *parts_)
+
+    # Fixed-capacity buffers: a class holds fewer than `fetch` rows after a batch and gets
+    # blocks only while it has fewer than the batch needs, so it never holds more than
+    # `fetch + batch`. Static shapes also let the scan trace once.
+    capacity = fetch + batch
+
+    @tf.autograph.experimental.do_not_convert
+    def step(state, element):
+        buffers, fills, counts, position = state
+        tag, block = element
+
+        def append(class_id):
+            def branch():
+                slots = (fills[class_id] + tf.range(fetch, dtype=tf.int64))[:, None]
+                new = list(buffers)
+                new[class_id] = tf.nest.map_structure(
+                    lambda buf, rows: tf.tensor_scatter_nd_update(buf, slots, rows),
+                    buffers[class_id],
+                    block,
+                )
+                grown = fills + tf.one_hot(class_id, size, dtype=tf.int64) * fetch
+                return (tuple(new), grown, counts, position), (False, no_classes, empty_block)
+
+            return branch
+
+        def digit():
+            class_id = position // digits
+            value = counts[class_id] * COUNT_BASE + (tag - size)
+            new_counts = tf.tensor_scatter_nd_update(counts, [[class_id]], [value])
+            new_position = position + 1
+
+            def emit():
+                taken, rest = [], []
+                for c in range(size):
+                    k = new_counts[c]
+                    taken.append(tf.nest.map_structure(lambda t, k=k: t[:k], buffers[c]))
+                    # The rows left move to the front; what lies past the fill is unused.
+                    rest.append(
+                        tf.nest.map_structure(lambda t, k=k: tf.roll(t, -k, axis=0), buffers[c])
+                    )
+                classes = tf.repeat(tf.range(size, dtype=tf.int64), new_counts)
+                state = (tuple(rest), fills - new_counts, tf.zeros_like(counts),
+                         tf.zeros_like(position))
+                return state, (True, classes, concat(*taken))
+
+            def hold():
+                state = (buffers, fills, new_counts, new_position)
+                return state, (False, no_classes, empty_block)
+
+            return tf.cond(new_position == size * digits, emit, hold)
+
+        branches = [append(c) for c in range(size)] + [digit]
+        return tf.switch_case(tf.cast(tf.minimum(tag, size), tf.int32), branches)
+
+    empty_buffer = tf.nest.map_structure(
+        lambda s: tf.zeros([capacity] + s.shape.as_list(), s.dtype), row_spec
+    )
+    start = (
+        tuple(empty_buffer for _ in range(size)),
+        tf.zeros([size], tf.int64),
+        tf.zeros([size], tf.int64),
+        tf.constant(0, tf.int64),
+    )
+    batches = (
+        elements.scan(start, step)
+        .filter(lambda ready, classes, out: ready)
+        .map(lambda ready, classes, out: (classes, out))
+    )
+    # The buffers hold each batch's rows class by class. A seeded permutation of the class
+    # ids gives every arrangement of them equal chance; each class's rows then fill its
+    # positions in stream order (a stable sort), so a stream is still read in order.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    @tf.autograph.experimental.do_not_convert
+    def arrange(pair, classes, out):
+        key = tf.random.experimental.stateless_fold_in(pair, 1)
+        shuffled = tf.gather(
+            classes, tf.argsort(tf.random.stateless_uniform(tf.shape(classes), seed=key))
+        )
+        slots = tf.math.invert_permutation(tf.argsort(shuffled, stable=True))
+        return tf.nest.map_structure(lambda t: tf.gather(t, slots), out)
+
+    return tf.data.Dataset.zip((seeds, batches)).map(lambda pair, both: arrange(pair, *both))
 
 
 # --------------------------------------------------------------------------------------
@@ -946,13 +1204,18 @@ def balanced_batches(
         steps = None
 
     used = {c: streams[c] for c in per_class}
-    empty = _probe_empty(used)
+    block_size = _block_size(datasets)
+    empty = _probe_empty(used, block_size)
     if empty:
         raise ValueError(
             f"Invalid `datasets`: the streams of classes {empty} are empty but rows of them "
             f"are requested in every batch. Received: rows_per_class={rows_per_class!r}"
         )
-    parts = tuple(used[c].repeat().batch(k, drop_remainder=True) for c, k in per_class.items())
+    # Each class contributes one piece of exactly k rows per batch: rows are batched, block
+    # streams rebatched (slicing whole blocks, no per-row work).
+    parts = tuple(
+        _fetch_blocks(used[c], block_size, k) for c, k in per_class.items()
+    )
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def combine(pair, *blocks):
