@@ -1012,19 +1012,21 @@ def _merge_batches(
     def concat(*parts_):
         return tf.nest.map_structure(lambda *t: tf.concat(t, axis=0), *parts_)
 
-    # Fixed-capacity buffers: a class holds fewer than `fetch` rows after a batch and gets
-    # blocks only while it has fewer than the batch needs, so it never holds more than
-    # `fetch + batch`. Static shapes also let the scan trace once.
+    # Fixed-capacity ring buffers: a class holds fewer than `fetch` rows after a batch and
+    # gets blocks only while it has fewer than the batch needs, so it never holds more than
+    # `fetch + batch`. Rows are written and read at offsets modulo the capacity, so taking
+    # a batch's rows moves nothing; static shapes also let the scan trace once.
     capacity = fetch + batch
 
     @tf.autograph.experimental.do_not_convert
     def step(state, element):
-        buffers, fills, counts, position = state
+        buffers, heads, fills, counts, position = state
         tag, block = element
 
         def append(class_id):
             def branch():
-                slots = (fills[class_id] + tf.range(fetch, dtype=tf.int64))[:, None]
+                slots = (heads[class_id] + fills[class_id] + tf.range(fetch, dtype=tf.int64))
+                slots = (slots % capacity)[:, None]
                 new = list(buffers)
                 new[class_id] = tf.nest.map_structure(
                     lambda buf, rows: tf.tensor_scatter_nd_update(buf, slots, rows),
@@ -1032,7 +1034,8 @@ def _merge_batches(
                     block,
                 )
                 grown = fills + tf.one_hot(class_id, size, dtype=tf.int64) * fetch
-                return (tuple(new), grown, counts, position), (False, no_classes, empty_block)
+                state = (tuple(new), heads, grown, counts, position)
+                return state, (False, no_classes, empty_block)
 
             return branch
 
@@ -1043,21 +1046,19 @@ def _merge_batches(
             new_position = position + 1
 
             def emit():
-                taken, rest = [], []
+                taken = []
                 for c in range(size):
-                    k = new_counts[c]
-                    taken.append(tf.nest.map_structure(lambda t, k=k: t[:k], buffers[c]))
-                    # The rows left move to the front; what lies past the fill is unused.
-                    rest.append(
-                        tf.nest.map_structure(lambda t, k=k: tf.roll(t, -k, axis=0), buffers[c])
+                    slots = (heads[c] + tf.range(new_counts[c])) % capacity
+                    taken.append(
+                        tf.nest.map_structure(lambda t, s=slots: tf.gather(t, s), buffers[c])
                     )
                 classes = tf.repeat(tf.range(size, dtype=tf.int64), new_counts)
-                state = (tuple(rest), fills - new_counts, tf.zeros_like(counts),
-                         tf.zeros_like(position))
+                state = (buffers, (heads + new_counts) % capacity, fills - new_counts,
+                         tf.zeros_like(counts), tf.zeros_like(position))
                 return state, (True, classes, concat(*taken))
 
             def hold():
-                state = (buffers, fills, new_counts, new_position)
+                state = (buffers, heads, fills, new_counts, new_position)
                 return state, (False, no_classes, empty_block)
 
             return tf.cond(new_position == size * digits, emit, hold)
@@ -1070,6 +1071,7 @@ def _merge_batches(
     )
     start = (
         tuple(empty_buffer for _ in range(size)),
+        tf.zeros([size], tf.int64),
         tf.zeros([size], tf.int64),
         tf.zeros([size], tf.int64),
         tf.constant(0, tf.int64),
