@@ -803,7 +803,7 @@ def interleave_by_class(
         if not empty_mask[c]
     }
     plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
-    merged = _merge_batches(parts, size, row_spec, plan, seed, out_batch, fetch)
+    merged = _merge_batches(parts, size, row_spec, plan, seed, out_batch, fetch, rows)
     if batch_size is None:
         merged = merged.unbatch()
         if rows is not None:
@@ -847,6 +847,18 @@ def interleave_by_class(
 # at a batch's last digit it takes the counted rows off the front of every buffer, and a
 # seeded permutation puts them in random order, which with multinomial counts gives
 # exactly the law of independent per-row class draws.
+
+
+def _sent_classes(size: int) -> int:
+    """Classes whose counts travel as digits: all but the last (one, for one class)."""
+    return max(size - 1, 1)
+
+
+def _batch_rows(step: tf.Tensor, batch: int, rows: int | None) -> tf.Tensor:
+    """Rows of output batch ``step``: ``batch``, or what is left of the epoch."""
+    if rows is None:
+        return tf.constant(batch, tf.int64)
+    return tf.minimum(tf.constant(batch, tf.int64), rows - step * batch)
 
 
 def _digits(batch: int) -> int:
@@ -960,10 +972,7 @@ def _merge_plan(
     @tf.autograph.experimental.do_not_convert
     def plan(state, pair):
         fill, step = state
-        if rows is None:
-            n = tf.constant(batch, tf.int64)
-        else:
-            n = tf.minimum(tf.constant(batch, tf.int64), rows - step * batch)
+        n = _batch_rows(step, batch, rows)
         draws = tf.random.stateless_categorical(
             logits(), tf.cast(n, tf.int32), seed=pair, dtype=tf.int64
         )[0]
@@ -971,7 +980,9 @@ def _merge_plan(
         need = (tf.maximum(counts - fill, 0) + fetch - 1) // fetch
         fill = fill + need * fetch - counts
         fetches = tf.repeat(tf.range(size, dtype=tf.int64), need)
-        count_digits = size + tf.reshape((counts[:, None] // places) % COUNT_BASE, [-1])
+        # The merge knows each batch's size, so the last class's count need not travel.
+        sent = counts[: _sent_classes(size)]
+        count_digits = size + tf.reshape((sent[:, None] // places) % COUNT_BASE, [-1])
         return (fill, step + 1), tf.concat([fetches, count_digits], 0)
 
     start = (tf.zeros([size], tf.int64), tf.constant(0, tf.int64))
@@ -986,6 +997,7 @@ def _merge_batches(
     seed: int | None,
     batch: int,
     fetch: int,
+    rows: int | None,
 ) -> tf.data.Dataset:
     """Follow ``plan``: buffer each class's blocks, cut every batch off the buffers' fronts."""
     digits = _digits(batch)
@@ -1001,7 +1013,8 @@ def _merge_batches(
         return tf.data.Dataset.zip((tf.data.Dataset.from_tensors(tf.constant(tag, tf.int64))
                                     .repeat(), ds))
 
-    no_classes = tf.zeros([0], tf.int64)
+    no_classes = tf.zeros([size], tf.int64)
+    empty_taken = tuple(empty_block for _ in range(size))
     inputs = [
         tagged(parts[c], c) if c in parts else token(c).take(0)  # never chosen: weight 0
         for c in range(size)
@@ -1009,18 +1022,17 @@ def _merge_batches(
     inputs += [token(size + d).repeat() for d in range(COUNT_BASE)]
     elements = tf.data.Dataset.choose_from_datasets(inputs, plan, stop_on_empty_dataset=True)
 
-    def concat(*parts_):
-        return tf.nest.map_structure(lambda *t: tf.concat(t, axis=0), *parts_)
-
     # Fixed-capacity ring buffers: a class holds fewer than `fetch` rows after a batch and
     # gets blocks only while it has fewer than the batch needs, so it never holds more than
     # `fetch + batch`. Rows are written and read at offsets modulo the capacity, so taking
     # a batch's rows moves nothing; static shapes also let the scan trace once.
     capacity = fetch + batch
 
+    sent = _sent_classes(size)
+
     @tf.autograph.experimental.do_not_convert
     def step(state, element):
-        buffers, heads, fills, counts, position = state
+        buffers, heads, fills, counts, position, emitted = state
         tag, block = element
 
         def append(class_id):
@@ -1034,8 +1046,8 @@ def _merge_batches(
                     block,
                 )
                 grown = fills + tf.one_hot(class_id, size, dtype=tf.int64) * fetch
-                state = (tuple(new), heads, grown, counts, position)
-                return state, (False, no_classes, empty_block)
+                state = (tuple(new), heads, grown, counts, position, emitted)
+                return state, (False, no_classes, empty_taken)
 
             return branch
 
@@ -1046,22 +1058,26 @@ def _merge_batches(
             new_position = position + 1
 
             def emit():
+                if sent < size:
+                    last = _batch_rows(emitted, batch, rows) - tf.reduce_sum(new_counts)
+                    full = tf.tensor_scatter_nd_update(new_counts, [[size - 1]], [last])
+                else:
+                    full = new_counts
                 taken = []
                 for c in range(size):
-                    slots = (heads[c] + tf.range(new_counts[c])) % capacity
+                    slots = (heads[c] + tf.range(full[c])) % capacity
                     taken.append(
                         tf.nest.map_structure(lambda t, s=slots: tf.gather(t, s), buffers[c])
                     )
-                classes = tf.repeat(tf.range(size, dtype=tf.int64), new_counts)
-                state = (buffers, (heads + new_counts) % capacity, fills - new_counts,
-                         tf.zeros_like(counts), tf.zeros_like(position))
-                return state, (True, classes, concat(*taken))
+                state = (buffers, (heads + full) % capacity, fills - full,
+                         tf.zeros_like(counts), tf.zeros_like(position), emitted + 1)
+                return state, (True, full, tuple(taken))
 
             def hold():
-                state = (buffers, heads, fills, new_counts, new_position)
-                return state, (False, no_classes, empty_block)
+                state = (buffers, heads, fills, new_counts, new_position, emitted)
+                return state, (False, no_classes, empty_taken)
 
-            return tf.cond(new_position == size * digits, emit, hold)
+            return tf.cond(new_position == sent * digits, emit, hold)
 
         branches = [append(c) for c in range(size)] + [digit]
         return tf.switch_case(tf.cast(tf.minimum(tag, size), tf.int32), branches)
@@ -1075,25 +1091,30 @@ def _merge_batches(
         tf.zeros([size], tf.int64),
         tf.zeros([size], tf.int64),
         tf.constant(0, tf.int64),
+        tf.constant(0, tf.int64),
     )
     batches = (
         elements.scan(start, step)
         .filter(lambda ready, classes, out: ready)
         .map(lambda ready, classes, out: (classes, out))
     )
-    # The buffers hold each batch's rows class by class. A seeded permutation of the class
+    # The buffers give each batch's rows class by class. A seeded permutation of the class
     # ids gives every arrangement of them equal chance; each class's rows then fill its
-    # positions in stream order (a stable sort), so a stream is still read in order.
+    # positions in stream order (a stable sort), so a stream is still read in order, and
+    # one dynamic_stitch per component writes every row to its place.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     @tf.autograph.experimental.do_not_convert
-    def arrange(pair, classes, out):
+    def arrange(pair, counts, taken):
+        classes = tf.repeat(tf.range(size, dtype=tf.int64), counts)
         key = tf.random.experimental.stateless_fold_in(pair, 1)
         shuffled = tf.gather(
             classes, tf.argsort(tf.random.stateless_uniform(tf.shape(classes), seed=key))
         )
-        slots = tf.math.invert_permutation(tf.argsort(shuffled, stable=True))
-        return tf.nest.map_structure(lambda t: tf.gather(t, slots), out)
+        places = tf.split(tf.argsort(shuffled, stable=True), counts)
+        return tf.nest.map_structure(
+            lambda *parts_: tf.dynamic_stitch(places, list(parts_)), *taken
+        )
 
     return tf.data.Dataset.zip((seeds, batches)).map(lambda pair, both: arrange(pair, *both))
 
