@@ -803,7 +803,10 @@ def interleave_by_class(
         if not empty_mask[c]
     }
     plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
-    merged = _merge_batches(parts, size, row_spec, plan, seed, out_batch, fetch, rows)
+    fixed_logits = None if variable is not None else _fixed_logits(vector)
+    merged = _merge_batches(
+        parts, size, row_spec, plan, seed, out_batch, fetch, rows, fixed_logits
+    )
     if batch_size is None:
         merged = merged.unbatch()
         if rows is not None:
@@ -826,9 +829,11 @@ def interleave_by_class(
         options.experimental_external_state_policy = (
             tf.data.experimental.ExternalStatePolicy.IGNORE
         )
-        # tf.data would run the stateless maps after the plan in parallel, computing a few
-        # batches ahead with the old weights; off, a new value reaches the next batch.
+        # tf.data would run the stateless maps after the plan in parallel or prefetch the
+        # output, computing batches ahead with the old weights; off, a new value reaches
+        # the next batch (the user's own prefetch, if any, still runs ahead).
         options.experimental_optimization.map_parallelization = False
+        options.experimental_optimization.inject_prefetch = False
         merged = merged.with_options(options)
     return merged
 
@@ -847,6 +852,21 @@ def interleave_by_class(
 # at a batch's last digit it takes the counted rows off the front of every buffer, and a
 # seeded permutation puts them in random order, which with multinomial counts gives
 # exactly the law of independent per-row class draws.
+
+
+def _fixed_logits(vector: np.ndarray) -> tf.Tensor:
+    log_weights = np.full(vector.shape, -np.inf)
+    log_weights[vector > 0] = np.log(vector[vector > 0])
+    return tf.constant(log_weights[None], tf.float32)
+
+
+def _draw_counts(logits: tf.Tensor, n: tf.Tensor, pair: tf.Tensor, size: int) -> tf.Tensor:
+    """Per-class counts of ``n`` independent class draws: one vectorised op per batch."""
+    draws = tf.random.stateless_categorical(
+        logits, tf.cast(n, tf.int32), seed=pair, dtype=tf.int64
+    )[0]
+    counts = tf.math.bincount(draws, minlength=size, maxlength=size, dtype=tf.int64)
+    return tf.reshape(counts, [size])
 
 
 def _sent_classes(size: int) -> int:
@@ -944,14 +964,9 @@ def _merge_plan(
     if rows is not None:
         seeds = seeds.take(-(-rows // batch))
 
-    if variable is None:
-        log_weights = np.full(vector.shape, -np.inf)
-        log_weights[vector > 0] = np.log(vector[vector > 0])
-        fixed_logits = tf.constant(log_weights[None], tf.float32)
-
     def logits():
         if variable is None:
-            return fixed_logits
+            return _fixed_logits(vector)
         w = tf.cast(variable.read_value(), tf.float32)
         ok = tf.logical_and(
             tf.reduce_all(tf.math.is_finite(w)),
@@ -972,14 +987,13 @@ def _merge_plan(
     @tf.autograph.experimental.do_not_convert
     def plan(state, pair):
         fill, step = state
-        n = _batch_rows(step, batch, rows)
-        draws = tf.random.stateless_categorical(
-            logits(), tf.cast(n, tf.int32), seed=pair, dtype=tf.int64
-        )[0]
-        counts = tf.math.bincount(draws, minlength=size, maxlength=size, dtype=tf.int64)
+        counts = _draw_counts(logits(), _batch_rows(step, batch, rows), pair, size)
         need = (tf.maximum(counts - fill, 0) + fetch - 1) // fetch
         fill = fill + need * fetch - counts
         fetches = tf.repeat(tf.range(size, dtype=tf.int64), need)
+        if variable is None:
+            # Fixed weights: the merge redraws the same counts from the same seed.
+            return (fill, step + 1), tf.concat([fetches, [size]], 0)
         # The merge knows each batch's size, so the last class's count need not travel.
         sent = counts[: _sent_classes(size)]
         count_digits = size + tf.reshape((sent[:, None] // places) % COUNT_BASE, [-1])
@@ -998,20 +1012,28 @@ def _merge_batches(
     batch: int,
     fetch: int,
     rows: int | None,
+    fixed_logits: tf.Tensor | None,
 ) -> tf.data.Dataset:
-    """Follow ``plan``: buffer each class's blocks, cut every batch off the buffers' fronts."""
+    """Follow ``plan``: buffer each class's blocks, cut every batch off the buffers' fronts.
+
+    With fixed weights (``fixed_logits``) the plan's tag ``K`` brings the batch's seed and
+    the counts are redrawn from it; otherwise they arrive as digit tags.
+    """
     digits = _digits(batch)
+    no_pair = tf.zeros([2], tf.int64)
     empty_block = tf.nest.map_structure(
         lambda s: tf.zeros([0] + s.shape.as_list(), s.dtype), row_spec
     )
 
     def token(tag):
-        return tf.data.Dataset.from_tensors((tf.constant(tag, tf.int64), empty_block))
+        return tf.data.Dataset.from_tensors((tf.constant(tag, tf.int64), no_pair, empty_block))
+
+    def constant(value):
+        return tf.data.Dataset.from_tensors(value).repeat()
 
     def tagged(ds, tag):
         # A zip, not a map: tf.data would parallelize a map and read blocks ahead.
-        return tf.data.Dataset.zip((tf.data.Dataset.from_tensors(tf.constant(tag, tf.int64))
-                                    .repeat(), ds))
+        return tf.data.Dataset.zip((constant(tf.constant(tag, tf.int64)), constant(no_pair), ds))
 
     no_classes = tf.zeros([size], tf.int64)
     empty_taken = tuple(empty_block for _ in range(size))
@@ -1019,7 +1041,15 @@ def _merge_batches(
         tagged(parts[c], c) if c in parts else token(c).take(0)  # never chosen: weight 0
         for c in range(size)
     ]
-    inputs += [token(size + d).repeat() for d in range(COUNT_BASE)]
+    if fixed_logits is not None:
+        # The plan's seeds: the same op with the same seed gives the same pairs, batch by
+        # batch, so the counts drawn here are those the plan fetched blocks for.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        inputs.append(tf.data.Dataset.zip(
+            (constant(tf.constant(size, tf.int64)), seeds, constant(empty_block))
+        ))
+    else:
+        inputs += [token(size + d).repeat() for d in range(COUNT_BASE)]
     elements = tf.data.Dataset.choose_from_datasets(inputs, plan, stop_on_empty_dataset=True)
 
     # Fixed-capacity ring buffers: a class holds fewer than `fetch` rows after a batch and
@@ -1033,7 +1063,19 @@ def _merge_batches(
     @tf.autograph.experimental.do_not_convert
     def step(state, element):
         buffers, heads, fills, counts, position, emitted = state
-        tag, block = element
+        tag, pair, block = element
+
+        def take(full):
+            taken = []
+            for c in range(size):
+                slots = (heads[c] + tf.range(full[c])) % capacity
+                taken.append(tf.nest.map_structure(lambda t, s=slots: tf.gather(t, s), buffers[c]))
+            state = (buffers, (heads + full) % capacity, fills - full,
+                     tf.zeros_like(counts), tf.zeros_like(position), emitted + 1)
+            return state, (True, full, tuple(taken))
+
+        def redraw():
+            return take(_draw_counts(fixed_logits, _batch_rows(emitted, batch, rows), pair, size))
 
         def append(class_id):
             def branch():
@@ -1063,15 +1105,7 @@ def _merge_batches(
                     full = tf.tensor_scatter_nd_update(new_counts, [[size - 1]], [last])
                 else:
                     full = new_counts
-                taken = []
-                for c in range(size):
-                    slots = (heads[c] + tf.range(full[c])) % capacity
-                    taken.append(
-                        tf.nest.map_structure(lambda t, s=slots: tf.gather(t, s), buffers[c])
-                    )
-                state = (buffers, (heads + full) % capacity, fills - full,
-                         tf.zeros_like(counts), tf.zeros_like(position), emitted + 1)
-                return state, (True, full, tuple(taken))
+                return take(full)
 
             def hold():
                 state = (buffers, heads, fills, new_counts, new_position, emitted)
@@ -1079,8 +1113,19 @@ def _merge_batches(
 
             return tf.cond(new_position == sent * digits, emit, hold)
 
-        branches = [append(c) for c in range(size)] + [digit]
-        return tf.switch_case(tf.cast(tf.minimum(tag, size), tf.int32), branches)
+        branches = [append(c) for c in range(size)] + [digit if fixed_logits is None else redraw]
+        new_state, out = tf.switch_case(tf.cast(tf.minimum(tag, size), tf.int32), branches)
+        # The plan fetched blocks for exactly the counts taken; a mismatch would read rows
+        # the buffers do not hold, so it fails loudly instead. (Outside the switch: an
+        # Assert inside it would make the iterator impossible to checkpoint.)
+        left = new_state[2]
+        check = tf.debugging.Assert(
+            tf.reduce_all(left >= 0) & tf.logical_or(tf.logical_not(out[0]),
+                                                     tf.reduce_all(left < fetch)),
+            ["The merge's buffers disagree with its plan: rows left", left],
+        )
+        with tf.control_dependencies([check]):
+            return tf.nest.map_structure(tf.identity, (new_state, out))
 
     empty_buffer = tf.nest.map_structure(
         lambda s: tf.zeros([capacity] + s.shape.as_list(), s.dtype), row_spec
