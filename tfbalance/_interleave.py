@@ -6,8 +6,10 @@ with chosen weights: no row is read only to be thrown away, as rejection resampl
 * ``class_datasets`` opens one ``tf.data.Dataset`` per class, from split shards or, as a
   fallback, by filtering an ordinary dataset (which re-reads the source once per class).
 * ``interleave_by_class`` merges the streams; each output row's class is drawn from the
-  current weights (a fixed vector, a ``tf.Variable`` read at every block of 128 draws, or
-  a schedule). Rows stay independent draws; only the weights' reading is per block.
+  current weights (a fixed vector, a ``tf.Variable`` read once per output batch, or a
+  schedule). The merge works on blocks: streams are read a block at a time into per-class
+  buffers, a whole batch's classes are drawn in one op, and the batch is gathered from the
+  buffers (see "How the batched merge works" below). Rows stay independent draws.
 * ``LinearSchedule`` / ``ExponentialSchedule`` move the weights from one distribution to
   another over epochs or steps; ``InterleaveScheduleCallback`` drives them during ``fit``.
 * ``balanced_batches`` yields batches with exactly the requested rows of every class.
@@ -371,7 +373,8 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
     ``interleave_weight_<class>`` (so ``History`` and TensorBoard record them).
 
     Rows already prefetched when the weights change keep their classes, and the class ids
-    are drawn in blocks of 128 rows, so new weights apply from the next block on.
+    are drawn a batch at a time (``batch_size``, or 128 rows for row output), so new
+    weights apply from the next batch on.
 
     Parameters
     ----------
@@ -534,6 +537,13 @@ def _block_size(datasets: Any) -> int | None:
     return None if block_size is None else int(block_size)
 
 
+# tf.data functions that need no AutoGraph conversion (it cannot parse lambdas defined on
+# one line with others, and warns).
+@tf.autograph.experimental.do_not_convert
+def _has_rows(*block: Any) -> tf.Tensor:
+    return tf.shape(tf.nest.flatten(block)[0])[0] > 0
+
+
 def _probe_empty(streams: dict[int, tf.data.Dataset], block_size: int | None = None) -> list[int]:
     # One bounded read per stream, so an empty class stream fails here instead of making a
     # repeated stream spin forever. A block stream is empty when it holds no row: blocks of
@@ -541,7 +551,7 @@ def _probe_empty(streams: dict[int, tf.data.Dataset], block_size: int | None = N
     empty = []
     for class_id, ds in streams.items():
         if block_size:
-            rows = ds.filter(lambda *b: tf.shape(tf.nest.flatten(b)[0])[0] > 0)
+            rows = ds.filter(_has_rows)
             n = sum(1 for _ in rows.take(1))
         else:
             n = int(ds.cardinality())
@@ -681,24 +691,30 @@ def interleave_by_class(
 
     Every output row is drawn independently: class ``c`` with probability
     ``weights[c] / sum(weights)``, then the next row of stream ``c``. Streams are repeated
-    as needed, so a small class is re-read rather than exhausted. The class ids are drawn
-    128 at a time (one vectorised draw per block instead of one graph call per row); the
-    rows of a block are still independent, so class counts have binomial spread.
+    as needed, so a small class is re-read rather than exhausted. The merge is batched:
+    each stream is read a block at a time into a buffer, the classes of a whole output
+    batch are drawn in one vectorised op, and the batch is gathered from the buffers, so
+    no row passes through tf.data alone. The rows of a batch are still independent draws
+    (class counts have binomial spread, positions are random) and each stream's rows come
+    out in its order.
 
     Parameters
     ----------
-    datasets : list or dict of tf.data.Dataset
-        One stream of (unbatched) rows per class: a list indexed by class id or a dict
-        ``{class_id: dataset}``, e.g. from ``class_datasets``. All streams must have the
-        same element structure, which the output keeps.
+    datasets : list, dict or ClassDatasets of tf.data.Dataset
+        One stream per class: a list indexed by class id or a dict ``{class_id:
+        dataset}``, e.g. from ``class_datasets``. Streams yield rows, which are batched
+        into blocks of 1024 to be merged, or, for a ``ClassDatasets`` whose
+        ``block_size`` is set (``SplitResult.datasets(block_size=...)``), blocks of rows,
+        used as they are (no row is unbatched). All streams must have the same element
+        structure of dense tensors with fixed row shapes, which the output keeps.
     weights : str, list, dict, tf.Variable or WeightSchedule
         * ``'balanced'`` (default): every stream equally likely;
         * ``'natural'``: the class frequencies (from ``counts``);
         * a list indexed by class id or a dict ``{class_id: weight}`` (normalised);
-        * a float ``tf.Variable`` of length ``max class id + 1``, read once per block of
-          128 draws, so assigning to it while training runs changes the mix from the next
-          block on: at most 128 rows after the assignment (rows prefetched downstream
-          keep their classes), and an invalid assignment fails at that block too;
+        * a float ``tf.Variable`` of length ``max class id + 1``, read once per output
+          batch (per 128 rows for row output), so assigning to it while training runs
+          changes the mix from the next batch on (rows prefetched downstream keep their
+          classes), and an invalid assignment fails at that batch too;
         * a ``LinearSchedule`` / ``ExponentialSchedule``, driven during ``fit`` by
           ``InterleaveScheduleCallback``.
     seed : int, optional
@@ -713,8 +729,10 @@ def interleave_by_class(
         never changes their length). Without counts the output is infinite (pass
         ``steps_per_epoch`` to ``fit``).
     batch_size : int, optional
-        Batch the output (dropping no row: the epoch length is a multiple of it when given
-        with ``steps_per_epoch``).
+        Rows per output batch: the merge builds batches of this size directly (no
+        ``.batch`` or rebatch needed). The last batch of an epoch is shorter when the epoch
+        length is not a multiple of it; with ``steps_per_epoch`` every batch is full and
+        has a static batch dimension. ``None`` (default): the output is rows.
     steps_per_epoch : int, optional
         Epoch length in batches of ``batch_size`` (instead of ``epoch_rows``).
 
@@ -743,6 +761,12 @@ def interleave_by_class(
     the training process (as Keras ``fit`` does); pipelines shipped to tf.data service
     workers need fixed weights.
 
+    Memory and reading are bounded by the buffers: a class stream is read at most one
+    block ahead of the rows it has delivered, and a buffer holds at most a block plus a
+    batch of rows. Weights that are fixed let tf.data compute batches ahead in parallel;
+    with a ``tf.Variable`` or schedule the pipeline turns that off (map parallelization
+    and prefetch injection) so new weights reach the next batch.
+
     Each epoch starts every stream from its beginning. With the default epoch length a
     majority stream is only partly read per epoch, so shuffle its shards and rows
     (``class_datasets`` reshuffles the shard order each epoch; add ``.shuffle(buffer)`` to
@@ -760,6 +784,16 @@ def interleave_by_class(
     >>> labels = [int(y) for _, y in ds]
     >>> 35 < sum(labels) < 65
     True
+
+    Batches straight out, from streams of blocks (as a split's ``datasets(block_size=)``
+    gives):
+
+    >>> from tfbalance import ClassDatasets
+    >>> blocks = ClassDatasets({0: negatives.batch(32), 1: positives.batch(32)},
+    ...                        counts=[90, 10], block_size=32)
+    >>> batches = interleave_by_class(blocks, "balanced", seed=1, batch_size=25)
+    >>> [int(y.shape[0]) for _, y in batches]
+    [25, 25, 25, 25]
     """
     seed = check_seed(seed)
     streams = _as_stream_dict(datasets)
@@ -817,8 +851,10 @@ def interleave_by_class(
             # Every batch is full: say so in the static shape, as batch(drop_remainder=True).
             merged = map_elements(
                 merged,
-                lambda b: tf.nest.map_structure(
-                    lambda t: tf.ensure_shape(t, [out_batch] + t.shape[1:].as_list()), b
+                tf.autograph.experimental.do_not_convert(
+                    lambda b: tf.nest.map_structure(
+                        lambda t: tf.ensure_shape(t, [out_batch] + t.shape[1:].as_list()), b
+                    )
                 ),
             )
         merged = merged.apply(tf.data.experimental.assert_cardinality(steps))
@@ -1140,8 +1176,8 @@ def _merge_batches(
     )
     batches = (
         elements.scan(start, step)
-        .filter(lambda ready, classes, out: ready)
-        .map(lambda ready, classes, out: (classes, out))
+        .filter(tf.autograph.experimental.do_not_convert(lambda ready, counts, out: ready))
+        .map(tf.autograph.experimental.do_not_convert(lambda ready, counts, out: (counts, out)))
     )
     # The buffers give each batch's rows class by class. A seeded permutation of the class
     # ids gives every arrangement of them equal chance; each class's rows then fill its
@@ -1161,7 +1197,9 @@ def _merge_batches(
             lambda *parts_: tf.dynamic_stitch(places, list(parts_)), *taken
         )
 
-    return tf.data.Dataset.zip((seeds, batches)).map(lambda pair, both: arrange(pair, *both))
+    return tf.data.Dataset.zip((seeds, batches)).map(
+        tf.autograph.experimental.do_not_convert(lambda pair, both: arrange(pair, *both))
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -1186,8 +1224,10 @@ def balanced_batches(
 
     Parameters
     ----------
-    datasets : list or dict of tf.data.Dataset
-        One stream of unbatched rows per class (list indexed by class id, or dict).
+    datasets : list, dict or ClassDatasets of tf.data.Dataset
+        One stream per class (list indexed by class id, or dict) of rows, or of blocks of
+        rows for a ``ClassDatasets`` with ``block_size`` set: each class's rows of a batch
+        are sliced off its blocks (``rebatch``), never unbatched.
     rows_per_class : int, list or dict
         Rows of each class per batch: one int for all classes, or per class (a class
         may get 0, but not all).
