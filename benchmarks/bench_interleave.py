@@ -49,17 +49,24 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import importlib.util  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 if "--demo" not in sys.argv:
     # --demo runs whichever tfbalance is on PYTHONPATH; the rest times this checkout's.
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-else:
-    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfbalance  # noqa: E402
-from benchmarks._data import DATA_DIR, LABEL, insurance_csv  # noqa: E402
+
+# This checkout's data helper, by path, so data land in this checkout's benchmarks/data
+# even when another tfbalance (with its own benchmarks package) comes first on the path.
+_spec = importlib.util.spec_from_file_location("_bench_data", os.path.join(HERE, "_data.py"))
+_data = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_data)
+DATA_DIR, LABEL, insurance_csv = _data.DATA_DIR, _data.LABEL, _data.insurance_csv
 
 BATCH = 1024
 BLOCK = 8192
