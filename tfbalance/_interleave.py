@@ -47,7 +47,7 @@ DistributionLike = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
 # Row output (no `batch_size`) is merged in internal batches of this many rows: the class
 # draws of a batch are one vectorised op. Rows stay i.i.d.; a weights variable is read once
 # per batch, so a change reaches the row output within this many rows.
-DRAW_BLOCK_ROWS = 128
+DRAW_BLOCK_ROWS = 1024
 # Streams of rows are read this many rows at a time (one `batch` per block), so the merge
 # handles blocks, not rows. Block streams (ClassDatasets.block_size) keep their block size.
 FETCH_BLOCK_ROWS = 1024
@@ -373,7 +373,7 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
     ``interleave_weight_<class>`` (so ``History`` and TensorBoard record them).
 
     Rows already prefetched when the weights change keep their classes, and the class ids
-    are drawn a batch at a time (``batch_size``, or 128 rows for row output), so new
+    are drawn a batch at a time (``batch_size``, or 1024 rows for row output), so new
     weights apply from the next batch on.
 
     Parameters
@@ -712,7 +712,7 @@ def interleave_by_class(
         * ``'natural'``: the class frequencies (from ``counts``);
         * a list indexed by class id or a dict ``{class_id: weight}`` (normalised);
         * a float ``tf.Variable`` of length ``max class id + 1``, read once per output
-          batch (per 128 rows for row output), so assigning to it while training runs
+          batch (per 1024 rows for row output), so assigning to it while training runs
           changes the mix from the next batch on (rows prefetched downstream keep their
           classes), and an invalid assignment fails at that batch too;
         * a ``LinearSchedule`` / ``ExponentialSchedule``, driven during ``fit`` by
