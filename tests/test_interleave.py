@@ -516,6 +516,9 @@ def test_block_streams_without_rows_raise_not_hang():
         interleave_by_class(streams, seed=0, batch_size=4)
     with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
         balanced_batches(streams, 2)
+    streams[1] = streams[1].repeat()  # endless, and still no row
+    with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
+        interleave_by_class(streams, seed=0, batch_size=4)
 
 
 def test_batched_merge_bad_streams():

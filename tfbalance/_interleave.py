@@ -51,6 +51,8 @@ DRAW_BLOCK_ROWS = 1024
 # Streams of rows are read this many rows at a time (one `batch` per block), so the merge
 # handles blocks, not rows. Block streams (ClassDatasets.block_size) keep their block size.
 FETCH_BLOCK_ROWS = 1024
+# A block stream without a row among its first this many blocks counts as empty.
+PROBE_BLOCKS = 1000
 # A batch's per-class counts reach the merging scan as digits of this base, one element per
 # digit (see "How the batched merge works"): 2 digits per class for batches up to 4095.
 COUNT_BASE = 64
@@ -551,7 +553,8 @@ def _probe_empty(streams: dict[int, tf.data.Dataset], block_size: int | None = N
     empty = []
     for class_id, ds in streams.items():
         if block_size:
-            rows = ds.filter(_has_rows)
+            # Bounded even for a repeated stream of empty blocks, which would never end.
+            rows = ds.take(PROBE_BLOCKS).filter(_has_rows)
             n = sum(1 for _ in rows.take(1))
         else:
             n = int(ds.cardinality())
