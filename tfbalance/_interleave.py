@@ -884,13 +884,14 @@ def interleave_by_class(
 # class counts alone. A plan stream (a scan over seeds) draws the classes of each output
 # batch at once (categorical from the current weights, counted per class) and lists the
 # elements the merge must see for that batch: the class id of every block to fetch, then
-# the per-class counts written as digits. `choose_from_datasets` turns that list into one
-# stream of (tag, block) elements: class blocks, and digit tokens from constant streams.
-# The counts travel inside this one stream (not re-derived downstream) because a weights
-# variable read twice could give two different draws. A scan keeps one buffer per class;
-# at a batch's last digit it takes the counted rows off the front of every buffer, and a
-# seeded permutation puts them in random order, which with multinomial counts gives
-# exactly the law of independent per-row class draws.
+# what the merge needs to know the counts. `choose_from_datasets` turns that list into one
+# stream of (tag, seed, block) elements. With fixed weights one token brings the batch's
+# seed (the plan's seeds again, from the same op and seed) and the merge redraws the same
+# counts; with a weights variable the counts travel as digit tokens from constant streams
+# instead, because a variable read twice could give two different draws. A scan keeps one
+# ring buffer per class; at a batch's last token it takes the counted rows off the front of
+# every buffer, and a seeded arrangement puts the classes in random positions, which with
+# multinomial counts gives exactly the law of independent per-row class draws.
 
 
 def _fixed_logits(vector: np.ndarray) -> tf.Tensor:
