@@ -473,6 +473,15 @@ def test_batch_output_variable_takes_effect_at_the_next_batch():
     assert_count(int(np.sum(second == 1)), second.size, 0.8)
 
 
+def test_unseeded_merge_is_consistent_and_follows_weights():
+    # Without a seed the plan and the merge still share one; long epochs fetch many blocks.
+    ds = interleave_by_class(_streams([5000, 1000]), [0.5, 0.5], batch_size=64,
+                             epoch_rows=20000)
+    labels = _batched_labels(ds)
+    assert labels.size == 20000
+    assert_count(int(labels.sum()), labels.size, 0.5)
+
+
 def test_batch_output_checkpoint_restore_mid_epoch(tmp_path):
     ds = interleave_by_class(_blocks([50, 10], 6), [0.3, 0.7], seed=11, batch_size=16,
                              epoch_rows=300)

@@ -839,6 +839,10 @@ def interleave_by_class(
         for c in streams
         if not empty_mask[c]
     }
+    if seed is None:
+        # Plan and merge must draw from the same seeds; two unseeded random ops would not.
+        # Drawn with TF's RNG, so tf.random.set_seed still makes runs repeatable.
+        seed = int(tf.random.uniform([], 0, 2**62, dtype=tf.int64))
     plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
     fixed_logits = None if variable is not None else _fixed_logits(vector)
     merged = _merge_batches(
