@@ -842,7 +842,10 @@ def interleave_by_class(
     if seed is None:
         # Plan and merge must draw from the same seeds; two unseeded random ops would not.
         # Drawn with TF's RNG, so tf.random.set_seed still makes runs repeatable.
-        seed = int(tf.random.uniform([], 0, 2**62, dtype=tf.int64))
+        if tf.executing_eagerly():
+            seed = int(tf.random.uniform([], 0, 2**62, dtype=tf.int64))
+        else:  # built while tracing: no value to read, so NumPy's entropy
+            seed = int(np.random.default_rng().integers(2**62))
     plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
     fixed_logits = None if variable is not None else _fixed_logits(vector)
     merged = _merge_batches(
