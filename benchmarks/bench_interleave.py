@@ -1,193 +1,264 @@
-"""Balanced training input from class-split shards vs resampling the whole file.
+"""Balanced batches from per-class block streams vs ``read_csv``'s plain read of the CSV.
 
-On the synthetic insurance CSV (about 16.4% ``Response=1``), split once by class with
-``tfbalance.split_by_class``, each pipeline delivers the same number of balanced rows
-(50/50) in batches of 1024:
+The per-class path reads rows that were split once and stored typed, so it should feed a
+balanced model faster than the source CSV can even be parsed. On the synthetic insurance
+CSV (about 16.4% ``Response=1``) this script stores each class's rows as typed blocks and
+times, in batches of 1024:
 
-* ``interleave_by_class``: per-class shard streams merged with weights 'balanced';
-* the same merge with one graph call per row for the class draw (how
-  ``interleave_by_class`` drew before it drew ids in blocks of 128);
-* ``balanced_batches``: exactly 512 rows of each class per batch;
-* ``sample_from_datasets`` on the same shard streams (the built-in, fixed weights);
-* ``sample_from_datasets`` by hand on the CSV, one filtered stream per class (the TF
-  imbalanced-data tutorial's recipe): each class stream parses the whole file;
-* rejection resampling of the CSV, vectorised per batch (keep every positive, each negative
-  with probability n_pos / n_neg: the fewest rows any rejection sampler can read);
-* ``tf.data.Dataset.rejection_resample`` (built-in, per element; fewer output rows, slow).
+* ``read_csv`` plain read of the whole source CSV (the reference, 1.00x);
+* ``interleave_by_class(..., "balanced", batch_size=1024)`` on the block streams;
+* ``balanced_batches(..., 512)`` on the same streams;
+* the merge before the batched one (row streams, class ids drawn 128 at a time, one
+  ``choose_from_datasets`` step per row, then ``.batch``), on the same stored rows;
+* ``tf.data.Dataset.sample_from_datasets`` on the same row streams (the built-in; 200k rows).
 
-Figures: delivered rows per second and CSV bytes read per delivered row (input rows are
-counted in the pipeline for the CSV readers; a shard stream reads each delivered row once,
-plus at most one buffered batch per class; 20 warm-up batches are not timed). Timings on a
-shared machine are noisy: compare the ratios of one run.
+Every pipeline but the built-in delivers as many rows as the CSV holds. Each round runs every pipeline
+paired with a plain read, in alternating order (read first on even rounds), so a load
+change on the shared machine hits both sides of a ratio; the table gives medians and
+ranges over rounds of rows/s and of the paired ratio. Iterator setup and 20 warm-up
+batches are not timed. "Bytes/row" is the stored bytes read per delivered row (a class
+stream reads each of its rows once per pass, plus at most one block per class ahead;
+minority rows are re-read), or the CSV bytes per row for the plain read.
 
-    python benchmarks/bench_interleave.py                 # 5M rows
-    python benchmarks/bench_interleave.py --rows 200000   # quick check
+Where the per-class blocks come from (``--source``):
 
-A split of the same size cached under ``benchmarks/data/`` is reused; ``--resplit`` times
-the split again.
+* ``saved`` (default): ``tf.data.Dataset.save`` of each class's typed batches (what a
+  block-shard split writes) read back with ``Dataset.load``;
+* ``memory``: the same blocks held in memory (``from_tensor_slices`` of blocks): no I/O;
+* ``split``: ``split_by_class(csv, ...).datasets(block_size=...)``, the library's own
+  split, once ``SplitResult.datasets`` takes ``block_size``.
+
+    python benchmarks/bench_interleave.py                  # 1M rows, 3 rounds
+    python benchmarks/bench_interleave.py --rows 5000000 --rounds 1
+    python benchmarks/bench_interleave.py --demo           # the demo's input pipeline
+
+``--demo`` times the demo's interleave technique instead (``tfbalance demo``'s input:
+``class_datasets`` over the batched CSV read, a step schedule, row output batched to
+1024); run it once with this checkout and once with another on ``PYTHONPATH`` (e.g. the
+released one) to compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
+import shutil
+import statistics
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import importlib.util  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if "--demo" not in sys.argv:
+    # --demo runs whichever tfbalance is on PYTHONPATH; the rest times this checkout's.
+    sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfbalance  # noqa: E402
-from benchmarks._data import DATA_DIR, LABEL, insurance_csv  # noqa: E402
+
+# This checkout's data helper, by path, so data land in this checkout's benchmarks/data
+# even when another tfbalance (with its own benchmarks package) comes first on the path.
+_spec = importlib.util.spec_from_file_location("_bench_data", os.path.join(HERE, "_data.py"))
+_data = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_data)
+DATA_DIR, LABEL, insurance_csv = _data.DATA_DIR, _data.LABEL, _data.insurance_csv
 
 BATCH = 1024
+BLOCK = 8192
 WARMUP_BATCHES = 20
 
 
-def _deliver(
-    ds: tf.data.Dataset, rows: int, batched: bool = False
-) -> tuple[float, np.ndarray]:
-    """Seconds to pull ``rows`` rows (in batches of BATCH) and the class counts delivered."""
+def _timed(ds: tf.data.Dataset) -> tuple[float, np.ndarray]:
+    """Seconds to pull every batch after the warm-up, and the class counts pulled."""
     counts = np.zeros(2, np.int64)
-    got = 0
-    batches = ds if batched else ds.batch(BATCH)
-    iterator = iter(batches.take(WARMUP_BATCHES + -(-rows // BATCH)).prefetch(2))
-    # Untimed warm-up: graph building, opening files and autotuning the parse would
-    # otherwise be charged to whichever pipeline runs first.
+    iterator = iter(ds.prefetch(2))
     for _ in range(WARMUP_BATCHES):
-        next(iterator)
+        counts += np.bincount(next(iterator)[1].numpy(), minlength=2)[:2]
+    warm = counts.copy()
     start = time.perf_counter()
     for _, labels in iterator:
         counts += np.bincount(labels.numpy(), minlength=2)[:2]
-        got += int(labels.shape[0])
-    return time.perf_counter() - start, counts
+    seconds = time.perf_counter() - start
+    return seconds, counts - warm
 
 
-def _counted_csv(path: str, counter: tf.Variable, repeat: bool) -> tf.data.Dataset:
-    ds = tfbalance.read_csv(path, LABEL, batch_size=8192, num_epochs=None if repeat else 1)
+# ---- where the per-class blocks come from ----------------------------------------------
 
-    def count(x, y):
-        with tf.control_dependencies([counter.assign_add(tf.size(y, tf.int64))]):
-            return x, tf.identity(y)
 
-    return ds.map(count)
+def _class_blocks(csv: str, source: str, rows: int) -> tuple[dict, dict, int]:
+    """``{class: dataset of blocks}``, ``{class: stored bytes per row}``, and the block size."""
+    if source == "split":
+        if "block_size" not in inspect.signature(tfbalance.SplitResult.datasets).parameters:
+            raise SystemExit("--source split needs SplitResult.datasets(block_size=...)")
+        folder = DATA_DIR / f"block_split_{rows}"
+        if (folder / "split.json").exists():
+            split = tfbalance.load_split(folder)
+        else:
+            start = time.perf_counter()
+            split = tfbalance.split_by_class(csv, LABEL, folder, verbose=False)
+            print(f"split_by_class: {time.perf_counter() - start:.1f} s (one-off)")
+        streams = split.datasets(block_size=BLOCK, seed=0)
+        per_row = {
+            c: sum(os.path.getsize(p) for p in split[c]) / split.counts.counts[c]
+            for c in streams
+        }
+        return dict(streams), per_row, BLOCK
+
+    folder = DATA_DIR / f"class_blocks_{rows}"
+    counts = {}
+    if not (folder / "done").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        read = tfbalance.read_csv(csv, LABEL, batch_size=BLOCK, num_epochs=1, shuffle=False)
+        for c in (0, 1):
+            def keep(x, y, c=c):
+                mask = tf.equal(y, c)
+                return tf.nest.map_structure(lambda t: tf.boolean_mask(t, mask), (x, y))
+
+            read.map(keep).rebatch(BLOCK).save(str(folder / f"class_{c}"))
+        (folder / "done").write_text("")
+    streams, per_row = {}, {}
+    for c in (0, 1):
+        path = folder / f"class_{c}"
+        loaded = tf.data.Dataset.load(str(path))
+        counts[c] = int(loaded.map(lambda x, y: tf.shape(y, tf.int64)[0]).reduce(
+            tf.constant(0, tf.int64), lambda a, b: a + b))
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        per_row[c] = size / counts[c]
+        if source == "memory":
+            # Whole blocks in memory: the merge's own cost, with no read at all.
+            blocks = list(loaded)
+            tensors = tf.nest.map_structure(lambda *t: tf.stack(t[:-1]), *blocks)
+            last = blocks[-1]
+            loaded = tf.data.Dataset.from_tensor_slices(tensors).concatenate(
+                tf.data.Dataset.from_tensors(last)
+            ) if len(blocks) > 1 else tf.data.Dataset.from_tensors(last)
+        streams[c] = loaded
+    return streams, per_row, BLOCK
+
+
+# ---- the pipelines -------------------------------------------------------------------
+
+
+def _before(row_streams: dict, deliver: int) -> tf.data.Dataset:
+    """The merge this one replaced: ids drawn 128 at a time, one choose step per row."""
+    logits = tf.math.log(tf.constant([[0.5, 0.5]]))
+    ids = tf.data.Dataset.random(seed=0, rerandomize_each_iteration=True).batch(2).map(
+        lambda pair: tf.random.stateless_categorical(logits, 128, seed=pair, dtype=tf.int64)[0]
+    ).unbatch().take(deliver)
+    merged = tf.data.Dataset.choose_from_datasets(
+        [row_streams[0].repeat(), row_streams[1].repeat()], ids, stop_on_empty_dataset=True
+    )
+    return merged.batch(BATCH)
+
+
+def _pipelines(blocks: dict, block: int, deliver: int, counts: np.ndarray) -> dict:
+    def streams():
+        return tfbalance.ClassDatasets(blocks, counts=counts.tolist(), block_size=block)
+
+    rows = {c: ds.unbatch() for c, ds in blocks.items()}
+    return {
+        "interleave_by_class, batch_size=1024": lambda: tfbalance.interleave_by_class(
+            streams(), "balanced", seed=0, epoch_rows=deliver, batch_size=BATCH),
+        "balanced_batches 512+512": lambda: tfbalance.balanced_batches(
+            streams(), BATCH // 2, seed=0, steps_per_epoch=-(-deliver // BATCH)),
+        "row merge before (choose_from_datasets)": lambda: _before(rows, deliver),
+        # The built-in is slow enough that 200k rows say all there is to say.
+        "sample_from_datasets (row streams, 200k)": lambda: tf.data.Dataset.sample_from_datasets(
+            [rows[0].repeat(), rows[1].repeat()], [0.5, 0.5], seed=0
+        ).take(min(deliver, 200_000)).batch(BATCH),
+    }
+
+
+def _demo(args) -> int:
+    """The demo's interleave input pipeline, timed with whichever tfbalance is importable."""
+    from tfbalance import _demo
+
+    csv = str(insurance_csv(args.rows))
+    train = _demo._read(csv, 16_384, test=False)
+    counts = tfbalance.class_counts(train, verbose=False)
+    rates = []
+    for _ in range(args.rounds):
+        source, _callback = _demo._interleave_schedule(train, counts, 1, BATCH, 0)
+        seconds, got = _timed(source.batch(BATCH))
+        rates.append(got.sum() / seconds)
+    print(f"tfbalance from {os.path.dirname(tfbalance.__file__)}")
+    print(f"demo interleave input ({counts.total:,} rows, batches of {BATCH}): "
+          f"median {statistics.median(rates):,.0f} rows/s "
+          f"[{min(rates):,.0f}-{max(rates):,.0f}] over {len(rates)} rounds")
+    return 0
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5_000_000, help="CSV data rows (default 5M)")
-    parser.add_argument(
-        "--resplit", action="store_true", help="split again even if a split is cached"
-    )
-    parser.add_argument(
-        "--deliver", type=int, default=None,
-        help="balanced rows each pipeline delivers (default min(rows, 1M))",
-    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="CSV rows (default 1M)")
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds (default 3)")
+    parser.add_argument("--source", choices=["saved", "memory", "split"], default="saved")
+    parser.add_argument("--only", default=None, help="time only pipelines whose name has this")
+    parser.add_argument("--demo", action="store_true", help="time the demo's pipeline")
     args = parser.parse_args(argv)
-    deliver = args.deliver or min(args.rows, 1_000_000)
+    if args.demo:
+        return _demo(args)
 
     csv = str(insurance_csv(args.rows))
-    file_bytes = os.path.getsize(csv)
-    split_dir = DATA_DIR / f"split_{args.rows}"
-    start = time.perf_counter()
-    if (split_dir / "split.json").exists() and not args.resplit:
-        split = tfbalance.load_split(split_dir)
-        split_seconds = None
-    else:
-        split = tfbalance.split_by_class(csv, LABEL, split_dir, overwrite=True, verbose=False)
-        split_seconds = time.perf_counter() - start
-    counts = split.counts.to_array()
+    csv_per_row = os.path.getsize(csv) / args.rows
+    blocks, stored_per_row, block = _class_blocks(csv, args.source, args.rows)
+    counts = np.array([
+        int(b.map(lambda x, y: tf.shape(y, tf.int64)[0]).reduce(
+            tf.constant(0, tf.int64), lambda a, c: a + c))
+        for b in (blocks[0], blocks[1])
+    ])
     total = int(counts.sum())
-    bytes_per_row = file_bytes / total
-    print(f"CSV: {csv} ({total:,} rows, {file_bytes / 2**20:.0f} MiB, "
-          f"{counts[1] / total:.2%} positives)")
-    if split_seconds is None:
-        print(f"split_by_class: reusing {split_dir} (--resplit to time it)")
-    else:
-        print(f"split_by_class (tfrecord, GZIP): {split_seconds:.1f} s, "
-              f"{total / split_seconds:,.0f} rows/s (one-off)")
-    print(f"Each pipeline delivers {deliver:,} balanced rows in batches of {BATCH}.\n")
+    print(f"CSV: {csv} ({total:,} rows, {os.path.getsize(csv) / 2**20:.0f} MiB, "
+          f"{counts[1] / total:.2%} positives); blocks of {block} from --source "
+          f"{args.source}; stored bytes/row {stored_per_row[0]:.0f} (class 0), "
+          f"{stored_per_row[1]:.0f} (class 1); CSV bytes/row {csv_per_row:.0f}")
+    print(f"Each pipeline delivers {total:,} rows in batches of {BATCH}; "
+          f"{args.rounds} paired rounds; load average {os.getloadavg()[0]:.1f}\n")
 
-    results = []
+    def plain_read():
+        return tfbalance.read_csv(csv, LABEL, batch_size=BATCH, num_epochs=1, shuffle=False)
 
-    def record(name, seconds, delivered, bytes_read):
-        rows = int(delivered.sum())
-        results.append((name, rows / seconds, bytes_read / rows, delivered[1] / rows))
+    pipelines = _pipelines(blocks, block, total, counts)
+    if args.only:
+        pipelines = {k: v for k, v in pipelines.items() if args.only in k}
+    results = {name: {"rate": [], "ratio": [], "bytes": 0.0, "share": 0.0} for name in pipelines}
+    reads = []
+    for r in range(args.rounds):
+        for name, make in pipelines.items():
+            order = [("read", plain_read), (name, make)]
+            if r % 2:
+                order.reverse()
+            rate = {}
+            for label, build in order:
+                seconds, got = _timed(build())
+                rate[label] = got.sum() / seconds
+                if label == name:
+                    results[name]["bytes"] = float(
+                        (got * [stored_per_row[0], stored_per_row[1]]).sum() / got.sum())
+                    results[name]["share"] = got[1] / got.sum()
+            reads.append(rate["read"])
+            results[name]["rate"].append(rate[name])
+            results[name]["ratio"].append(rate[name] / rate["read"])
+            print(f"  round {r + 1}: {name:<42} {rate[name]:>12,.0f} rows/s, "
+                  f"read {rate['read']:>12,.0f} rows/s, ratio {rate[name] / rate['read']:.2f}",
+                  flush=True)
 
-    streams = tfbalance.class_datasets(split, seed=0)
-    ours = tfbalance.interleave_by_class(streams, "balanced", seed=0, epoch_rows=deliver)
-    seconds, got = _deliver(ours, deliver)
-    record("interleave_by_class (split shards)", seconds, got, got.sum() * bytes_per_row)
+    def span(values, fmt):
+        return (f"{fmt.format(statistics.median(values))} "
+                f"[{fmt.format(min(values))}-{fmt.format(max(values))}]")
 
-    # The previous implementation: the same merge, but one graph call per row for its draw.
-    streams = tfbalance.class_datasets(split, seed=0)
-    logits = tf.math.log(tf.constant([[0.5, 0.5]]))
-    per_row = tf.data.Dataset.random(seed=0, rerandomize_each_iteration=True).batch(2).map(
-        lambda pair: tf.random.stateless_categorical(logits, 1, seed=pair, dtype=tf.int64)[0, 0]
-    ).take(deliver)
-    previous = tf.data.Dataset.choose_from_datasets(
-        [streams[0].repeat(), streams[1].repeat()], per_row, stop_on_empty_dataset=True
-    )
-    seconds, got = _deliver(previous, deliver)
-    record("choose_from_datasets, one draw per row (before)", seconds, got,
-           got.sum() * bytes_per_row)
-
-    streams = tfbalance.class_datasets(split, seed=0)
-    exact = tfbalance.balanced_batches(streams, BATCH // 2, seed=0)
-    seconds, got = _deliver(exact, deliver, batched=True)
-    record("balanced_batches 512+512 (split shards)", seconds, got, got.sum() * bytes_per_row)
-
-    streams = tfbalance.class_datasets(split, seed=0)
-    builtin = tf.data.Dataset.sample_from_datasets(
-        [streams[0].repeat(), streams[1].repeat()], [0.5, 0.5], seed=0
-    )
-    seconds, got = _deliver(builtin, deliver)
-    record("sample_from_datasets (split shards)", seconds, got, got.sum() * bytes_per_row)
-
-    counter = tf.Variable(0, dtype=tf.int64)
-    source = _counted_csv(csv, counter, repeat=True)
-
-    def only(c):
-        def keep(x, y):
-            mask = tf.equal(y, c)
-            return tf.nest.map_structure(lambda t: tf.boolean_mask(t, mask), (x, y))
-        return source.map(keep).unbatch()
-
-    by_hand = tf.data.Dataset.sample_from_datasets([only(0), only(1)], [0.5, 0.5], seed=0)
-    seconds, got = _deliver(by_hand, deliver)
-    record("sample_from_datasets by hand (CSV, filtered)", seconds, got,
-           int(counter.numpy()) * bytes_per_row)
-
-    counter.assign(0)
-    accept = tf.constant([counts[1] / counts[0], 1.0], tf.float32)
-    rng = tf.data.Dataset.random(seed=0, rerandomize_each_iteration=True).batch(2)
-
-    def reject(seed, xy):
-        x, y = xy
-        keep = tf.random.stateless_uniform(tf.shape(y), seed) < tf.gather(accept, y)
-        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, keep), (x, y))
-
-    rejection = tf.data.Dataset.zip(rng, _counted_csv(csv, counter, repeat=True)).map(reject)
-    seconds, got = _deliver(rejection.unbatch(), deliver)
-    record("rejection resampling, vectorised (CSV)", seconds, got,
-           int(counter.numpy()) * bytes_per_row)
-
-    counter.assign(0)
-    small = max(BATCH, min(deliver, 20_000))
-    builtin_rr = _counted_csv(csv, counter, repeat=True).unbatch().rejection_resample(
-        lambda x, y: y, target_dist=[0.5, 0.5], initial_dist=(counts / total).tolist(), seed=0
-    ).map(lambda c, xy: xy)
-    seconds, got = _deliver(builtin_rr, small)
-    record(f"tf.data rejection_resample (CSV, {small:,} rows)", seconds, got,
-           int(counter.numpy()) * bytes_per_row)
-
-    base_rate = results[0][1]
-    print(f"{'pipeline':<50} {'rows/s':>10} {'x ours':>7} {'bytes/row':>10} {'pos share':>9}")
-    for name, rate, per_row, share in results:
-        print(f"{name:<50} {rate:>10,.0f} {rate / base_rate:>7.2f} {per_row:>10.0f} {share:>9.3f}")
+    print(f"\n{'pipeline':<42} {'rows/s median [range]':>32} {'x plain read':>22} "
+          f"{'bytes/row':>9} {'pos share':>9}")
+    print(f"{'read_csv plain read (whole CSV)':<42} {span(reads, '{:,.0f}'):>32} "
+          f"{'1.00':>22} {csv_per_row:>9.0f} {counts[1] / total:>9.3f}")
+    for name, res in results.items():
+        print(f"{name:<42} {span(res['rate'], '{:,.0f}'):>32} "
+              f"{span(res['ratio'], '{:.2f}'):>22} {res['bytes']:>9.0f} {res['share']:>9.3f}")
     return 0
 
 

@@ -17,6 +17,7 @@ from tfbalance import (
     class_datasets,
     interleave_by_class,
 )
+from tfbalance._class_streams import ClassDatasets
 from tfbalance._interleave import DRAW_BLOCK_ROWS
 
 
@@ -390,3 +391,159 @@ def test_schedule_with_empty_stream_raises_and_binds_nothing():
     assert schedule._bindings == []
     with pytest.raises(ValueError, match="'natural' needs the class counts"):
         interleave_by_class([tf.data.Dataset.range(3).repeat()] * 2, LinearSchedule(duration=2))
+
+
+# ---- batched merge: block streams, batch output --------------------------------------
+
+
+def _blocks(sizes, block, offset=1000):
+    # The same rows as _streams, as ClassDatasets of blocks of `block` rows (last shorter).
+    streams = {c: ds.batch(block) for c, ds in enumerate(_streams(sizes, offset))}
+    return ClassDatasets(streams, counts=sizes, block_size=block)
+
+
+def _batches(ds):
+    return [(x.tolist(), y.tolist()) for x, y in ds.as_numpy_iterator()]
+
+
+def test_batch_output_sizes_cardinality_and_static_shape():
+    ds = interleave_by_class(_streams([70, 30]), seed=0, batch_size=32)
+    assert int(ds.cardinality()) == 4
+    assert [len(y) for _, y in _batches(ds)] == [32, 32, 32, 4]
+    exact = interleave_by_class(_streams([70, 30]), seed=0, batch_size=8, steps_per_epoch=3)
+    assert exact.element_spec[0].shape.as_list() == [8]
+    assert int(exact.cardinality()) == 3
+
+
+def test_block_streams_give_the_rows_of_row_streams():
+    # The output depends on the draws and the streams' order only, not on how the rows
+    # were fetched: blocks of 7 (last short, rebatched) and rows batched by 1024 agree.
+    rows = interleave_by_class(
+        ClassDatasets(dict(enumerate(_streams([40, 9]))), counts=[40, 9]),
+        [0.3, 0.7], seed=4, batch_size=16, epoch_rows=300,
+    )
+    blocks = interleave_by_class(_blocks([40, 9], 7), [0.3, 0.7], seed=4, batch_size=16,
+                                 epoch_rows=300)
+    assert _batches(blocks) == _batches(rows)
+    exact_rows = balanced_batches(_streams([40, 9]), {0: 5, 1: 3}, seed=2, steps_per_epoch=9)
+    exact_blocks = balanced_batches(_blocks([40, 9], 7), {0: 5, 1: 3}, seed=2,
+                                    steps_per_epoch=9)
+    assert _batches(exact_blocks) == _batches(exact_rows)
+
+
+def test_batch_output_reads_every_stream_in_order_without_skipping():
+    ds = interleave_by_class(_blocks([50, 3], 4), "balanced", seed=1, batch_size=64,
+                             epoch_rows=640)
+    x = np.concatenate([b[0] for b in ds.as_numpy_iterator()])
+    for c, n in ((0, 50), (1, 3)):
+        got = x[(x >= 1000 * c) & (x < 1000 * c + 1000)] - 1000 * c
+        assert got.tolist() == [i % n for i in range(len(got))]
+
+
+def test_batch_output_rows_are_independent_draws():
+    # Per-row i.i.d. classes: each batch's class-1 count is Binomial(64, 0.25), positions
+    # are exchangeable (class 1 as often first as last), consecutive rows agree with
+    # probability 0.625.
+    ds = interleave_by_class(_streams([50, 50]), [1.0, 3.0], seed=9, batch_size=64,
+                             epoch_rows=64 * 200)
+    labels = np.stack([y for _, y in ds.as_numpy_iterator()])
+    per_batch = labels.sum(axis=1)
+    assert_count(int(np.sum(per_batch > 48)), 200, _binomial_tail(64, 0.75, 48))
+    assert_count(int(labels[:, 0].sum()), 200, 0.75)
+    assert_count(int(labels[:, -1].sum()), 200, 0.75)
+    flat = labels.reshape(-1)
+    assert_count(int(np.sum(flat[1:] == flat[:-1])), flat.size - 1, 0.25**2 + 0.75**2)
+
+
+def _binomial_tail(n, p, k):
+    # P(X > k) for X ~ Binomial(n, p), exactly.
+    from math import comb
+
+    return sum(comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1, n + 1))
+
+
+def test_batch_output_variable_takes_effect_at_the_next_batch():
+    weights = tf.Variable([1.0, 0.0])
+    ds = interleave_by_class(_blocks([50, 50], 8), weights, seed=2, batch_size=500,
+                             epoch_rows=4000)
+    it = iter(ds)
+    assert set(next(it)[1].numpy().tolist()) == {0}
+    weights.assign([0.2, 0.8])
+    second = next(it)[1].numpy()
+    assert_count(int(np.sum(second == 1)), second.size, 0.8)
+
+
+def test_unseeded_merge_is_consistent_and_follows_weights():
+    # Without a seed the plan and the merge still share one; long epochs fetch many blocks.
+    ds = interleave_by_class(_streams([5000, 1000]), [0.5, 0.5], batch_size=64,
+                             epoch_rows=20000)
+    labels = _batched_labels(ds)
+    assert labels.size == 20000
+    assert_count(int(labels.sum()), labels.size, 0.5)
+
+
+def test_batch_output_checkpoint_restore_mid_epoch(tmp_path):
+    ds = interleave_by_class(_blocks([50, 10], 6), [0.3, 0.7], seed=11, batch_size=16,
+                             epoch_rows=300)
+    it = iter(ds)
+    for _ in range(5):
+        next(it)
+    ckpt = tf.train.Checkpoint(iterator=it)
+    path = ckpt.save(str(tmp_path / "ckpt"))
+    expected = [next(it)[0].numpy().tolist() for _ in range(8)]
+    ckpt.restore(path)
+    assert [next(it)[0].numpy().tolist() for _ in range(8)] == expected
+
+
+def test_merge_reads_at_most_a_block_beyond_what_it_delivers():
+    # Memory and I/O are bounded by the buffers: every class stream is read in blocks of
+    # FETCH_BLOCK_ROWS only as its rows are needed.
+    from tfbalance._interleave import FETCH_BLOCK_ROWS
+
+    read = tf.Variable([0, 0], dtype=tf.int64)
+
+    def counted(c):
+        def count(x, y):
+            with tf.control_dependencies([read.scatter_nd_add([[c]], [1])]):
+                return tf.identity(x), y
+
+        return _streams([5000, 5000])[c].map(count)
+
+    ds = interleave_by_class([counted(0), counted(1)], [0.9, 0.1], seed=0, batch_size=100,
+                             epoch_rows=3000)
+    labels = _batched_labels(ds)
+    delivered = np.bincount(labels, minlength=2)
+    assert np.all(read.numpy() >= delivered)
+    assert np.all(read.numpy() <= delivered + FETCH_BLOCK_ROWS)
+
+
+@pytest.mark.timeout(60)
+def test_block_streams_without_rows_raise_not_hang():
+    streams = _blocks([5, 5], 2)
+    streams[1] = streams[1].map(lambda x, y: (x[:0], y[:0]))  # blocks of 0 rows
+    with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
+        interleave_by_class(streams, seed=0, batch_size=4)
+    with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
+        balanced_batches(streams, 2)
+    streams[1] = streams[1].repeat()  # endless, and still no row
+    with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
+        interleave_by_class(streams, seed=0, batch_size=4)
+
+
+def test_batched_merge_bad_streams():
+    with pytest.raises(ValueError, match="Invalid `datasets`: every class stream must yield"):
+        interleave_by_class([_streams([5])[0], tf.data.Dataset.range(5)])
+    ragged = tf.data.Dataset.from_tensor_slices(
+        (tf.ragged.constant([[1], [2, 3]]), [0, 0])
+    )
+    with pytest.raises(TypeError, match="Invalid `datasets`: the batched merge gathers"):
+        interleave_by_class([ragged, ragged])
+    unknown = _streams([5])[0].map(lambda x, y: (tf.fill([x % 2 + 1], x), y))
+    with pytest.raises(ValueError, match="needs a fixed shape"):
+        interleave_by_class([unknown, unknown], epoch_rows=4)
+    streams = _blocks([5, 5], 2)
+    streams.block_size = 0
+    with pytest.raises(ValueError, match="Invalid `datasets`: its block_size"):
+        interleave_by_class(streams)
+    with pytest.raises(ValueError, match="Invalid `batch_size`"):
+        interleave_by_class(_streams([5, 5]), batch_size=0)

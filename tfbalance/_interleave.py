@@ -6,8 +6,10 @@ with chosen weights: no row is read only to be thrown away, as rejection resampl
 * ``class_datasets`` opens one ``tf.data.Dataset`` per class, from split shards or, as a
   fallback, by filtering an ordinary dataset (which re-reads the source once per class).
 * ``interleave_by_class`` merges the streams; each output row's class is drawn from the
-  current weights (a fixed vector, a ``tf.Variable`` read at every block of 128 draws, or
-  a schedule). Rows stay independent draws; only the weights' reading is per block.
+  current weights (a fixed vector, a ``tf.Variable`` read once per output batch, or a
+  schedule). The merge works on blocks: streams are read a block at a time into per-class
+  buffers, a whole batch's classes are drawn in one op, and the batch is gathered from the
+  buffers (see "How the batched merge works" below). Rows stay independent draws.
 * ``LinearSchedule`` / ``ExponentialSchedule`` move the weights from one distribution to
   another over epochs or steps; ``InterleaveScheduleCallback`` drives them during ``fit``.
 * ``balanced_batches`` yields batches with exactly the requested rows of every class.
@@ -27,6 +29,7 @@ import numpy as np
 
 from tfbalance._class_streams import ClassDatasets
 from tfbalance._distribution import CountsLike, as_class_distribution
+from tfbalance._labels import map_elements
 from tfbalance._tf import tf
 from tfbalance._validation import check_seed, resolve_class_vector
 
@@ -41,10 +44,18 @@ __all__ = [
 
 DistributionLike = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
 
-# Class ids are drawn this many at a time: one graph call per block instead of per row.
-# Rows stay i.i.d.; a weights variable is read once per block, so a change reaches the
-# output within this many rows.
-DRAW_BLOCK_ROWS = 128
+# Row output (no `batch_size`) is merged in internal batches of this many rows: the class
+# draws of a batch are one vectorised op. Rows stay i.i.d.; a weights variable is read once
+# per batch, so a change reaches the row output within this many rows.
+DRAW_BLOCK_ROWS = 1024
+# Streams of rows are read this many rows at a time (one `batch` per block), so the merge
+# handles blocks, not rows. Block streams (ClassDatasets.block_size) keep their block size.
+FETCH_BLOCK_ROWS = 1024
+# A block stream without a row among its first this many blocks counts as empty.
+PROBE_BLOCKS = 1000
+# A batch's per-class counts reach the merging scan as digits of this base, one element per
+# digit (see "How the batched merge works"): 2 digits per class for batches up to 4095.
+COUNT_BASE = 64
 
 
 # --------------------------------------------------------------------------------------
@@ -364,7 +375,8 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
     ``interleave_weight_<class>`` (so ``History`` and TensorBoard record them).
 
     Rows already prefetched when the weights change keep their classes, and the class ids
-    are drawn in blocks of 128 rows, so new weights apply from the next block on.
+    are drawn a batch at a time (``batch_size``, or 1024 rows for row output), so new
+    weights apply from the next batch on.
 
     Parameters
     ----------
@@ -512,14 +524,42 @@ def _stream_counts(
     return cardinalities
 
 
-def _probe_empty(streams: dict[int, tf.data.Dataset]) -> list[int]:
+def _block_size(datasets: Any) -> int | None:
+    """Rows per block when the streams yield blocks (``ClassDatasets.block_size``), else None."""
+    block_size = getattr(datasets, "block_size", None) if isinstance(datasets, ClassDatasets) else None
+    if block_size is not None and (
+        isinstance(block_size, (bool, np.bool_))
+        or not isinstance(block_size, (int, np.integer))
+        or block_size <= 0
+    ):
+        raise ValueError(
+            "Invalid `datasets`: its block_size must be a positive int (rows per block) or "
+            f"None (streams of rows). Received: block_size={block_size!r}"
+        )
+    return None if block_size is None else int(block_size)
+
+
+# tf.data functions that need no AutoGraph conversion (it cannot parse lambdas defined on
+# one line with others, and warns).
+@tf.autograph.experimental.do_not_convert
+def _has_rows(*block: Any) -> tf.Tensor:
+    return tf.shape(tf.nest.flatten(block)[0])[0] > 0
+
+
+def _probe_empty(streams: dict[int, tf.data.Dataset], block_size: int | None = None) -> list[int]:
     # One bounded read per stream, so an empty class stream fails here instead of making a
-    # repeated stream spin forever.
+    # repeated stream spin forever. A block stream is empty when it holds no row: blocks of
+    # 0 rows repeated forever would hang the merge just the same.
     empty = []
     for class_id, ds in streams.items():
-        n = int(ds.cardinality())
-        if n == tf.data.UNKNOWN_CARDINALITY:
-            n = sum(1 for _ in ds.take(1))
+        if block_size:
+            # Bounded even for a repeated stream of empty blocks, which would never end.
+            rows = ds.take(PROBE_BLOCKS).filter(_has_rows)
+            n = sum(1 for _ in rows.take(1))
+        else:
+            n = int(ds.cardinality())
+            if n == tf.data.UNKNOWN_CARDINALITY:
+                n = sum(1 for _ in ds.take(1))
         if n == 0:
             empty.append(class_id)
     return empty
@@ -654,24 +694,30 @@ def interleave_by_class(
 
     Every output row is drawn independently: class ``c`` with probability
     ``weights[c] / sum(weights)``, then the next row of stream ``c``. Streams are repeated
-    as needed, so a small class is re-read rather than exhausted. The class ids are drawn
-    128 at a time (one vectorised draw per block instead of one graph call per row); the
-    rows of a block are still independent, so class counts have binomial spread.
+    as needed, so a small class is re-read rather than exhausted. The merge is batched:
+    each stream is read a block at a time into a buffer, the classes of a whole output
+    batch are drawn in one vectorised op, and the batch is gathered from the buffers, so
+    no row passes through tf.data alone. The rows of a batch are still independent draws
+    (class counts have binomial spread, positions are random) and each stream's rows come
+    out in its order.
 
     Parameters
     ----------
-    datasets : list or dict of tf.data.Dataset
-        One stream of (unbatched) rows per class: a list indexed by class id or a dict
-        ``{class_id: dataset}``, e.g. from ``class_datasets``. All streams must have the
-        same element structure, which the output keeps.
+    datasets : list, dict or ClassDatasets of tf.data.Dataset
+        One stream per class: a list indexed by class id or a dict ``{class_id:
+        dataset}``, e.g. from ``class_datasets``. Streams yield rows, which are batched
+        into blocks of 1024 to be merged, or, for a ``ClassDatasets`` whose
+        ``block_size`` is set (``SplitResult.datasets(block_size=...)``), blocks of rows,
+        used as they are (no row is unbatched). All streams must have the same element
+        structure of dense tensors with fixed row shapes, which the output keeps.
     weights : str, list, dict, tf.Variable or WeightSchedule
         * ``'balanced'`` (default): every stream equally likely;
         * ``'natural'``: the class frequencies (from ``counts``);
         * a list indexed by class id or a dict ``{class_id: weight}`` (normalised);
-        * a float ``tf.Variable`` of length ``max class id + 1``, read once per block of
-          128 draws, so assigning to it while training runs changes the mix from the next
-          block on: at most 128 rows after the assignment (rows prefetched downstream
-          keep their classes), and an invalid assignment fails at that block too;
+        * a float ``tf.Variable`` of length ``max class id + 1``, read once per output
+          batch (per 1024 rows for row output), so assigning to it while training runs
+          changes the mix from the next batch on (rows prefetched downstream keep their
+          classes), and an invalid assignment fails at that batch too;
         * a ``LinearSchedule`` / ``ExponentialSchedule``, driven during ``fit`` by
           ``InterleaveScheduleCallback``.
     seed : int, optional
@@ -686,8 +732,10 @@ def interleave_by_class(
         never changes their length). Without counts the output is infinite (pass
         ``steps_per_epoch`` to ``fit``).
     batch_size : int, optional
-        Batch the output (dropping no row: the epoch length is a multiple of it when given
-        with ``steps_per_epoch``).
+        Rows per output batch: the merge builds batches of this size directly (no
+        ``.batch`` or rebatch needed). The last batch of an epoch is shorter when the epoch
+        length is not a multiple of it; with ``steps_per_epoch`` every batch is full and
+        has a static batch dimension. ``None`` (default): the output is rows.
     steps_per_epoch : int, optional
         Epoch length in batches of ``batch_size`` (instead of ``epoch_rows``).
 
@@ -716,6 +764,12 @@ def interleave_by_class(
     the training process (as Keras ``fit`` does); pipelines shipped to tf.data service
     workers need fixed weights.
 
+    Memory and reading are bounded by the buffers: a class stream is read at most one
+    block ahead of the rows it has delivered, and a buffer holds at most a block plus a
+    batch of rows. Weights that are fixed let tf.data compute batches ahead in parallel;
+    with a ``tf.Variable`` or schedule the pipeline turns that off (map parallelization
+    and prefetch injection) so new weights reach the next batch.
+
     Each epoch starts every stream from its beginning. With the default epoch length a
     majority stream is only partly read per epoch, so shuffle its shards and rows
     (``class_datasets`` reshuffles the shard order each epoch; add ``.shuffle(buffer)`` to
@@ -733,9 +787,21 @@ def interleave_by_class(
     >>> labels = [int(y) for _, y in ds]
     >>> 35 < sum(labels) < 65
     True
+
+    Batches straight out, from streams of blocks (as a split's ``datasets(block_size=)``
+    gives):
+
+    >>> from tfbalance import ClassDatasets
+    >>> blocks = ClassDatasets({0: negatives.batch(32), 1: positives.batch(32)},
+    ...                        counts=[90, 10], block_size=32)
+    >>> batches = interleave_by_class(blocks, "balanced", seed=1, batch_size=25)
+    >>> [int(y.shape[0]) for _, y in batches]
+    [25, 25, 25, 25]
     """
     seed = check_seed(seed)
     streams = _as_stream_dict(datasets)
+    block_size = _block_size(datasets)
+    row_spec = _row_spec(streams, block_size)
     counts_array = _stream_counts(streams, counts, datasets)
     vector, variable, schedule = _resolve_weights(weights, streams, counts_array)
     rows = _epoch_rows(epoch_rows, steps_per_epoch, batch_size, counts_array)
@@ -747,7 +813,7 @@ def interleave_by_class(
             0,
         )
 
-    empty = _probe_empty(streams)
+    empty = _probe_empty(streams, block_size)
     bad = [c for c in empty if vector[c] > 0]
     if bad:
         raise ValueError(
@@ -763,22 +829,45 @@ def interleave_by_class(
         if class_id not in streams:
             empty_mask[class_id] = True
 
-    # choose_from_datasets needs a dense list; missing class ids get a stub that the
-    # weights (checked to be 0 there) never select.
-    first = next(iter(streams.values()))
-    ordered = [
-        streams[c].repeat() if c in streams and not empty_mask[c] else first.take(0).repeat()
-        for c in range(size)
-    ]
-    choices = _choice_stream(vector, variable, empty_mask, seed)
-    if rows is not None:
-        choices = choices.take(rows)
-    merged = tf.data.Dataset.choose_from_datasets(ordered, choices, stop_on_empty_dataset=True)
-    if rows is not None:
-        merged = merged.apply(tf.data.experimental.assert_cardinality(rows))
-    if batch_size is not None:
-        exact = rows is not None and rows % batch_size == 0
-        merged = merged.batch(batch_size, drop_remainder=exact)
+    # Rows go out in batches of `batch_size`, or (row output) in internal batches of
+    # DRAW_BLOCK_ROWS that are unbatched at the end, so a weights change still shows
+    # within that many rows.
+    out_batch = DRAW_BLOCK_ROWS if batch_size is None else int(batch_size)
+    fetch = block_size or FETCH_BLOCK_ROWS
+    parts = {
+        c: _fetch_blocks(streams[c], block_size, fetch)
+        for c in streams
+        if not empty_mask[c]
+    }
+    if seed is None:
+        # Plan and merge must draw from the same seeds; two unseeded random ops would not.
+        # Drawn with TF's RNG, so tf.random.set_seed still makes runs repeatable.
+        if tf.executing_eagerly():
+            seed = int(tf.random.uniform([], 0, 2**62, dtype=tf.int64))
+        else:  # built while tracing: no value to read, so NumPy's entropy
+            seed = int(np.random.default_rng().integers(2**62))
+    plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
+    fixed_logits = None if variable is not None else _fixed_logits(vector)
+    merged = _merge_batches(
+        parts, size, row_spec, plan, seed, out_batch, fetch, rows, fixed_logits
+    )
+    if batch_size is None:
+        merged = merged.unbatch()
+        if rows is not None:
+            merged = merged.apply(tf.data.experimental.assert_cardinality(rows))
+    elif rows is not None:
+        steps = -(-rows // out_batch)
+        if rows % out_batch == 0:
+            # Every batch is full: say so in the static shape, as batch(drop_remainder=True).
+            merged = map_elements(
+                merged,
+                tf.autograph.experimental.do_not_convert(
+                    lambda b: tf.nest.map_structure(
+                        lambda t: tf.ensure_shape(t, [out_batch] + t.shape[1:].as_list()), b
+                    )
+                ),
+            )
+        merged = merged.apply(tf.data.experimental.assert_cardinality(steps))
     if variable is not None:
         # The weights variable is state outside the iterator: an iterator checkpoint saves
         # the position and random state; the weights are saved with the model or callback.
@@ -786,37 +875,145 @@ def interleave_by_class(
         options.experimental_external_state_policy = (
             tf.data.experimental.ExternalStatePolicy.IGNORE
         )
+        # tf.data would run the stateless maps after the plan in parallel or prefetch the
+        # output, computing batches ahead with the old weights; off, a new value reaches
+        # the next batch (the user's own prefetch, if any, still runs ahead).
+        options.experimental_optimization.map_parallelization = False
+        options.experimental_optimization.inject_prefetch = False
         merged = merged.with_options(options)
     return merged
 
 
-def _choice_stream(
+# How the batched merge works
+# ---------------------------
+# Each class stream is read in blocks of exactly `fetch` rows (rows batched, or a block
+# stream rebatched, both repeated), so the rows a class has buffered are known from the
+# class counts alone. A plan stream (a scan over seeds) draws the classes of each output
+# batch at once (categorical from the current weights, counted per class) and lists the
+# elements the merge must see for that batch: the class id of every block to fetch, then
+# what the merge needs to know the counts. `choose_from_datasets` turns that list into one
+# stream of (tag, seed, block) elements. With fixed weights one token brings the batch's
+# seed (the plan's seeds again, from the same op and seed) and the merge redraws the same
+# counts; with a weights variable the counts travel as digit tokens from constant streams
+# instead, because a variable read twice could give two different draws. A scan keeps one
+# ring buffer per class; at a batch's last token it takes the counted rows off the front of
+# every buffer, and a seeded arrangement puts the classes in random positions, which with
+# multinomial counts gives exactly the law of independent per-row class draws.
+
+
+def _fixed_logits(vector: np.ndarray) -> tf.Tensor:
+    log_weights = np.full(vector.shape, -np.inf)
+    log_weights[vector > 0] = np.log(vector[vector > 0])
+    return tf.constant(log_weights[None], tf.float32)
+
+
+def _draw_counts(logits: tf.Tensor, n: tf.Tensor, pair: tf.Tensor, size: int) -> tf.Tensor:
+    """Per-class counts of ``n`` independent class draws: one vectorised op per batch."""
+    draws = tf.random.stateless_categorical(
+        logits, tf.cast(n, tf.int32), seed=pair, dtype=tf.int64
+    )[0]
+    counts = tf.math.bincount(draws, minlength=size, maxlength=size, dtype=tf.int64)
+    return tf.reshape(counts, [size])
+
+
+def _sent_classes(size: int) -> int:
+    """Classes whose counts travel as digits: all but the last (one, for one class)."""
+    return max(size - 1, 1)
+
+
+def _batch_rows(step: tf.Tensor, batch: int, rows: int | None) -> tf.Tensor:
+    """Rows of output batch ``step``: ``batch``, or what is left of the epoch."""
+    if rows is None:
+        return tf.constant(batch, tf.int64)
+    return tf.minimum(tf.constant(batch, tf.int64), rows - step * batch)
+
+
+def _digits(batch: int) -> int:
+    """Digits of base COUNT_BASE that hold any count 0..batch."""
+    digits = 1
+    while COUNT_BASE**digits <= batch:
+        digits += 1
+    return digits
+
+
+def _row_spec(streams: dict[int, tf.data.Dataset], block_size: int | None) -> Any:
+    """The element spec of one row, checked to be the same dense structure in every stream."""
+    specs = {}
+    for class_id, ds in streams.items():
+        spec = ds.element_spec
+        for leaf in tf.nest.flatten(spec):
+            if not isinstance(leaf, tf.TensorSpec):
+                raise TypeError(
+                    "Invalid `datasets`: the batched merge gathers dense tensors; the stream "
+                    f"of class {class_id} yields {type(leaf).__name__}. Received: {spec!r}"
+                )
+        if block_size:
+            spec = tf.nest.map_structure(lambda s: tf.TensorSpec(s.shape[1:], s.dtype), spec)
+        specs[class_id] = spec
+    reference_id, reference = next(iter(specs.items()))
+    for class_id, spec in specs.items():
+        try:
+            tf.nest.assert_same_structure(reference, spec)
+            same = all(
+                a.dtype == b.dtype
+                for a, b in zip(tf.nest.flatten(reference), tf.nest.flatten(spec))
+            )
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise ValueError(
+                "Invalid `datasets`: every class stream must yield the same structure and "
+                f"dtypes; class {class_id} yields {spec!r}, class {reference_id} "
+                f"{reference!r}."
+            )
+        for leaf in tf.nest.flatten(spec):
+            if not leaf.shape.is_fully_defined():
+                raise ValueError(
+                    "Invalid `datasets`: the batched merge stacks rows into tensors, so each "
+                    f"row component needs a fixed shape; class {class_id} yields rows of "
+                    f"{spec!r}. Pad or reshape the rows first."
+                )
+    # Rows of different classes may differ in static shape only where one is unknown,
+    # which the check above rules out; the first spec describes them all.
+    return reference
+
+
+def _fetch_blocks(ds: tf.data.Dataset, block_size: int | None, fetch: int) -> tf.data.Dataset:
+    """An endless stream of blocks of exactly ``fetch`` rows of one class, in stream order."""
+    if block_size:
+        # A split's blocks end short at each file's end; rebatch slices and joins whole
+        # tensors (no per-row work) so every block has `fetch` rows.
+        return ds.repeat().rebatch(fetch, drop_remainder=True)
+    return ds.repeat().batch(fetch, drop_remainder=True)
+
+
+def _merge_plan(
     vector: np.ndarray,
     variable: tf.Variable | None,
     empty_mask: np.ndarray,
     seed: int | None,
-    block: int = DRAW_BLOCK_ROWS,
+    batch: int,
+    rows: int | None,
+    fetch: int,
 ) -> tf.data.Dataset:
-    """Class ids drawn with stateless categorical sampling from the current weights.
+    """The choice stream of the merge: per batch, blocks to fetch, then the counts' digits.
 
-    One map call draws ``block`` independent ids (a per-row map costs far more than the
-    draw itself); ``unbatch`` then hands them out one by one. A variable is read once per
-    block.
+    Tags ``0..K-1`` fetch a block of that class; ``K + d`` is the digit ``d``. The plan
+    tracks how many rows each class has buffered (``fill``), so it fetches a block only
+    when the batch needs more rows than the buffer holds: a buffer never exceeds
+    ``fetch + batch`` rows.
     """
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    size = vector.size
+    digits = _digits(batch)
+    places = tf.constant([COUNT_BASE ** (digits - 1 - i) for i in range(digits)], tf.int64)
     empty = tf.constant(empty_mask)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    if rows is not None:
+        seeds = seeds.take(-(-rows // batch))
 
-    if variable is None:
-        log_weights = np.full(vector.shape, -np.inf)
-        log_weights[vector > 0] = np.log(vector[vector > 0])
-        logits = tf.constant(log_weights[None], tf.float32)
-
-        def draw(pair):
-            return tf.random.stateless_categorical(logits, block, seed=pair, dtype=tf.int64)[0]
-
-        return seeds.map(draw).unbatch()
-
-    def draw_variable(pair):
+    def logits():
+        if variable is None:
+            return _fixed_logits(vector)
         w = tf.cast(variable.read_value(), tf.float32)
         ok = tf.logical_and(
             tf.reduce_all(tf.math.is_finite(w)),
@@ -832,10 +1029,188 @@ def _choice_stream(
             ],
         )
         with tf.control_dependencies([check]):
-            logits = tf.math.log(w)[None]
-        return tf.random.stateless_categorical(logits, block, seed=pair, dtype=tf.int64)[0]
+            return tf.math.log(w)[None]
 
-    return seeds.map(draw_variable).unbatch()
+    @tf.autograph.experimental.do_not_convert
+    def plan(state, pair):
+        fill, step = state
+        counts = _draw_counts(logits(), _batch_rows(step, batch, rows), pair, size)
+        need = (tf.maximum(counts - fill, 0) + fetch - 1) // fetch
+        fill = fill + need * fetch - counts
+        fetches = tf.repeat(tf.range(size, dtype=tf.int64), need)
+        if variable is None:
+            # Fixed weights: the merge redraws the same counts from the same seed.
+            return (fill, step + 1), tf.concat([fetches, [size]], 0)
+        # The merge knows each batch's size, so the last class's count need not travel.
+        sent = counts[: _sent_classes(size)]
+        count_digits = size + tf.reshape((sent[:, None] // places) % COUNT_BASE, [-1])
+        return (fill, step + 1), tf.concat([fetches, count_digits], 0)
+
+    start = (tf.zeros([size], tf.int64), tf.constant(0, tf.int64))
+    return seeds.scan(start, plan).unbatch()
+
+
+def _merge_batches(
+    parts: dict[int, tf.data.Dataset],
+    size: int,
+    row_spec: Any,
+    plan: tf.data.Dataset,
+    seed: int | None,
+    batch: int,
+    fetch: int,
+    rows: int | None,
+    fixed_logits: tf.Tensor | None,
+) -> tf.data.Dataset:
+    """Follow ``plan``: buffer each class's blocks, cut every batch off the buffers' fronts.
+
+    With fixed weights (``fixed_logits``) the plan's tag ``K`` brings the batch's seed and
+    the counts are redrawn from it; otherwise they arrive as digit tags.
+    """
+    digits = _digits(batch)
+    no_pair = tf.zeros([2], tf.int64)
+    empty_block = tf.nest.map_structure(
+        lambda s: tf.zeros([0] + s.shape.as_list(), s.dtype), row_spec
+    )
+
+    def token(tag):
+        return tf.data.Dataset.from_tensors((tf.constant(tag, tf.int64), no_pair, empty_block))
+
+    def constant(value):
+        return tf.data.Dataset.from_tensors(value).repeat()
+
+    def tagged(ds, tag):
+        # A zip, not a map: tf.data would parallelize a map and read blocks ahead.
+        return tf.data.Dataset.zip((constant(tf.constant(tag, tf.int64)), constant(no_pair), ds))
+
+    no_classes = tf.zeros([size], tf.int64)
+    empty_taken = tuple(empty_block for _ in range(size))
+    inputs = [
+        tagged(parts[c], c) if c in parts else token(c).take(0)  # never chosen: weight 0
+        for c in range(size)
+    ]
+    if fixed_logits is not None:
+        # The plan's seeds: the same op with the same seed gives the same pairs, batch by
+        # batch, so the counts drawn here are those the plan fetched blocks for.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        inputs.append(tf.data.Dataset.zip(
+            (constant(tf.constant(size, tf.int64)), seeds, constant(empty_block))
+        ))
+    else:
+        inputs += [token(size + d).repeat() for d in range(COUNT_BASE)]
+    elements = tf.data.Dataset.choose_from_datasets(inputs, plan, stop_on_empty_dataset=True)
+
+    # Fixed-capacity ring buffers: a class holds fewer than `fetch` rows after a batch and
+    # gets blocks only while it has fewer than the batch needs, so it never holds more than
+    # `fetch + batch`. Rows are written and read at offsets modulo the capacity, so taking
+    # a batch's rows moves nothing; static shapes also let the scan trace once.
+    capacity = fetch + batch
+
+    sent = _sent_classes(size)
+
+    @tf.autograph.experimental.do_not_convert
+    def step(state, element):
+        buffers, heads, fills, counts, position, emitted = state
+        tag, pair, block = element
+
+        def take(full):
+            taken = []
+            for c in range(size):
+                slots = (heads[c] + tf.range(full[c])) % capacity
+                taken.append(tf.nest.map_structure(lambda t, s=slots: tf.gather(t, s), buffers[c]))
+            state = (buffers, (heads + full) % capacity, fills - full,
+                     tf.zeros_like(counts), tf.zeros_like(position), emitted + 1)
+            return state, (True, full, tuple(taken))
+
+        def redraw():
+            return take(_draw_counts(fixed_logits, _batch_rows(emitted, batch, rows), pair, size))
+
+        def append(class_id):
+            def branch():
+                slots = (heads[class_id] + fills[class_id] + tf.range(fetch, dtype=tf.int64))
+                slots = (slots % capacity)[:, None]
+                new = list(buffers)
+                new[class_id] = tf.nest.map_structure(
+                    lambda buf, rows: tf.tensor_scatter_nd_update(buf, slots, rows),
+                    buffers[class_id],
+                    block,
+                )
+                grown = fills + tf.one_hot(class_id, size, dtype=tf.int64) * fetch
+                state = (tuple(new), heads, grown, counts, position, emitted)
+                return state, (False, no_classes, empty_taken)
+
+            return branch
+
+        def digit():
+            class_id = position // digits
+            value = counts[class_id] * COUNT_BASE + (tag - size)
+            new_counts = tf.tensor_scatter_nd_update(counts, [[class_id]], [value])
+            new_position = position + 1
+
+            def emit():
+                if sent < size:
+                    last = _batch_rows(emitted, batch, rows) - tf.reduce_sum(new_counts)
+                    full = tf.tensor_scatter_nd_update(new_counts, [[size - 1]], [last])
+                else:
+                    full = new_counts
+                return take(full)
+
+            def hold():
+                state = (buffers, heads, fills, new_counts, new_position, emitted)
+                return state, (False, no_classes, empty_taken)
+
+            return tf.cond(new_position == sent * digits, emit, hold)
+
+        branches = [append(c) for c in range(size)] + [digit if fixed_logits is None else redraw]
+        new_state, out = tf.switch_case(tf.cast(tf.minimum(tag, size), tf.int32), branches)
+        # The plan fetched blocks for exactly the counts taken; a mismatch would read rows
+        # the buffers do not hold, so it fails loudly instead. (Outside the switch: an
+        # Assert inside it would make the iterator impossible to checkpoint.)
+        left = new_state[2]
+        check = tf.debugging.Assert(
+            tf.reduce_all(left >= 0) & tf.logical_or(tf.logical_not(out[0]),
+                                                     tf.reduce_all(left < fetch)),
+            ["The merge's buffers disagree with its plan: rows left", left],
+        )
+        with tf.control_dependencies([check]):
+            return tf.nest.map_structure(tf.identity, (new_state, out))
+
+    empty_buffer = tf.nest.map_structure(
+        lambda s: tf.zeros([capacity] + s.shape.as_list(), s.dtype), row_spec
+    )
+    start = (
+        tuple(empty_buffer for _ in range(size)),
+        tf.zeros([size], tf.int64),
+        tf.zeros([size], tf.int64),
+        tf.zeros([size], tf.int64),
+        tf.constant(0, tf.int64),
+        tf.constant(0, tf.int64),
+    )
+    batches = (
+        elements.scan(start, step)
+        .filter(tf.autograph.experimental.do_not_convert(lambda ready, counts, out: ready))
+        .map(tf.autograph.experimental.do_not_convert(lambda ready, counts, out: (counts, out)))
+    )
+    # The buffers give each batch's rows class by class. A seeded permutation of the class
+    # ids gives every arrangement of them equal chance; each class's rows then fill its
+    # positions in stream order (a stable sort), so a stream is still read in order, and
+    # one dynamic_stitch per component writes every row to its place.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    @tf.autograph.experimental.do_not_convert
+    def arrange(pair, counts, taken):
+        classes = tf.repeat(tf.range(size, dtype=tf.int64), counts)
+        key = tf.random.experimental.stateless_fold_in(pair, 1)
+        shuffled = tf.gather(
+            classes, tf.argsort(tf.random.stateless_uniform(tf.shape(classes), seed=key))
+        )
+        places = tf.split(tf.argsort(shuffled, stable=True), counts)
+        return tf.nest.map_structure(
+            lambda *parts_: tf.dynamic_stitch(places, list(parts_)), *taken
+        )
+
+    return tf.data.Dataset.zip((seeds, batches)).map(
+        tf.autograph.experimental.do_not_convert(lambda pair, both: arrange(pair, *both))
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -860,8 +1235,10 @@ def balanced_batches(
 
     Parameters
     ----------
-    datasets : list or dict of tf.data.Dataset
-        One stream of unbatched rows per class (list indexed by class id, or dict).
+    datasets : list, dict or ClassDatasets of tf.data.Dataset
+        One stream per class (list indexed by class id, or dict) of rows, or of blocks of
+        rows for a ``ClassDatasets`` with ``block_size`` set: each class's rows of a batch
+        are sliced off its blocks (``rebatch``), never unbatched.
     rows_per_class : int, list or dict
         Rows of each class per batch: one int for all classes, or per class (a class
         may get 0, but not all).
@@ -946,13 +1323,18 @@ def balanced_batches(
         steps = None
 
     used = {c: streams[c] for c in per_class}
-    empty = _probe_empty(used)
+    block_size = _block_size(datasets)
+    empty = _probe_empty(used, block_size)
     if empty:
         raise ValueError(
             f"Invalid `datasets`: the streams of classes {empty} are empty but rows of them "
             f"are requested in every batch. Received: rows_per_class={rows_per_class!r}"
         )
-    parts = tuple(used[c].repeat().batch(k, drop_remainder=True) for c, k in per_class.items())
+    # Each class contributes one piece of exactly k rows per batch: rows are batched, block
+    # streams rebatched (slicing whole blocks, no per-row work).
+    parts = tuple(
+        _fetch_blocks(used[c], block_size, k) for c, k in per_class.items()
+    )
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def combine(pair, *blocks):
