@@ -178,6 +178,7 @@ def test_help_version_and_usage_errors_do_not_import_tensorflow():
     # `tfbalance --help` must answer at once: nothing it runs may import TensorFlow.
     result = _python("""
         import contextlib, io, json, sys
+        sys.argv[0] = "tfbalance"  # as the console script runs: the package stays lazy
         from tfbalance._cli import main
         codes = []
         for argv in (["--help"], ["--version"], ["inspect", "--help"], ["demo", "--help"],
@@ -197,6 +198,7 @@ def test_missing_tensorflow_is_one_line_exit_1(insurance_csv):
     result = _python(f"""
         import sys
         sys.modules["tensorflow"] = None
+        sys.argv[0] = "tfbalance"  # as the console script runs: the package stays lazy
         from tfbalance._cli import main
         sys.exit(main(["inspect", {str(insurance_csv)!r}, "--label", "Response"]))
     """)
@@ -210,6 +212,7 @@ def test_missing_tensorflow_is_one_line_exit_1(insurance_csv):
 def test_tensorflow_startup_log_is_silenced_unless_asked_for(insurance_csv):
     code = f"""
         import os, sys
+        sys.argv[0] = "tfbalance"  # as the console script runs: the package stays lazy
         from tfbalance._cli import main
         code = main(["inspect", {str(insurance_csv)!r}, "--label", "Response", "--json"])
         print("LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))

@@ -257,6 +257,7 @@ def test_synthetic_data_needs_neither_tensorflow_nor_tfds(tmp_path):
     code = textwrap.dedent(f"""
         import sys
         sys.modules["tensorflow_datasets"] = None
+        sys.argv[0] = "tfbalance"  # as the console script runs: the package stays lazy
         import tfbalance.datasets as datasets
         from tfbalance._cli import main
         assert main(["generate", {str(tmp_path / "d.csv")!r}, "--rows", "50"]) == 0
