@@ -30,7 +30,7 @@ import numpy as np
 from tfbalance._class_streams import ClassDatasets
 from tfbalance._distribution import CountsLike, as_class_distribution
 from tfbalance._labels import map_elements
-from tfbalance._tf import tf
+from tfbalance._tf import named, tf
 from tfbalance._validation import check_seed, resolve_class_vector
 
 __all__ = [
@@ -689,6 +689,7 @@ def interleave_by_class(
     epoch_rows: int | None = None,
     batch_size: int | None = None,
     steps_per_epoch: int | None = None,
+    name: str | None = None,
 ) -> tf.data.Dataset:
     """Merge per-class streams into one, drawing each row's class from the weights.
 
@@ -738,6 +739,9 @@ def interleave_by_class(
         has a static batch dimension. ``None`` (default): the output is rows.
     steps_per_epoch : int, optional
         Epoch length in batches of ``batch_size`` (instead of ``epoch_rows``).
+    name : str, optional
+        Name of the tf.data op that delivers the output (for profiles and debugging), as
+        tf.data's own ``name=`` arguments.
 
     Returns
     -------
@@ -881,7 +885,7 @@ def interleave_by_class(
         options.experimental_optimization.map_parallelization = False
         options.experimental_optimization.inject_prefetch = False
         merged = merged.with_options(options)
-    return merged
+    return named(merged, name)
 
 
 # How the batched merge works
@@ -1225,6 +1229,7 @@ def balanced_batches(
     seed: int | None = None,
     counts: CountsLike | None = None,
     steps_per_epoch: int | None = None,
+    name: str | None = None,
 ) -> tf.data.Dataset:
     """Batches holding exactly ``rows_per_class[c]`` rows of every class ``c``, shuffled.
 
@@ -1250,6 +1255,9 @@ def balanced_batches(
     steps_per_epoch : int, optional
         Batches per epoch. Default: ``ceil(total rows / batch size)`` when the counts are
         known (one pass's worth of rows), else infinite.
+    name : str, optional
+        Name of the tf.data op that delivers the output (for profiles and debugging), as
+        tf.data's own ``name=`` arguments.
 
     Returns
     -------
@@ -1345,4 +1353,4 @@ def balanced_batches(
     out = tf.data.Dataset.zip((seeds,) + parts).map(combine)
     if steps is not None:
         out = out.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
-    return out
+    return named(out, name)

@@ -69,7 +69,7 @@ from tfbalance._labels import (
     get_label,
 )
 from tfbalance._random import SEED_TAG, split_seed, zip_with_seeds
-from tfbalance._tf import tf
+from tfbalance._tf import named, tf
 from tfbalance._validation import (
     MAX_CLASS_ID,
     SAMPLING_STRATEGY_WORDS,
@@ -347,7 +347,11 @@ def rejection_resample(
 
 
 def rebatch(
-    batch_size: int, *, drop_remainder: bool = False, num_rows: int | None = None
+    batch_size: int,
+    *,
+    drop_remainder: bool = False,
+    num_rows: int | None = None,
+    name: str | None = None,
 ) -> Transform:
     """Regroup a resampled batched stream into training batches of ``batch_size`` rows.
 
@@ -373,6 +377,9 @@ def rebatch(
     ``experimental_distribute_dataset`` and undoes ``Dataset.rebatch``: build the pipeline
     in ``distribute_datasets_from_function`` instead, or set
     ``options.experimental_distribute.auto_shard_policy`` to ``AutoShardPolicy.OFF``.
+    name : str, optional
+        Name of the tf.data op that delivers the output (for profiles and debugging), as
+        tf.data's own ``name=`` arguments.
 
     Returns
     -------
@@ -404,7 +411,7 @@ def rebatch(
         if num_rows is not None:
             steps = num_rows // batch_size if drop_remainder else -(-num_rows // batch_size)
             out = out.apply(tf.data.experimental.assert_cardinality(steps))
-        return out
+        return named(out, name)
 
     return apply
 

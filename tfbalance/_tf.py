@@ -28,3 +28,16 @@ if _parse_version(tf.__version__) < _MIN_TF:  # pragma: no cover - depends on th
     )
 
 __all__ = ["tf"]
+
+
+def named(dataset: tf.data.Dataset, name: str | None) -> tf.data.Dataset:
+    """``dataset`` with its last op named ``name`` (as tf.data's own ``name=`` arguments do).
+
+    A function that builds a pipeline of several ops names the one that delivers its output:
+    an options op with no options set, which adds no work per element.
+    """
+    if name is None:
+        return dataset
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"Invalid `name`: expected a non-empty str or None. Received: name={name!r}")
+    return dataset.with_options(tf.data.Options(), name=name)

@@ -22,7 +22,7 @@ from tfbalance._labels import (
     label_spec,
     map_elements,
 )
-from tfbalance._tf import tf
+from tfbalance._tf import named, tf
 from tfbalance._validation import check_num_classes, resolve_class_vector
 
 __all__ = [
@@ -304,7 +304,7 @@ def _refuse_serialization(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def with_sample_weights(
-    weights: WeightsLike, *, label: Label = None
+    weights: WeightsLike, *, label: Label = None, name: str | None = None
 ) -> Callable[[tf.data.Dataset], tf.data.Dataset]:
     """A ``dataset -> dataset`` transform that attaches per-sample class weights.
 
@@ -327,6 +327,9 @@ def with_sample_weights(
         (argmax) when their last axis is longer than 1, otherwise they must hold whole
         numbers (0.0/1.0 binary targets). A trailing axis of size 1 is dropped, so labels
         of shape ``(batch, 1)`` give weights of shape ``(batch,)``, as in Keras.
+    name : str, optional
+        Name of the tf.data op that delivers the output (for profiles and debugging), as
+        tf.data's own ``name=`` arguments.
 
     Returns
     -------
@@ -384,7 +387,7 @@ def with_sample_weights(
         mapped = map_elements(dataset, fn)
         if isinstance(table, tf.Variable):
             mapped = _refuse_serialization(mapped)
-        return mapped
+        return named(mapped, name)
 
     return apply
 
@@ -946,10 +949,11 @@ class ClassWeightCallback(keras.callbacks.Callback):
 
     # -- the input transform -----------------------------------------------------------
 
-    def transform(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+    def transform(self, dataset: tf.data.Dataset, *, name: str | None = None) -> tf.data.Dataset:
         """Count labels as they stream and attach ``(x, y) -> (x, y, w)`` weights.
 
         Apply it after ``batch`` (counting is per element, so per batch is cheaper).
+        ``name`` names the tf.data op that delivers the output, as tf.data's ``name=`` does.
 
         Examples
         --------
@@ -981,7 +985,7 @@ class ClassWeightCallback(keras.callbacks.Callback):
             return _attach(element, weights)
 
         # Sequential map: every element is counted exactly once, in order.
-        return _refuse_serialization(map_elements(dataset, fn))
+        return named(_refuse_serialization(map_elements(dataset, fn)), name)
 
     # -- Keras hooks -------------------------------------------------------------------
 

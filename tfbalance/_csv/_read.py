@@ -22,7 +22,7 @@ from tfbalance._csv._dialect import MAX_RECORD_BYTES, FileInfo, inspect_files
 from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
 from tfbalance._csv._infer import infer_csv_schema
 from tfbalance._csv._schema import LABEL_RULE, MISSING, CsvSchema
-from tfbalance._tf import tf
+from tfbalance._tf import named, tf
 from tfbalance._validation import MAX_CLASS_ID, check_seed
 
 __all__ = ["decode_lines", "read_csv", "validated_lines"]
@@ -56,6 +56,7 @@ def read_csv(
     compression_type: str | None = None,
     prefetch: bool = True,
     resample: Callable[[tf.data.Dataset], tf.data.Dataset] | None = None,
+    name: str | None = None,
 ) -> tf.data.Dataset:
     """Stream CSV files as ``(features, label)`` batches for Keras.
 
@@ -121,6 +122,9 @@ def read_csv(
         of every batch are decoded first, and only the rows kept are decoded in full, which
         makes the resampled read faster than a plain read. Every row is still checked in
         full (field count, label, each column's type), dropped or not.
+    name : str, optional
+        Name of the tf.data op that delivers the output (for profiles and debugging), as
+        tf.data's own ``name=`` arguments.
 
     Returns
     -------
@@ -241,7 +245,7 @@ def read_csv(
             resample, lines, decode, decode_labels, num_parallel_calls=calls,
             deterministic=deterministic,
         )
-    return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset
+    return named(dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset, name)
 
 
 def _positive_int(value: Any, name: str) -> int:
