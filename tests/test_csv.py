@@ -6,6 +6,7 @@ import pytest
 
 import tfbalance
 from tfbalance import _csv
+from tfbalance._csv import _count, _read
 from tfbalance._tf import tf
 
 
@@ -44,7 +45,7 @@ def collect(ds):
 @pytest.fixture
 def small_blocks(monkeypatch):
     # Many blocks and chunks on small files exercise every boundary case.
-    monkeypatch.setattr(_csv, "_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(_read, "_BLOCK_BYTES", 4096)
 
 
 # ------------------------------------------------------------------ counting
@@ -61,7 +62,7 @@ def test_counts_match_pandas(tmp_path, n):
 @pytest.mark.parametrize("scan", ["fast", "exact"])
 def test_counts_small_chunks_gzip_glob_and_lists(tmp_path, monkeypatch, scan):
     if scan == "exact":
-        monkeypatch.setattr(_csv, "_count_chunk_fast", lambda *args: None)
+        monkeypatch.setattr(_count, "_count_chunk_fast", lambda *args: None)
     paths = [write(make_frame(3_000, seed=s), tmp_path / f"part-{s}.csv") for s in range(3)]
     expected = pandas_counts(paths)
     assert _csv.count_csv_classes(paths, "label", chunk_bytes=997).counts == expected
@@ -106,7 +107,7 @@ def test_counts_any_column_long_labels_and_crlf(tmp_path, monkeypatch, label, sc
     # First, middle and last columns take different fast paths; labels over 64 bytes
     # fall back to the positions of all delimiters.
     if scan == "exact":
-        monkeypatch.setattr(_csv, "_count_chunk_fast", lambda *args: None)
+        monkeypatch.setattr(_count, "_count_chunk_fast", lambda *args: None)
     frame = make_frame(3_000, seed=5)
     frame["city"] = frame["city"].str.replace(" ", "_") + np.where(
         np.arange(3_000) % 11 == 0, "x" * 80, "")
@@ -351,8 +352,10 @@ def test_malformed_row_found_in_later_chunks_and_files(tmp_path):
 
 @pytest.mark.parametrize(
     "value, message",
-    [("", "label is missing"), ("nan", "NaN"), ("0.5", "must be integers"),
-     ("-1", "non-negative")],
+    [("", "label is missing"), ("nan", "NaN"), ("0.5", "finite whole numbers"),
+     ("-1", "non-negative"), ("inf", "finite whole numbers"),
+     ("Infinity", "finite whole numbers"), ("1e300", "at most MAX_CLASS_ID = 1048575"),
+     (str(2**40), "at most MAX_CLASS_ID")],
 )
 def test_bad_labels(csv_text, value, message):
     rows = "".join(f"{i},{i % 2}\n" for i in range(30))
@@ -448,17 +451,16 @@ def test_resample_while_reading_still_checks_every_row(csv_text):
         return list(tfbalance.read_csv(csv_text(text, name=name), schema=schema, batch_size=8,
                                        resample=drop_class_0))
 
-    # Field counts and labels are checked on every row, dropped or not...
+    # Every row is checked in full (field count, label, every column's type), dropped or
+    # not, so a file gets the same verdict with and without resampling.
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"line 22: expected 2 fields"):
         read(f"x,y\n{rows}99,0,7\n", "fields.csv")
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"line 22: .*NaN"):
         read(f"x,y\n{rows}99,nan\n", "label.csv")
-    # ...while the feature values of a dropped row are never parsed (documented).
-    kept = read(f"x,y\n{rows}oops,0\n", "feature.csv")
-    assert sum(int(tf.size(y)) for _, y in kept) == 10
-    with pytest.raises(tf.errors.InvalidArgumentError):
-        list(tfbalance.read_csv(csv_text(f"x,y\n{rows}oops,1\n", name="kept.csv"),
-                                schema=schema, batch_size=8, resample=drop_class_0))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"feature\.csv, line 22: column `x` must hold int64.*Received: `oops`"):
+        read(f"x,y\n{rows}oops,0\n", "feature.csv")
+    assert sum(int(tf.size(y)) for _, y in read(f"x,y\n{rows}", "good.csv")) == 10
 
 
 def test_resample_must_be_a_tfbalance_transform(csv_text):

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Iterator, Sequence, Union
 
 import numpy as np
 
 from tfbalance._counting import class_counts
+from tfbalance._csv import CsvSchema, inspect_files
+from tfbalance._csv._read import _decoder, _lines_of_files  # CSV shards: the stack's reader
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._tf import tf
@@ -193,14 +196,14 @@ class SplitResult(Mapping):
     output_dir : str
         The directory holding the shards and ``split.json``.
     format : str
-        ``'tfrecord'`` or ``'csv'``.
+        ``'tfrecord'`` (typed blocks) or ``'csv'``.
 
     Examples
     --------
     >>> import tempfile, tensorflow as tf
->>> from tfbalance import split_by_class
+    >>> from tfbalance import split_by_class
     >>> ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0, 3.0], [0, 1, 0]))
-    >>> result = split_by_class(ds, None, tempfile.mkdtemp(), verbose=False)
+    >>> result = split_by_class(ds, None, tempfile.mkdtemp() + "/out", verbose=False)
     >>> result.counts.counts, [len(result[c]) for c in result]
     ({0: 2, 1: 1}, [1, 1])
     """
@@ -215,6 +218,8 @@ class SplitResult(Mapping):
             int(c): [os.path.join(self.output_dir, p) for p in paths]
             for c, paths in manifest["files"].items()
         }
+        # 0.1.0 splits (no "version") hold CSV lines or per-row Examples; still readable.
+        self._version = int(manifest.get("version", 1))
 
     def __getitem__(self, class_id: int) -> list[str]:
         return list(self._files[class_id])
@@ -237,23 +242,73 @@ class SplitResult(Mapping):
         """The CSV header (CSV sources)."""
         return self._manifest.get("header")
 
+    @property
+    def schema(self) -> CsvSchema | None:
+        """The ``CsvSchema`` the rows were validated with (CSV sources)."""
+        config = self._manifest.get("schema")
+        return None if config is None else CsvSchema.from_dict(config)
+
+    @property
+    def nbytes(self) -> int | None:
+        """Bytes of shard files written (``None`` for 0.1.0 splits)."""
+        sizes = self._manifest.get("bytes")
+        return None if sizes is None else int(sum(sizes.values()))
+
     def datasets(
         self,
         *,
         classes: Sequence[int] | None = None,
         shuffle_files: bool = True,
         seed: int | None = None,
+        block_size: int | None = None,
     ) -> ClassDatasets:
-        """Per-class streams of parsed rows (see ``class_datasets``).
+        """Per-class streams of parsed rows, or of blocks of rows (see ``class_datasets``).
 
+        Parameters
+        ----------
+        classes : sequence of int, optional
+            The classes to open (default: all).
+        shuffle_files : bool
+            Read each class's part files in a new seeded order every epoch.
+        seed : int, optional
+            Seed of the file order.
+        block_size : int, optional
+            ``None``: every stream yields rows ``(features, label)``. An int: every stream
+            yields blocks (``features`` and ``label`` with a leading axis) of up to
+            ``block_size`` rows, read without unbatching; ``ClassDatasets.block_size`` says
+            so to ``interleave_by_class`` and ``balanced_batches``. The split's
+            ``block_rows`` (default 8192) is the fastest: its records are those blocks
+            (only the last of each part file is shorter); other sizes are re-batched.
+
+        Returns
+        -------
+        ClassDatasets
+
+        Raises
+        ------
+        ValueError
+            An unknown class; a bad ``block_size``.
+
+        Examples
+        --------
         >>> import tempfile, tensorflow as tf
->>> from tfbalance import split_by_class
+        >>> from tfbalance import split_by_class
         >>> ds = tf.data.Dataset.from_tensor_slices(([1.0, 2.0, 3.0], [0, 1, 0]))
-        >>> streams = split_by_class(ds, None, tempfile.mkdtemp(), verbose=False).datasets()
-        >>> [float(x) for x, y in streams[1]]
+        >>> split = split_by_class(ds, None, tempfile.mkdtemp() + "/out", verbose=False)
+        >>> [float(x) for x, y in split.datasets()[1]]
         [2.0]
+        >>> [x.numpy().tolist() for x, y in split.datasets(block_size=8)[0]]
+        [[1.0, 3.0]]
         """
         seed = check_seed(seed)
+        if block_size is not None and (
+            isinstance(block_size, (bool, np.bool_))
+            or not isinstance(block_size, (int, np.integer)) or block_size < 1
+        ):
+            raise ValueError(
+                "Invalid `block_size`: expected None or a positive int. "
+                f"Received: block_size={block_size!r}"
+            )
         wanted = self.counts.classes if classes is None else _check_classes(classes)
         unknown = sorted(set(wanted) - set(self._files))
         if unknown:
@@ -264,17 +319,45 @@ class SplitResult(Mapping):
         streams = {}
         for class_id in wanted:
             files = self._files[class_id]
+            order = tf.data.Dataset.range(len(files))
             if shuffle_files and len(files) > 1:
-                names = tf.data.Dataset.from_tensor_slices(files).shuffle(
-                    len(files), seed=seed, reshuffle_each_iteration=True
-                )
+                order = order.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+            blocks = self._read_blocks(files, order)
+            if block_size is None:
+                streams[class_id] = blocks.unbatch()
+            elif self._stored_block_rows() == block_size:
+                streams[class_id] = blocks  # stored as blocks of this size: no re-batching
             else:
-                names = tf.data.Dataset.from_tensor_slices(files)
-            streams[class_id] = self._read(names)
-        return ClassDatasets(streams, counts=self.counts)
+                streams[class_id] = blocks.rebatch(int(block_size))
+        return ClassDatasets(
+            streams, counts=self.counts, block_size=None if block_size is None else int(block_size)
+        )
 
-    def _read(self, names: tf.data.Dataset) -> tf.data.Dataset:
+    def _stored_block_rows(self) -> int | None:
+        """Rows per record of typed blocks (all but the last of each file), else None."""
+        if self._version >= 2 and self.format == "tfrecord":
+            return self._manifest.get("block_rows")
+        return None
+
+    def _read_blocks(self, files: list[str], order: tf.data.Dataset) -> tf.data.Dataset:
+        """Batches of ``(features, label)`` of one class, files in ``order``."""
         compression = "GZIP" if self.compression == "GZIP" else ""
+        paths = tf.constant(files)
+        if self._version >= 2 and self.format == "tfrecord":
+            parse = _block_parser(
+                _block_columns(self._manifest["columns"]), self._manifest["source"],
+                self._manifest.get("features_kind"),
+            )
+            records = tf.data.TFRecordDataset(order.map(lambda i: paths[i]),
+                                              compression_type=compression)
+            return records.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
+        if self._version >= 2:  # CSV shards: the CSV stack's reader checks and decodes them
+            schema = self.schema
+            infos = inspect_files(files, compression or "", schema.field_delim)
+            decode, _ = _decoder(schema, list(schema.feature_names), paths)
+            lines = order.flat_map(_lines_of_files(infos)).rebatch(_READ_BATCH)
+            return lines.map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
+        names = order.map(lambda i: paths[i])
         if self.format == "csv":
             lines = names.flat_map(
                 lambda f: tf.data.TextLineDataset(f, compression_type=compression).skip(1)
@@ -287,11 +370,12 @@ class SplitResult(Mapping):
             parse = self._csv_parser()
         else:
             parse = self._example_parser()
-        # Parse in batches (vectorised, in parallel, order kept), then hand out rows.
-        parsed = lines.batch(1024).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-        return parsed.prefetch(1).unbatch()
+        # Parse in batches (vectorised, in parallel, order kept).
+        parsed = lines.batch(_READ_BATCH).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+        return parsed.prefetch(1)
 
     def _csv_parser(self):
+        # 0.1.0 layout: CSV lines with their header and inferred types in the manifest.
         columns = self._manifest["columns"]
         types = self._manifest["column_types"]
         label_index = self._manifest["label_index"]
@@ -312,6 +396,7 @@ class SplitResult(Mapping):
         return parse
 
     def _example_parser(self):
+        # 0.1.0 layout: one tf.train.Example per row.
         specs = self._manifest["features"]
         spec_map = {}
         for name, spec in specs.items():
@@ -342,6 +427,7 @@ class SplitResult(Mapping):
         return parse
 
 
+_READ_BATCH = 1024
 _CSV_DEFAULTS = {
     "int64": lambda: tf.constant([0], tf.int64),
     "float32": lambda: tf.constant([0.0], tf.float32),
@@ -350,26 +436,133 @@ _CSV_DEFAULTS = {
 _KIND_DTYPES = {"int64": tf.int64, "float": tf.float32, "bytes": tf.string}
 _LABEL_KEY = "__label__"
 _FEATURES_KEY = "__features__"
+# Typed blocks store each column's raw bytes; these are the dtypes decode_raw reads back.
+_BLOCK_DTYPES = frozenset(
+    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "float16", "bfloat16",
+     "float32", "float64", "complex64", "complex128", "string"]
+)
+# A split is staged in ".{name}.tfbalance-tmp-<hex>" (and an overwritten one set aside in
+# ".{name}.tfbalance-old-<hex>"), each holding _MARKER until it is in place.
+# Integer blocks are stored in the narrowest of these that holds their values.
+NARROW_INTS = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"))
+_STAGING_TAGS = (".tfbalance-tmp-", ".tfbalance-old-")
+_MARKER = ".tfbalance-writing"
+_STAGING_NAME = re.compile(r"^\..*\.tfbalance-(tmp|old)-[0-9a-f]+$")
+
+
+def _block_columns(columns: Mapping[str, Any]) -> dict[str, tuple[tf.DType, list[int]]]:
+    """``{name: (dtype, row shape)}`` of a typed-block manifest, checked."""
+    out = {}
+    for name, spec in columns.items():
+        dtype = spec["dtype"]
+        if dtype not in _BLOCK_DTYPES:
+            raise TypeError(
+                f"Invalid `source`: feature {name!r} has dtype {dtype}, which typed shards "
+                f"cannot store; expected one of {sorted(_BLOCK_DTYPES)}."
+            )
+        out[name] = (tf.as_dtype(dtype), [int(d) for d in spec["shape"]])
+    return out
+
+
+def _block_parser(columns, source_kind: str, features_kind: str | None):
+    """Record -> ``(features, label)`` of one block: ``decode_raw`` per column, no text.
+
+    An integer block is stored under ``<name>/<stored dtype>`` (the narrowest of
+    NARROW_INTS that holds its values, or its own dtype): every candidate key is parsed
+    with an empty default and the decoded candidates are concatenated, so the one present
+    is read with a single ``decode_raw`` and no branch.
+    """
+    spec = {}
+    candidates = {}
+    for name, (dtype, _) in columns.items():
+        if dtype == tf.string:
+            spec[name] = tf.io.FixedLenFeature([], tf.string)
+            key, stored = name + "/lengths", tf.int32
+        else:
+            key, stored = name, dtype
+        options = [stored]
+        if stored.is_integer:
+            options = [tf.as_dtype(d) for d in NARROW_INTS if d.itemsize < stored.size]
+            options.append(stored)
+        candidates[key] = options
+        for option in options:
+            spec[f"{key}/{option.name}"] = tf.io.FixedLenFeature([], tf.string, default_value="")
+
+    def values(parsed, key, dtype):
+        parts = [tf.io.decode_raw(parsed[f"{key}/{option.name}"], option)
+                 for option in candidates[key]]
+        if len(parts) == 1:
+            return parts[0]
+        return tf.concat([tf.cast(part, dtype) for part in parts], axis=0)
+
+    def parse(record):
+        parsed = tf.io.parse_single_example(record, spec)
+        out = {}
+        for name, (dtype, shape) in columns.items():
+            if dtype == tf.string:
+                lengths = values(parsed, name + "/lengths", tf.int32)
+                offsets = tf.cumsum(lengths, exclusive=True)
+                value = tf.strings.substr(parsed[name], offsets, lengths)
+            else:
+                value = values(parsed, name, dtype)
+            out[name] = tf.reshape(value, [-1] + shape)
+        label = out.pop(_LABEL_KEY)
+        if source_kind == "dataset" and features_kind == "tensor":
+            return out[_FEATURES_KEY], label
+        return out, label
+
+    return parse
 
 
 def load_split(output_dir: Union[str, os.PathLike]) -> SplitResult:
     """Open a directory written by ``split_by_class``.
 
+    Parameters
+    ----------
+    output_dir : str or path
+        The ``output_dir`` of ``split_by_class``.
+
+    Returns
+    -------
+    SplitResult
+
+    Raises
+    ------
+    ValueError
+        The directory holds no complete split (no ``split.json``, an unreadable one, or a
+        temporary folder that an unfinished split left).
+
     Examples
     --------
     >>> import tempfile, tensorflow as tf
->>> from tfbalance import split_by_class
-    >>> out = tempfile.mkdtemp()
+    >>> from tfbalance import split_by_class
+    >>> out = tempfile.mkdtemp() + "/out"
     >>> _ = split_by_class(tf.data.Dataset.from_tensor_slices(([0.5], [2])), None, out,
     ...                    verbose=False)
     >>> load_split(out).counts.counts
     {2: 1}
     """
-    path = os.path.join(os.fspath(output_dir), MANIFEST)
-    if not os.path.exists(path):
+    if not isinstance(output_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
+        )
+    folder = os.fspath(output_dir)
+    if _STAGING_NAME.match(os.path.basename(os.path.abspath(folder))):
+        raise ValueError(
+            "Invalid `output_dir`: it is the temporary folder of an unfinished split, not a "
+            f"split. Received: output_dir={folder!r}"
+        )
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.isfile(path):
         raise ValueError(
             f"Invalid `output_dir`: it holds no {MANIFEST}; write it with split_by_class "
-            f"first. Received: output_dir={os.fspath(output_dir)!r}"
+            f"first. Received: output_dir={folder!r}"
         )
-    with open(path, encoding="utf-8") as handle:
-        return SplitResult(os.fspath(output_dir), json.load(handle))
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return SplitResult(folder, json.load(handle))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"Invalid `output_dir`: its {MANIFEST} is not a split manifest ({exc!r}). "
+            f"Received: output_dir={folder!r}"
+        ) from None

@@ -389,7 +389,7 @@ def _add_split_parser(subparsers: Any) -> None:
     parser.add_argument("--output-dir", "-o", required=True, metavar="OUT_DIR")
     parser.add_argument(
         "--format", choices=["tfrecord", "csv"], default="tfrecord",
-        help="shard format (default tfrecord: GZIP records of the CSV lines)",
+        help="shard format (default tfrecord: typed blocks of rows; csv: the input lines)",
     )  # fmt: skip
     parser.add_argument(
         "--max-rows-per-shard", type=_positive_int, default=1_000_000, metavar="N",

@@ -2,142 +2,553 @@
 
 Layout written under ``output_dir``::
 
-    split.json                         manifest: format, header, column types, counts, files
-    class_0/part-00000.tfrecord.gz     (or part-00000.csv)
-    class_0/part-00001.tfrecord.gz
-    class_1/part-00000.tfrecord.gz
+    split.json                         manifest: format, schema, counts, files (written last)
+    class_0/part-00000.tfrecord        (or part-00000.csv)
+    class_0/part-00001.tfrecord
+    class_1/part-00000.tfrecord
 
-CSV sources take a fast path: lines are read in big batches with ``TextLineDataset``, only
-the label column is decoded (``decode_csv`` with ``select_cols``), and the lines are
-grouped by class with graph ops; Python only hands each class's slice of a batch to its
-file. Rows are written as they were read, so nothing is re-formatted or lost:
+How it works
+------------
+CSV sources are read and validated by the CSV stack (``tfbalance._csv``), the same code as
+``read_csv``: header and dialect (BOM, CRLF, quotes), the schema (``infer_csv_schema``),
+every row's field count, label and typed values. A bad row stops the split with its file and
+1-based line; nothing is written to ``output_dir``.
 
-* ``format="csv"``: the input lines, byte for byte, under the input's header in every shard;
-* ``format="tfrecord"`` (default): one record per row holding the CSV line's bytes (no
-  ``tf.train.Example`` wrapper, which would cost a Python proto per row and re-encode the
-  numbers); the header and column types live in ``split.json``, and ``class_datasets``
-  parses the records with ``decode_csv``. GZIP-compressed by default.
+Rows are grouped by an integer key per batch in the graph (``write_grouped``): one stable
+sort by key, a gather per column, and one ``unsorted_segment_join`` per string column, so
+Python only cuts each group's contiguous bytes into files; no Python object is built per row.
 
-``tf.data.Dataset`` sources of ``(features, label)`` elements are written as
-``tf.train.Example`` records (typed features, lossless; float64 kept as raw bytes).
+Shard formats:
+
+* ``format="tfrecord"`` (default): *typed blocks*. Each record holds a block of rows of one
+  class as the raw little-endian bytes of each column (strings as their joined bytes plus
+  a length per value; integers in the narrowest of int8/int16/int32 that holds the block's
+  values) in a ``tf.train.Example``. Reading parses one record per block
+  with ``decode_raw`` / ``substr``: no text parsing, no per-row proto. The schema lives in
+  ``split.json``. Uncompressed by default: typed numbers are about as small as their text,
+  and GZIP costs more CPU than the read it saves on a local disk.
+* ``format="csv"``: the input lines, byte for byte, under the input's header in every shard.
+
+``tf.data.Dataset`` sources of ``(features, label)`` elements are written as typed blocks too
+(any fixed row shape and dtype, float64 kept exactly).
+
+Why not ``tf.data.Dataset.save``: it writes one snapshot directory per call whose shards are
+chosen by ``shard_func`` but read back together, so one class cannot be opened alone without
+relying on its private file layout, and it cannot rotate files by rows, name them, report a
+bad row with its line, or write inside our staged temporary folder and manifest.
+``benchmarks/bench_split.py`` measures its read speed against the typed blocks.
+
+Data safety
+-----------
+Everything is written into a temporary folder beside ``output_dir`` (same parent, named
+``.{name}.tfbalance-tmp-<random>``, holding a marker file with the writer's host and pid);
+the manifest is written last, then the folder is renamed into place. ``overwrite=True``
+replaces a folder only if every file in it is one an earlier split's manifest lists; files
+tfbalance did not write are never deleted (the split is refused and the message names them).
+A failed split removes its temporary folder; a killed one leaves only a hidden temporary
+folder, which the next split to that ``output_dir`` removes and which ``load_split``
+refuses (no manifest until the end, and refused by name).
 """
 
 from __future__ import annotations
 
-import glob as globlib
 import gzip
 import json
 import os
-import shutil
-from typing import Any, Union
+import re
+import secrets
+import socket
+import sys
+from typing import Any, Callable, Mapping, Union
 
 import numpy as np
 
 from tfbalance._class_streams import (
     _FEATURES_KEY,
     _LABEL_KEY,
+    _MARKER,
+    _STAGING_TAGS,
     MANIFEST,
+    NARROW_INTS,
     SplitResult,
+    _block_columns,
 )
+from tfbalance._csv import CsvSchema, infer_csv_schema, inspect_files, resolve_files
+from tfbalance._csv._read import decode_lines, validated_lines
 from tfbalance._labels import Label, batched_label_rank
 from tfbalance._progress import show_progress as _show_progress
 from tfbalance._tf import tf
 
-__all__ = ["split_by_class"]
+__all__ = ["split_by_class", "write_grouped"]
 
 _FORMATS = ("tfrecord", "csv")
+_FORMAT_VERSION = 2
+_LINE_KEY = "__line__"  # the CSV format's one column: the raw line plus its "\n"
+_RESERVED = frozenset([_LINE_KEY, _LABEL_KEY, "__extras__", "__rows__"])
 
 
 # --------------------------------------------------------------------------------------
-# Writing
+# Grouping and writing (reusable: any int key computed per batch, e.g. a holdout index)
 # --------------------------------------------------------------------------------------
 
 
-class _ShardWriter:
-    """Rows of one class, rotated into new part files every ``max_rows`` rows."""
-
-    def __init__(self, root: str, class_id: int, fmt: str, compression: str,
-                 header: bytes | None, max_rows: int) -> None:
-        self.dir = os.path.join(root, f"class_{class_id}")
-        os.makedirs(self.dir, exist_ok=True)
-        self.fmt = fmt
-        self.compression = compression
-        self.header = header
-        self.max_rows = max_rows
-        self.files: list[str] = []
-        self.rows = 0
-        self._handle: Any = None
-        self._in_shard = 0
-
-    def _open(self) -> None:
-        ext = ".tfrecord" if self.fmt == "tfrecord" else ".csv"
-        if self.compression == "GZIP":
-            ext += ".gz"
-        path = os.path.join(self.dir, f"part-{len(self.files):05d}{ext}")
-        self.files.append(path)
-        if self.fmt == "tfrecord":
-            self._handle = tf.io.TFRecordWriter(path, options=self.compression or None)
+def _group_batch(columns: Mapping[str, tf.Tensor], keys: tf.Tensor):
+    """Sort a batch's rows by key; string columns become one joined blob per key."""
+    keys = tf.reshape(tf.cast(keys, tf.int64), [-1])
+    order = tf.argsort(keys, stable=True)
+    sorted_keys = tf.gather(keys, order)
+    num_keys = tf.reduce_max(tf.concat([keys + 1, [0]], 0))
+    counts = tf.math.bincount(keys, minlength=num_keys, maxlength=num_keys, dtype=tf.int64)
+    out = {}
+    for name, column in columns.items():
+        column = tf.gather(column, order)
+        if column.dtype == tf.string:
+            per_row = tf.reduce_prod(tf.shape(column)[1:])
+            flat = tf.reshape(column, [-1])
+            segments = tf.repeat(sorted_keys, per_row)
+            blobs = tf.strings.unsorted_segment_join(flat, segments, num_keys)
+            out[name] = (blobs, tf.reshape(tf.strings.length(flat), tf.shape(column)))
         else:
-            self._handle = (
-                gzip.open(path, "wb", compresslevel=6) if self.compression == "GZIP"
-                else open(path, "wb")
-            )
-            self._handle.write(self.header + b"\n")
-        self._in_shard = 0
+            out[name] = column
+    return out, counts
 
-    def write(self, rows: list[bytes]) -> None:
-        start = 0
-        while start < len(rows):
-            if self._handle is None or self._in_shard >= self.max_rows:
-                self.close()
-                self._open()
-            take = min(len(rows) - start, self.max_rows - self._in_shard)
-            chunk = rows[start:start + take]
-            if self.fmt == "tfrecord":
-                write = self._handle.write
-                for record in chunk:
-                    write(record)
-            else:
-                self._handle.write(b"\n".join(chunk) + b"\n")
-            self._in_shard += take
+
+class _Shards:
+    """One group's part files, rotated every ``max_rows`` rows, in blocks of ``block_rows``.
+
+    Rows are buffered until a whole block is there (memory: one block per group), so every
+    record but the last of each file holds exactly ``block_rows`` rows and a reader asking
+    for blocks of that size takes the records as they are, with no re-batching.
+    """
+
+    def __init__(self, root: str, folder: str, encoder: "_Encoder", max_rows: int,
+                 block_rows: int) -> None:
+        self.folder = folder
+        self.root = root
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
+        self.encoder = encoder
+        self.max_rows = max_rows
+        self.block_rows = block_rows
+        self.files: list[str] = []  # relative to root
+        self.rows = 0
+        self.bytes = 0
+        self._handle: Any = None
+        self._in_file = 0
+        self._pending: list[tuple[dict[str, Any], int]] = []
+        self._pending_rows = 0
+
+    def write(self, block: dict[str, Any], n: int) -> None:
+        self._pending.append((block, n))
+        self._pending_rows += n
+        self._drain(final=False)
+
+    def _drain(self, final: bool) -> None:
+        while self._pending_rows >= self.block_rows or (final and self._pending_rows):
+            if self._handle is None or self._in_file >= self.max_rows:
+                self._close_file()
+                name = f"part-{len(self.files):05d}{self.encoder.extension}"
+                self.files.append(f"{self.folder}/{name}")
+                self._handle = self.encoder.open(os.path.join(self.root, self.folder, name))
+                self._in_file = 0
+            take = min(self.block_rows, self.max_rows - self._in_file, self._pending_rows)
+            self.encoder.write(self._handle, self._take(take), take)
+            self._in_file += take
             self.rows += take
-            start += take
 
-    def close(self) -> None:
+    def _take(self, take: int) -> dict[str, Any]:
+        parts, need = [], take
+        while need:
+            block, n = self._pending[0]
+            if n <= need:
+                parts.append(block)
+                self._pending.pop(0)
+                need -= n
+            else:
+                parts.append(_slice_block(block, 0, need))
+                self._pending[0] = (_slice_block(block, need, n - need), n - need)
+                need = 0
+        self._pending_rows -= take
+        return parts[0] if len(parts) == 1 else _concat_blocks(parts)
+
+    def _close_file(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+            self.bytes = sum(os.path.getsize(os.path.join(self.root, f)) for f in self.files)
+
+    def close(self, *, flush: bool = True) -> None:
+        """Write the buffered rows (``flush``) and close the current file."""
+        try:
+            if flush:
+                self._drain(final=True)
+        finally:
+            self._close_file()
 
 
-def _expand_files(source: Any) -> list[str]:
-    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    files: list[str] = []
-    for item in items:
-        item = os.fspath(item)
-        matches = sorted(globlib.glob(item)) if globlib.has_magic(item) else [item]
-        if not matches or not all(os.path.isfile(m) for m in matches):
+def _concat_blocks(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {}
+    for name, value in parts[0].items():
+        if isinstance(value, tuple):
+            out[name] = (b"".join(p[name][0] for p in parts),
+                         np.concatenate([p[name][1] for p in parts]))
+        else:
+            out[name] = np.concatenate([p[name] for p in parts])
+    return out
+
+
+def _slice_block(block: dict[str, Any], start: int, take: int) -> dict[str, Any]:
+    if start == 0 and all(_rows(v) == take for v in block.values()):
+        return block
+    out = {}
+    for name, value in block.items():
+        if isinstance(value, tuple):  # (joined bytes, lengths): cut at the row boundaries
+            blob, lengths = value
+            per_row = lengths.reshape(len(lengths), -1).sum(axis=1)
+            begin = int(per_row[:start].sum())
+            end = begin + int(per_row[start:start + take].sum())
+            out[name] = (blob[begin:end], lengths[start:start + take])
+        else:
+            out[name] = value[start:start + take]
+    return out
+
+
+def _rows(value: Any) -> int:
+    return len(value[1]) if isinstance(value, tuple) else len(value)
+
+
+class _Encoder:
+    extension = ""
+
+    def open(self, path: str) -> Any:
+        raise NotImplementedError
+
+    def write(self, handle: Any, block: dict[str, Any], n: int) -> None:
+        raise NotImplementedError
+
+
+class _TypedBlocks(_Encoder):
+    """One ``tf.train.Example`` per block: each column's raw bytes (see the module notes)."""
+
+    def __init__(self, compression: str) -> None:
+        self.compression = compression
+        self.extension = ".tfrecord" + (".gz" if compression == "GZIP" else "")
+
+    def open(self, path: str) -> Any:
+        return tf.io.TFRecordWriter(path, options=self.compression or None)
+
+    def write(self, handle: Any, block: dict[str, Any], n: int) -> None:
+        feature = {}
+        for name, value in block.items():
+            if isinstance(value, tuple):
+                blob, value = value
+                feature[name] = _bytes_feature(blob)
+                name += "/lengths"
+                value = value.astype(np.int32)
+            # The key names the stored dtype (see _class_streams._block_parser).
+            value = _little_endian(_narrowest(value))
+            feature[f"{name}/{value.dtype.name}"] = _bytes_feature(value.tobytes())
+        handle.write(tf.train.Example(features=tf.train.Features(feature=feature))
+                     .SerializeToString())
+
+
+def _narrowest(values: np.ndarray) -> np.ndarray:
+    """An integer block in the narrowest of NARROW_INTS that holds its values.
+
+    Typical integer columns (ages, flags, codes, ids, class ids, string lengths) fit in one
+    to four bytes: storing each block as narrow as its values allow halves the typed
+    shards, and the reader widens them back to the column's dtype.
+    """
+    if values.dtype.kind not in "iu" or values.size == 0:
+        return values
+    low, high = int(values.min()), int(values.max())
+    for dtype in NARROW_INTS:
+        if dtype.itemsize >= values.dtype.itemsize:
+            break
+        info = np.iinfo(dtype)
+        if info.min <= low and high <= info.max:
+            return values.astype(dtype)
+    return values
+
+
+def _little_endian(value: np.ndarray) -> np.ndarray:
+    # decode_raw reads little-endian; a copy only where the array is not already so.
+    return value if value.dtype.byteorder == "<" or (
+        value.dtype.byteorder in "=|" and sys.byteorder == "little"
+    ) else value.astype(value.dtype.newbyteorder("<"))
+
+
+def _bytes_feature(value: bytes) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+class _CsvText(_Encoder):
+    """The input lines, unchanged, under the header (the ``__line__`` column)."""
+
+    def __init__(self, header: bytes, compression: str) -> None:
+        self.header = header
+        self.compression = compression
+        self.extension = ".csv" + (".gz" if compression == "GZIP" else "")
+
+    def open(self, path: str) -> Any:
+        handle = gzip.open(path, "wb", compresslevel=6) if self.compression else open(path, "wb")
+        handle.write(self.header)
+        return handle
+
+    def write(self, handle: Any, block: dict[str, Any], n: int) -> None:
+        handle.write(block[_LINE_KEY][0])
+
+
+def write_grouped(
+    batches: tf.data.Dataset,
+    key_fn: Callable[[Any], tf.Tensor],
+    output_dir: str,
+    *,
+    encoder: _Encoder,
+    max_rows_per_shard: int,
+    block_rows: int = 8192,
+    folder_name: Callable[[int], str] = "class_{}".format,
+    on_batch: Callable[[Any], None] | None = None,
+) -> dict[int, _Shards]:
+    """Write the rows of ``batches`` into one shard set per integer key.
+
+    ``batches`` yields dicts of column tensors (first axis: rows); ``key_fn(batch)`` returns
+    each row's non-negative int key, computed in the graph; grouping happens in the graph
+    too (``_group_batch``). Records hold ``block_rows`` rows (see ``_Shards``).
+    ``on_batch(batch_extras)`` sees whatever ``key_fn`` does not
+    consume under the ``"__extras__"`` key (progress). Returns ``{key: _Shards}``; the
+    caller closes nothing (every file is closed on return or on error).
+    """
+
+    def group(batch):
+        extras = batch.pop("__extras__", {})
+        grouped, counts = _group_batch(batch, key_fn(batch))
+        return grouped, counts, extras
+
+    shards: dict[int, _Shards] = {}
+    try:
+        # Grouping runs in parallel with the decode and the Python writes (order kept).
+        grouped_batches = batches.map(group, num_parallel_calls=tf.data.AUTOTUNE,
+                                      deterministic=True).prefetch(2)
+        for grouped, counts, extras in grouped_batches.as_numpy_iterator():
+            start = 0
+            for key, n in enumerate(counts.tolist()):
+                if n == 0:
+                    continue
+                block = {}
+                for name, value in grouped.items():
+                    if isinstance(value, tuple):
+                        lengths = value[1][start:start + n]
+                        block[name] = (value[0][key], lengths)
+                    else:
+                        block[name] = value[start:start + n]
+                writer = shards.get(key)
+                if writer is None:
+                    writer = shards[key] = _Shards(
+                        output_dir, folder_name(key), encoder, max_rows_per_shard, block_rows
+                    )
+                writer.write(block, n)
+                start += n
+            if on_batch is not None:
+                on_batch(extras)
+    except BaseException:
+        for writer in shards.values():
+            writer.close(flush=False)
+        raise
+    for writer in shards.values():
+        writer.close()
+    return shards
+
+
+# --------------------------------------------------------------------------------------
+# The output folder: staged beside it, renamed into place, foreign files never removed
+# --------------------------------------------------------------------------------------
+
+
+class _StagedOutput:
+    """A temporary folder beside ``output_dir`` that becomes it on ``commit``."""
+
+    def __init__(self, output_dir: str, overwrite: bool) -> None:
+        self.final = os.path.abspath(output_dir)
+        self.parent, self.name = os.path.split(self.final)
+        self.overwrite = overwrite
+        self._check_final()
+        os.makedirs(self.parent, exist_ok=True)
+        _remove_stale_staging(self.parent, self.name)
+        self.path = os.path.join(
+            self.parent, f".{self.name}{_STAGING_TAGS[0]}{secrets.token_hex(4)}"
+        )
+        os.mkdir(self.path)
+        _write_marker(self.path)
+
+    def _check_final(self) -> bool:
+        """Whether ``final`` holds an earlier split (raise if it must not be replaced)."""
+        if not os.path.lexists(self.final):
+            return False
+        if not os.path.isdir(self.final) or os.path.islink(self.final):
             raise ValueError(
-                f"Invalid `source`: no CSV file matches {item!r}. Received: source={source!r}"
+                "Invalid `output_dir`: it exists and is not a directory. "
+                f"Received: output_dir={self.final!r}"
             )
-        files.extend(matches)
-    return files
+        ours = _files_of_split(self.final)
+        foreign = _foreign_entries(self.final, ours or set())
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more"
+                                                if len(foreign) > 5 else "")
+            raise ValueError(
+                "Invalid `output_dir`: it holds files split_by_class did not write "
+                f"({shown}); they are never deleted. Move them or choose another folder. "
+                f"Received: output_dir={self.final!r}"
+            )
+        if ours is not None and not self.overwrite:
+            raise ValueError(
+                "Invalid `output_dir`: it already holds a split; pass overwrite=True to "
+                f"replace it. Received: output_dir={self.final!r}"
+            )
+        return ours is not None
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        path = os.path.join(self.path, MANIFEST)
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # Checked again: the folder may have changed while the split ran.
+        had_split = self._check_final()
+        if had_split:
+            # Renamed aside (marked as ours) so the path always holds a whole split.
+            old = os.path.join(
+                self.parent, f".{self.name}{_STAGING_TAGS[1]}{secrets.token_hex(4)}"
+            )
+            _write_marker(self.final)
+            os.rename(self.final, old)
+            try:
+                os.rename(self.path, self.final)
+            except BaseException:
+                os.rename(old, self.final)  # put the earlier split back
+                os.remove(os.path.join(self.final, _MARKER))
+                raise
+            _remove_split(old)
+        else:
+            if os.path.isdir(self.final):
+                os.rmdir(self.final)  # empty (checked): rename needs the name free
+            os.rename(self.path, self.final)
+        os.remove(os.path.join(self.final, _MARKER))
+
+    def abort(self) -> None:
+        _remove_staging(self.path)
 
 
-def _read_header(path: str) -> bytes:
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        return handle.readline().rstrip(b"\r\n")
+def _write_marker(folder: str) -> None:
+    with open(os.path.join(folder, _MARKER), "w", encoding="utf-8") as handle:
+        json.dump({"host": socket.gethostname(), "pid": os.getpid()}, handle)
 
 
-def _infer_column_types(path: str, delim: str, label: str) -> list[str]:
-    import pandas as pd
+def _files_of_split(folder: str) -> set[str] | None:
+    """Relative paths a split's manifest lists (with itself), or None without a manifest."""
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            files = json.load(handle)["files"]
+        listed = {os.path.normpath(p) for paths in files.values() for p in paths}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {MANIFEST}  # unreadable: nothing in the folder counts as ours but itself
+    return listed | {MANIFEST}
 
-    frame = pd.read_csv(path, sep=delim, nrows=2000)
-    types = []
-    for name in frame.columns:
-        kind = frame[name].dtype.kind
-        types.append("int64" if kind in "iub" else "float32" if kind == "f" else "string")
-    return types
+
+def _foreign_entries(folder: str, ours: set[str]) -> list[str]:
+    """Entries under ``folder`` that are neither listed in ``ours`` nor their folders."""
+    ours = set(ours) | {_MARKER}
+    dirs = {os.path.dirname(p) for p in ours} - {""}
+    foreign = []
+    for root, subdirs, files in os.walk(folder):
+        rel_root = os.path.relpath(root, folder)
+        for name in sorted(subdirs):
+            rel = os.path.normpath(os.path.join(rel_root, name))
+            if rel not in dirs or os.path.islink(os.path.join(root, name)):
+                foreign.append(rel + "/")
+        subdirs[:] = [d for d in sorted(subdirs)
+                      if os.path.normpath(os.path.join(rel_root, d)) in dirs]
+        for name in sorted(files):
+            rel = os.path.normpath(os.path.join(rel_root, name))
+            if rel not in ours:
+                foreign.append(rel)
+    return foreign
+
+
+def _remove_split(folder: str) -> None:
+    """Delete exactly what the manifest lists, then the folders it emptied."""
+    ours = _files_of_split(folder) or set()
+    for rel in sorted(ours - {MANIFEST}) + [MANIFEST, _MARKER]:
+        try:
+            os.remove(os.path.join(folder, rel))
+        except FileNotFoundError:
+            pass
+    for rel in sorted({os.path.dirname(p) for p in ours} - {""}, reverse=True):
+        try:
+            os.rmdir(os.path.join(folder, rel))
+        except OSError:
+            pass  # not empty: something we did not write stays
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
+
+
+def _remove_staging(folder: str) -> None:
+    """Delete a temporary folder of ours: its part files, manifest and marker only."""
+    for root, _, files in os.walk(folder, topdown=False):
+        for name in files:
+            if name in (MANIFEST, _MARKER) or name.startswith("part-"):
+                os.remove(os.path.join(root, name))
+        try:
+            os.rmdir(root)
+        except OSError:
+            pass
+
+
+def _remove_stale_staging(parent: str, name: str) -> None:
+    """Remove temporary folders that killed splits to ``name`` left (ours by name + marker)."""
+    pattern = re.compile(re.escape(f".{name}") + "(" + "|".join(
+        re.escape(t) for t in _STAGING_TAGS) + r")[0-9a-f]+$")
+    for entry in os.listdir(parent):
+        match = pattern.match(entry)
+        path = os.path.join(parent, entry)
+        if not match or not os.path.isdir(path) or os.path.islink(path):
+            continue
+        try:
+            with open(os.path.join(path, _MARKER), encoding="utf-8") as handle:
+                owner = json.load(handle)
+        except (OSError, ValueError):
+            continue  # no marker of ours: not ours to delete
+        if _alive(owner):
+            continue  # a split still running (another process) owns it
+        if match.group(1) == _STAGING_TAGS[1]:
+            _remove_split(path)
+        else:
+            _remove_staging(path)
+
+
+def _alive(owner: Any) -> bool:
+    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+        # Another machine's split (shared disk) may still run: leave it, unless it is ours.
+        return isinstance(owner, dict) and owner.get("host") is not None
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# split_by_class
+# --------------------------------------------------------------------------------------
 
 
 def split_by_class(
@@ -149,7 +560,9 @@ def split_by_class(
     compression: str | None = "auto",
     max_rows_per_shard: int = 1_000_000,
     batch_size: int = 65_536,
+    block_rows: int = 8192,
     field_delim: str = ",",
+    schema: CsvSchema | None = None,
     overwrite: bool = False,
     verbose: bool | None = None,
 ) -> SplitResult:
@@ -162,21 +575,28 @@ def split_by_class(
         ``.gz``), or a dataset of ``(features, label)`` elements, batched or not
         (``features`` a tensor or a dict of tensors).
     label : str, None or int
-        For CSV: the label column's name (integer class ids). For a dataset: ``None``
-        (the second tuple item) or its tuple position.
+        For CSV: the label column's name (integer class ids, or strings mapped to ids by
+        the schema's ``label_vocabulary``). For a dataset: ``None`` (the second tuple
+        item) or its tuple position.
     output_dir : str or path
-        Where shards and ``split.json`` go; created if missing.
+        Where shards and ``split.json`` go. It must not exist, be empty, or (with
+        ``overwrite=True``) hold only an earlier split.
     format : {'tfrecord', 'csv'}
-        Shard format (see the module notes). CSV shards repeat the input header and hold
-        the input lines unchanged; dataset sources support 'tfrecord' only.
+        'tfrecord': typed blocks of rows that read back without parsing text. 'csv': the
+        input lines unchanged under the input header (CSV sources only).
     compression : {'auto', 'GZIP', None}
-        'auto' is GZIP for TFRecord and none for CSV.
+        Output compression; 'auto' is none.
     max_rows_per_shard : int
         A new part file starts after this many rows of a class.
     batch_size : int
-        Lines read and grouped per step (memory is bounded by a few such batches).
+        Rows read, validated and grouped per step (memory is bounded by a few batches).
+    block_rows : int
+        Rows per stored block of the typed format: every record but the last of a file
+        holds this many, so ``datasets(block_size=block_rows)`` reads them as they are.
     field_delim : str
         CSV delimiter.
+    schema : CsvSchema, optional
+        Column types and label vocabulary of a CSV source (default ``infer_csv_schema``).
     overwrite : bool
         Replace an earlier split in ``output_dir``; otherwise finding one is an error.
     verbose : bool, optional
@@ -190,15 +610,19 @@ def split_by_class(
     Raises
     ------
     ValueError
-        Missing files, unknown label column, non-integer or negative labels, headers that
-        differ between files, an existing split without ``overwrite``, bad options.
+        A bad row (wrong field count, missing, negative or unknown label, a value not of
+        its column's type: the message names the file and 1-based line), missing files,
+        unknown label column, duplicate column names, headers that differ between files,
+        an existing split without ``overwrite``, an ``output_dir`` holding files
+        ``split_by_class`` did not write, bad options.
     TypeError
         ``source`` or ``label`` of the wrong kind.
 
     Notes
     -----
-    Line endings are written as ``\\n``; empty lines are skipped. CSV rows are split on
-    newlines, so quoted fields must not contain line breaks.
+    The split is staged in a temporary folder beside ``output_dir`` and renamed into
+    place when complete, so ``output_dir`` holds either the earlier state or the whole new
+    split. Line endings of CSV shards are ``\\n``; blank lines are skipped.
 
     Examples
     --------
@@ -215,21 +639,24 @@ def split_by_class(
     x,y
     1.5,0
     3.5,0
+    >>> typed = split_by_class(path, "y", os.path.join(folder, "typed"), verbose=False)
+    >>> features, labels = next(iter(typed.datasets(block_size=8)[0]))
+    >>> features["x"].numpy().tolist(), labels.numpy().tolist()
+    ([1.5, 3.5], [0, 0])
     """
     if format not in _FORMATS:
         raise ValueError(
             f"Invalid `format`: expected 'tfrecord' or 'csv'. Received: format={format!r}"
         )
-    if compression == "auto":
-        compression = "GZIP" if format == "tfrecord" else ""
-    elif compression in (None, ""):
+    if compression == "auto" or compression in (None, ""):
         compression = ""
     elif compression != "GZIP":
         raise ValueError(
             "Invalid `compression`: expected 'auto', 'GZIP' or None. "
             f"Received: compression={compression!r}"
         )
-    for name, value in (("max_rows_per_shard", max_rows_per_shard), ("batch_size", batch_size)):
+    for name, value in (("max_rows_per_shard", max_rows_per_shard), ("batch_size", batch_size),
+                        ("block_rows", block_rows)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(
                 f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
@@ -238,66 +665,64 @@ def split_by_class(
         raise TypeError(
             f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
         )
-    output_dir = os.fspath(output_dir)
-    _prepare_output(output_dir, overwrite)
-
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"Invalid `overwrite`: expected a bool. Received: overwrite={overwrite!r}")
     if isinstance(source, tf.data.Dataset):
         if format != "tfrecord":
             raise ValueError(
-                "Invalid `format`: dataset sources are written as tf.train.Example TFRecords; "
+                "Invalid `format`: dataset sources are written as typed TFRecord blocks; "
                 f"CSV shards need a CSV source. Received: format={format!r}"
             )
-        manifest, writers = _split_dataset(
-            source, label, output_dir, compression, max_rows_per_shard, batch_size, verbose
-        )
-    elif isinstance(source, (str, os.PathLike, list, tuple)):
-        if not isinstance(label, str):
-            raise TypeError(
-                "Invalid `label`: for CSV sources, the label column's name. "
-                f"Received: label={label!r}"
+        if schema is not None:
+            raise ValueError(
+                "Invalid `schema`: a CsvSchema applies to CSV sources only. "
+                f"Received: schema={schema!r}"
             )
-        manifest, writers = _split_csv(
-            _expand_files(source), label, output_dir, format, compression,
-            max_rows_per_shard, batch_size, field_delim, verbose,
-        )
+        plan = _dataset_plan(source, label, batch_size)
+    elif isinstance(source, (str, os.PathLike, list, tuple)):
+        plan = _csv_plan(source, label, format, batch_size, field_delim, schema)
     else:
         raise TypeError(
             "Invalid `source`: expected a CSV path, glob or list of paths, or a "
             f"tf.data.Dataset. Received: source={source!r}"
         )
-    manifest.update(
-        format=format,
-        compression=compression,
-        counts={str(c): w.rows for c, w in sorted(writers.items())},
-        files={
-            str(c): [os.path.relpath(p, output_dir) for p in w.files]
-            for c, w in sorted(writers.items())
-        },
-    )
-    if not writers:
-        raise ValueError(f"Invalid `source`: it holds no rows. Received: source={source!r}")
-    with open(os.path.join(output_dir, MANIFEST), "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=1)
-    return SplitResult(output_dir, manifest)
+    batches, key_fn, encoder_of, manifest, progress_total, diagnose = plan
+    encoder = encoder_of(format, compression)
 
+    staged = _StagedOutput(os.fspath(output_dir), overwrite)
+    try:
+        progbar = _progress(verbose, progress_total)
+        done = [0]
 
-def _prepare_output(output_dir: str, overwrite: bool) -> None:
-    existing = [
-        name for name in (os.listdir(output_dir) if os.path.isdir(output_dir) else [])
-        if name == MANIFEST or name.startswith("class_")
-    ]
-    if existing and not overwrite:
-        raise ValueError(
-            "Invalid `output_dir`: it already holds a split; pass overwrite=True to replace "
-            f"it. Received: output_dir={output_dir!r}"
+        def on_batch(extras):
+            done[0] += int(extras.get("size", 0))
+            if progbar is not None:
+                progbar.update(done[0])
+
+        try:
+            shards = write_grouped(
+                batches, key_fn, staged.path, encoder=encoder,
+                max_rows_per_shard=int(max_rows_per_shard), block_rows=int(block_rows),
+                on_batch=on_batch,
+            )
+        except tf.errors.OpError as exc:
+            raise diagnose(exc) from None
+        if not shards:
+            raise ValueError(f"Invalid `source`: it holds no rows. Received: source={source!r}")
+        manifest.update(
+            version=_FORMAT_VERSION,
+            block_rows=int(block_rows),
+            format=format,
+            compression=compression,
+            counts={str(c): s.rows for c, s in sorted(shards.items())},
+            files={str(c): s.files for c, s in sorted(shards.items())},
+            bytes={str(c): s.bytes for c, s in sorted(shards.items())},
         )
-    for name in existing:
-        path = os.path.join(output_dir, name)
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
-    os.makedirs(output_dir, exist_ok=True)
+        staged.commit(manifest)
+    except BaseException:
+        staged.abort()
+        raise
+    return SplitResult(staged.final, manifest)
 
 
 def _progress(verbose: bool | None, target: int | None):
@@ -308,108 +733,99 @@ def _progress(verbose: bool | None, target: int | None):
     return keras.utils.Progbar(target, unit_name="byte" if target else "row")
 
 
-def _split_csv(files, label, output_dir, fmt, compression, max_rows, batch_size, delim,
-               verbose):
-    headers = [_read_header(f) for f in files]
-    if any(h != headers[0] for h in headers):
-        bad = next(f for f, h in zip(files, headers) if h != headers[0])
-        raise ValueError(
-            f"Invalid `source`: {bad!r} has a different header from {files[0]!r}. "
-            f"Received: source={files!r}"
-        )
-    header = headers[0]
-    columns = header.decode("utf-8").split(delim)
-    if label not in columns:
-        raise ValueError(
-            f"Invalid `label`: the CSV has no column {label!r}; its columns are {columns}. "
+# --------------------------------------------------------------------------------------
+# CSV sources, on the CSV stack
+# --------------------------------------------------------------------------------------
+
+
+def _csv_plan(source, label, fmt, batch_size, delim, schema):
+    if not isinstance(label, str):
+        raise TypeError(
+            "Invalid `label`: for CSV sources, the label column's name. "
             f"Received: label={label!r}"
         )
-    label_index = columns.index(label)
-    types = _infer_column_types(files[0], delim, label)
-    input_compression = ["GZIP" if f.endswith(".gz") else "" for f in files]
-
-    names = tf.data.Dataset.from_tensor_slices((files, input_compression))
-    lines = names.flat_map(
-        lambda f, c: tf.data.TextLineDataset(f, compression_type=c).skip(1)
-    )
-
-    def group(batch):
-        batch = tf.boolean_mask(batch, tf.strings.length(batch) > 0)
-        labels = tf.io.decode_csv(
-            batch, [tf.constant([], tf.int64)], select_cols=[label_index], field_delim=delim
-        )[0]
-        order = tf.argsort(labels, stable=True)
-        sorted_labels = tf.gather(labels, order)
-        minimum = tf.reduce_min(tf.concat([labels, [0]], 0))
-        counts = tf.math.bincount(tf.maximum(sorted_labels, 0), dtype=tf.int64)
-        size = tf.reduce_sum(tf.strings.length(batch)) + tf.size(batch)
-        return tf.gather(batch, order), counts, minimum, tf.cast(size, tf.int64)
-
-    grouped = lines.batch(batch_size).map(group).prefetch(2)
-    total_bytes = None if any(input_compression) else sum(os.path.getsize(f) for f in files)
-    progbar = _progress(verbose, total_bytes)
-    writers: dict[int, _ShardWriter] = {}
-    done = len(header) + 1
-    try:
-        for rows, counts, minimum, size in grouped.as_numpy_iterator():
-            if minimum < 0:
-                raise ValueError(
-                    f"Invalid `label`: class ids must be non-negative; column {label!r} holds "
-                    f"{int(minimum)}. Received: label={label!r}"
-                )
-            _dispatch(rows.tolist(), counts, writers, output_dir, fmt, compression, header,
-                      max_rows)
-            done += int(size)
-            if progbar is not None:
-                progbar.update(done)
-    except tf.errors.InvalidArgumentError as exc:
+    if schema is not None and not isinstance(schema, CsvSchema):
+        raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
+    if schema is None:
+        schema = infer_csv_schema(source, label, field_delim=delim)
+    reserved = sorted(_RESERVED & set(schema.column_names))
+    if reserved:
         raise ValueError(
-            f"Invalid `label`: column {label!r} must hold integer class ids in every row "
-            f"({exc.message.splitlines()[0]}). Received: label={label!r}"
-        ) from None
-    finally:
-        for writer in writers.values():
-            writer.close()
+            f"Invalid `source`: the column names {reserved} are reserved for the shards' own "
+            f"columns. Received: columns={list(schema.column_names)}"
+        )
+    # Every record checked in full (field count, each column's type, the label rule), its
+    # errors naming file, line and value; the text kept byte for byte.
+    lines, schema = validated_lines(source, label, schema=schema, batch_size=batch_size)
+    infos = inspect_files(resolve_files(source), None, schema.field_delim)
+    features = list(schema.feature_names)
+    decode = decode_lines(schema, features)
+
+    def prepare(batch):
+        text = batch["line"]
+        size = tf.reduce_sum(tf.strings.length(text)) + tf.size(text)
+        extras = {"size": tf.cast(size, tf.int64)}
+        if fmt == "csv":
+            return {_LINE_KEY: text + "\n", _LABEL_KEY: batch["label"], "__extras__": extras}
+        columns, ids = decode(text)
+        return {**columns, _LABEL_KEY: ids, "__extras__": extras}
+
+    batches = lines.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def key_fn(batch):
+        return batch[_LABEL_KEY]
+
+    def encoder_of(fmt, compression):
+        if fmt == "csv":
+            return _CsvText(_header_bytes(infos[0]), compression)
+        return _TypedBlocks(compression)
+
     manifest = {
         "source": "csv",
-        "header": header.decode("utf-8"),
-        "columns": columns,
-        "column_types": types,
-        "label": label,
-        "label_index": label_index,
-        "field_delim": delim,
+        "schema": schema.to_dict(),
+        "header": schema.field_delim.join(schema.column_names),
+        "columns": _block_columns_of(
+            {**{f: (schema.dtypes[f], []) for f in features}, _LABEL_KEY: ("int64", [])}
+        ) if fmt == "tfrecord" else None,
     }
-    return manifest, writers
+    total = None if any(info.compression for info in infos) else sum(
+        os.path.getsize(info.path) - info.header_bytes for info in infos
+    )
+    return batches, key_fn, encoder_of, manifest, total, _csv_error
 
 
-def _dispatch(rows, counts, writers, output_dir, fmt, compression, header, max_rows):
-    start = 0
-    for class_id, n in enumerate(counts.tolist()):
-        if n == 0:
-            continue
-        writer = writers.get(class_id)
-        if writer is None:
-            writer = writers[class_id] = _ShardWriter(
-                output_dir, class_id, fmt, compression, header, max_rows
-            )
-        writer.write(rows[start:start + n])
-        start += n
+def _header_bytes(info) -> bytes:
+    """The input header as written, with ``\n`` endings (a BOM starts a file, not a shard)."""
+    with (gzip.open(info.path, "rb") if info.compression else open(info.path, "rb")) as handle:
+        first = handle.read(info.header_bytes)
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    return first.rstrip(b"\r\n").replace(b"\r\n", b"\n") + b"\n"
 
 
-def _feature_kind(dtype: tf.DType) -> str:
-    if dtype == tf.string:
-        return "bytes"
-    if dtype.is_integer or dtype == tf.bool:
-        return "int64"
-    if dtype in (tf.float32, tf.float16, tf.bfloat16):
-        return "float"
-    if dtype == tf.float64:
-        return "raw"
-    raise TypeError(f"Invalid `source`: features of dtype {dtype.name} cannot be written.")
+def _csv_error(exc: tf.errors.OpError) -> Exception:
+    """The CSV stack's row error (file, line, value) as the ValueError split time raises."""
+    # Assert prints its message inside brackets; the stack's messages start like this.
+    found = re.search(r"\[(Invalid CSV .*)\]", exc.message) or re.search(
+        r"Invalid CSV .*", exc.message)
+    if found:
+        return ValueError(found.group(found.lastindex or 0))
+    lines = [line.strip() for line in exc.message.splitlines() if line.strip()]
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", lines[0] if lines else "")
+    return ValueError(f"Invalid `source`: reading it failed: {text}")
 
 
-def _split_dataset(source, label, output_dir, compression, max_rows, batch_size, verbose):
-    if label is not None and not isinstance(label, int):
+# --------------------------------------------------------------------------------------
+# tf.data.Dataset sources
+# --------------------------------------------------------------------------------------
+
+
+def _block_columns_of(spec: Mapping[str, tuple[str, list[int]]]) -> dict[str, Any]:
+    return {name: {"dtype": dtype, "shape": list(shape)} for name, (dtype, shape) in spec.items()}
+
+
+def _dataset_plan(source, label, batch_size):
+    if label is not None and (isinstance(label, bool) or not isinstance(label, int)):
         raise TypeError(
             "Invalid `label`: dataset sources are split from (features, label) elements; "
             f"pass None or the label's tuple position. Received: label={label!r}"
@@ -432,16 +848,6 @@ def _split_dataset(source, label, output_dir, compression, max_rows, batch_size,
             "Invalid `source`: features must be a tensor or a dict of dense tensors. "
             f"Received: element_spec={spec!r}"
         )
-
-    def rows_of(*element):
-        features = element[feature_pos]
-        if features_kind == "tensor":
-            features = {_FEATURES_KEY: features}
-        labels = tf.cast(element[label_pos], tf.int64)
-        return features, tf.reshape(labels, [-1])
-
-    batches = source if rank == 1 else source.batch(batch_size)
-    batches = batches.map(rows_of).prefetch(2)
     row_shapes = {k: s.shape[1:] if rank == 1 else s.shape for k, s in features_spec.items()}
     for key, shape in row_shapes.items():
         if not shape.is_fully_defined():
@@ -449,74 +855,45 @@ def _split_dataset(source, label, output_dir, compression, max_rows, batch_size,
                 f"Invalid `source`: feature {key!r} has rows of unknown shape {shape}; "
                 "only fixed-shape features can be written."
             )
-    feature_meta = {
-        key: {
-            "kind": _feature_kind(s.dtype),
-            "dtype": s.dtype.name,
-            "shape": row_shapes[key].as_list(),
-        }
-        for key, s in features_spec.items()
+        if key in _RESERVED:
+            raise ValueError(
+                f"Invalid `source`: the feature name {key!r} is reserved for the shards' own "
+                f"columns. Received: element_spec={spec!r}"
+            )
+    columns = {k: (s.dtype.name, row_shapes[k].as_list()) for k, s in features_spec.items()}
+    columns[_LABEL_KEY] = ("int64", [])
+    _block_columns(_block_columns_of(columns))  # refuses dtypes the reader cannot decode
+
+    def rows_of(*element):
+        features = element[feature_pos]
+        if features_kind == "tensor":
+            features = {_FEATURES_KEY: features}
+        labels = tf.reshape(tf.cast(element[label_pos], tf.int64), [-1])
+        check = tf.debugging.assert_non_negative(
+            labels, message="Invalid `label`: class ids must be non-negative"
+        )
+        with tf.control_dependencies([check]):
+            labels = tf.identity(labels)
+        return {**features, _LABEL_KEY: labels,
+                "__extras__": {"size": tf.size(labels, out_type=tf.int64)}}
+
+    batches = source if rank == 1 else source.batch(batch_size)
+    batches = batches.map(rows_of)
+
+    def key_fn(batch):
+        return batch[_LABEL_KEY]
+
+    def encoder_of(fmt, compression):
+        return _TypedBlocks(compression)
+
+    def diagnose(exc):
+        return ValueError(exc.message.splitlines()[0]) if isinstance(
+            exc, tf.errors.InvalidArgumentError) else exc
+
+    manifest = {
+        "source": "dataset",
+        "features_kind": features_kind,
+        "columns": _block_columns_of(columns),
     }
-    feature_meta[_LABEL_KEY] = {"kind": "int64", "dtype": "int64", "shape": []}
-    progbar = _progress(verbose, None)
-    writers: dict[int, _ShardWriter] = {}
-    done = 0
-    try:
-        for features, labels in batches.as_numpy_iterator():
-            if labels.size and labels.min() < 0:
-                raise ValueError(
-                    "Invalid `label`: class ids must be non-negative. "
-                    f"Received: a label of {int(labels.min())}"
-                )
-            records = _serialize_examples(features, labels, feature_meta)
-            order = np.argsort(labels, kind="stable")
-            counts = np.bincount(labels, minlength=0)
-            _dispatch([records[i] for i in order], counts, writers, output_dir, "tfrecord",
-                      compression, None, max_rows)
-            done += labels.size
-            if progbar is not None:
-                progbar.update(done)
-    finally:
-        for writer in writers.values():
-            writer.close()
-    manifest = {"source": "dataset", "features_kind": features_kind, "features": feature_meta}
-    return manifest, writers
+    return batches, key_fn, encoder_of, manifest, None, diagnose
 
-
-def _serialize_examples(features: dict, labels: np.ndarray, meta: dict) -> list[bytes]:
-    # Offline, one-off path: one proto per row is built in Python (about 10 us per row).
-    columns = {}
-    n = labels.size
-    for key, values in features.items():
-        kind = meta[key]["kind"]
-        flat = values.reshape(n, -1)
-        if kind == "raw":
-            columns[key] = [
-                tf.train.Feature(bytes_list=tf.train.BytesList(value=[row.tobytes()]))
-                for row in flat
-            ]
-        elif kind == "bytes":
-            columns[key] = [
-                tf.train.Feature(bytes_list=tf.train.BytesList(value=row.tolist()))
-                for row in flat
-            ]
-        elif kind == "int64":
-            columns[key] = [
-                tf.train.Feature(int64_list=tf.train.Int64List(value=row.tolist()))
-                for row in flat.astype(np.int64)
-            ]
-        else:
-            columns[key] = [
-                tf.train.Feature(float_list=tf.train.FloatList(value=row.tolist()))
-                for row in flat.astype(np.float32)
-            ]
-    columns[_LABEL_KEY] = [
-        tf.train.Feature(int64_list=tf.train.Int64List(value=[v])) for v in labels.tolist()
-    ]
-    keys = list(columns)
-    return [
-        tf.train.Example(
-            features=tf.train.Features(feature={k: columns[k][i] for k in keys})
-        ).SerializeToString()
-        for i in range(n)
-    ]

@@ -29,6 +29,11 @@ __all__ = [
     "check_num_classes",
 ]
 
+# The largest class id any tfbalance API accepts. Per-class state is dense (a count or a
+# weight per id, up to this id), so an id read from a wrong column (a customer number, a
+# timestamp) must be refused with its value rather than end in an out-of-memory error.
+MAX_CLASS_ID = 2**20 - 1
+
 VectorLike = Union[Mapping[int, float], Sequence[float], np.ndarray]
 
 

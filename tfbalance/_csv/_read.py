@@ -1,0 +1,739 @@
+"""``read_csv``: CSV files as a graph-only ``tf.data`` pipeline of typed batches.
+
+Reading splits files into large byte blocks (``FixedLengthRecordDataset``), cuts the
+blocks into lines with one vectorised ``tf.strings.split`` per block and decodes whole
+batches with ``tf.io.decode_csv`` in a parallel map, so no per-line ``tf.data`` element is
+ever created on the plain-text path.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from tfbalance._csv._dialect import FileInfo, inspect_files
+from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
+from tfbalance._csv._infer import infer_csv_schema
+from tfbalance._csv._schema import LABEL_RULE, MISSING, CsvSchema
+from tfbalance._tf import tf
+from tfbalance._validation import MAX_CLASS_ID, check_seed
+
+__all__ = ["decode_lines", "read_csv", "validated_lines"]
+
+_BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
+
+
+def read_csv(
+    file_pattern: FilePattern,
+    label: str | None = None,
+    *,
+    batch_size: int = 256,
+    schema: CsvSchema | None = None,
+    column_dtypes: Mapping[str, Any] | None = None,
+    column_defaults: Mapping[str, Any] | None = None,
+    label_vocabulary: Sequence[str] | None = None,
+    select_columns: Sequence[str] | None = None,
+    num_epochs: int | None = 1,
+    shuffle: bool = False,
+    shuffle_buffer_size: int = 10_000,
+    seed: int | None = None,
+    num_shards: int | None = None,
+    shard_index: int | None = None,
+    input_context: Any = None,
+    num_parallel_reads: int | None = None,
+    num_parallel_calls: int | None = None,
+    deterministic: bool = True,
+    drop_remainder: bool = False,
+    field_delim: str = ",",
+    compression_type: str | None = None,
+    prefetch: bool = True,
+    resample: Callable[[tf.data.Dataset], tf.data.Dataset] | None = None,
+) -> tf.data.Dataset:
+    """Stream CSV files as ``(features, label)`` batches for Keras.
+
+    Each element is ``({column: tensor[batch]}, label[batch])`` with int64 class ids. The
+    pipeline reads large byte blocks, splits them into lines in one vectorised op per block
+    and decodes whole batches with ``tf.io.decode_csv`` in parallel; it is graph-only, so it
+    works with ``tf.distribute``, tf.data service and iterator checkpoints.
+
+    Parameters
+    ----------
+    file_pattern : str, path or list of them
+        CSV files (with a header row) or glob patterns; matched files are read in sorted
+        order. Files ending in ``.gz`` are read as gzip.
+    label : str
+        The label column (optional when ``schema`` is given).
+    batch_size : int
+        Rows per batch. With ``input_context`` this is the global batch size; each input
+        pipeline gets ``input_context.get_per_replica_batch_size(batch_size)``.
+    schema : CsvSchema, optional
+        Column types, defaults and label vocabulary (see ``infer_csv_schema``). Inferred
+        when omitted, from ``column_dtypes``, ``column_defaults`` and ``label_vocabulary``.
+    column_dtypes, column_defaults, label_vocabulary
+        Passed to ``infer_csv_schema`` when ``schema`` is omitted.
+    select_columns : sequence of str, optional
+        Feature columns to decode (others are skipped); default all but the label.
+    num_epochs : int or None
+        Passes over the data; ``None`` repeats forever.
+    shuffle : bool
+        Shuffle file order and rows (through a buffer of ``shuffle_buffer_size`` rows),
+        differently on every epoch, reproducibly for a given ``seed``.
+    shuffle_buffer_size : int
+        Rows held by the shuffle buffer.
+    seed : int, optional
+        Seed for shuffling.
+    num_shards, shard_index : int, optional
+        Read only shard ``shard_index`` of ``num_shards``: whole files when there are at
+        least ``num_shards`` files, else every ``num_shards``-th block of rows. Together
+        the shards hold every row exactly once.
+    input_context : tf.distribute.InputContext, optional
+        Sets the shard from ``input_pipeline_id`` / ``num_input_pipelines`` (for
+        ``strategy.distribute_datasets_from_function``).
+    num_parallel_reads : int, optional
+        Files read at once (default: up to 4, ``tf.data.AUTOTUNE`` parallelism).
+    num_parallel_calls : int, optional
+        Batches decoded at once (default ``tf.data.AUTOTUNE``).
+    deterministic : bool
+        Keep the order of rows fixed; ``False`` lets parallel reads and decodes reorder.
+    drop_remainder : bool
+        Drop the last, smaller batch.
+    field_delim : str
+        The field delimiter.
+    compression_type : str, optional
+        ``None`` (detect from a ``.gz`` suffix), ``"auto"`` (detect from the file's first
+        bytes), ``""`` or ``"GZIP"``. Gzip files are decompressed once when the pipeline is
+        built, to refuse a truncated or corrupt file before any row is read.
+    prefetch : bool
+        End the pipeline with ``prefetch(tf.data.AUTOTUNE)``.
+    resample : transform, optional
+        A ``tfbalance.undersample``, ``oversample`` or ``rejection_resample`` transform (with
+        the default ``label=None``) applied to the batches as they are read. The output is
+        the same as ``read_csv(...).apply(resample)``, but a transform that drops rows
+        (undersampling, rejection resampling) runs before the full decode: only the labels
+        of every batch are decoded first, and only the rows kept are decoded in full, which
+        makes the resampled read faster than a plain read. Every row is still checked in
+        full (field count, label, each column's type), dropped or not.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batches of ``(features_dict, label)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A named file does not exist.
+    ValueError
+        A glob matches nothing; the label column is absent (the message lists the
+        columns); a file is empty, has only a header, is not text, or is a truncated or
+        corrupt gzip file; the header repeats a column name; bad options.
+    tf.errors.InvalidArgumentError
+        While iterating: a row with the wrong number of fields, a field that does not
+        fit its column's type (``"abc"`` or ``190000.5`` in an int64 column), or a label
+        that is missing, NaN, infinite, not whole, negative, above ``MAX_CLASS_ID``
+        (2**20 - 1) or not in the vocabulary; a quoted field never closed. The message
+        gives the file, its 1-based line (the header is line 1) and the value.
+
+    Notes
+    -----
+    The dialect is pandas': quoted fields may hold the delimiter, ``""`` for a quote and
+    line breaks; lines may end in ``\n`` or ``\r\n``; a UTF-8 byte-order mark is dropped;
+    blank lines are skipped. A file with no quote character pays nothing for quoting.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("age,city,bought\\n31,Lyon,yes\\n45,Oslo,no\\n27,Lyon,no\\n")
+    >>> ds = read_csv(path, "bought", batch_size=2)
+    >>> features, labels = next(iter(ds))
+    >>> features["age"].numpy(), features["city"].numpy(), labels.numpy()
+    (array([31, 45]), array([b'Lyon', b'Oslo'], dtype=object), array([1, 0]))
+    >>> schema = infer_csv_schema(path, "bought")
+    >>> schema.label_vocabulary  # class 0 is "no", class 1 is "yes"
+    ('no', 'yes')
+    >>> ds = read_csv(path, schema=schema, batch_size=4, select_columns=["age"])
+    >>> [labels.numpy().tolist() for _, labels in ds]
+    [[1, 0, 0]]
+    >>> import tfbalance
+    >>> balanced = read_csv(path, schema=schema, batch_size=4,
+    ...                     resample=tfbalance.undersample(counts=[2, 1], exact=True, seed=0))
+    >>> [sorted(labels.numpy().tolist()) for _, labels in balanced]  # one "no" row dropped
+    [[0, 1]]
+    """
+    if schema is None:
+        schema = infer_csv_schema(
+            file_pattern, label, column_dtypes=column_dtypes, column_defaults=column_defaults,
+            label_vocabulary=label_vocabulary, field_delim=field_delim,
+            compression_type=compression_type,
+        )
+    elif not isinstance(schema, CsvSchema):
+        raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
+    elif label is not None and label != schema.label:
+        raise ValueError(
+            f"Invalid `label`: the schema's label is {schema.label!r}. Received: label={label!r}"
+        )
+    elif any(v is not None for v in (column_dtypes, column_defaults, label_vocabulary)):
+        raise ValueError(
+            "Invalid arguments: pass column_dtypes, column_defaults and label_vocabulary to "
+            "infer_csv_schema, or a schema to read_csv, not both."
+        )
+    batch_size = _positive_int(batch_size, "batch_size")
+    seed = check_seed(seed)
+    if num_epochs is not None:
+        num_epochs = _positive_int(num_epochs, "num_epochs")
+    if shuffle:
+        shuffle_buffer_size = _positive_int(shuffle_buffer_size, "shuffle_buffer_size")
+    num_shards, shard_index, batch_size = _resolve_sharding(
+        num_shards, shard_index, input_context, batch_size
+    )
+    features = _select(schema, select_columns)
+
+    files = resolve_files(file_pattern)
+    infos = inspect_files(files, compression_type, schema.field_delim)
+    if infos[0].header != schema.column_names:
+        raise ValueError(
+            f"Invalid `schema`: its columns {list(schema.column_names)} differ from the "
+            f"header {list(infos[0].header)} of {infos[0].path!r}."
+        )
+    reads = num_parallel_reads or min(4, len(files))
+    calls = num_parallel_calls or tf.data.AUTOTUNE
+
+    index = tf.data.Dataset.range(len(files))
+    if num_shards > 1 and len(files) >= num_shards:
+        index = index.shard(num_shards, shard_index)
+    if shuffle:
+        index = index.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    paths = tf.constant([info.path for info in infos])
+    lines_of = _lines_of_files(infos)
+    lines = index.interleave(
+        lines_of,
+        cycle_length=reads,
+        block_length=1,
+        **({"num_parallel_calls": reads, "deterministic": deterministic} if reads > 1 else {}),
+    )
+    if num_shards > 1 and len(files) < num_shards:
+        lines = lines.shard(num_shards, shard_index)
+    if num_epochs != 1:
+        lines = lines.repeat(num_epochs)
+    if shuffle:
+        lines = lines.unbatch().shuffle(
+            shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True
+        ).batch(batch_size, drop_remainder=drop_remainder)
+    else:
+        lines = lines.rebatch(batch_size, drop_remainder=drop_remainder)
+    decode, decode_labels = _decoder(schema, features, paths)
+    if resample is None:
+        dataset = lines.map(decode, num_parallel_calls=calls, deterministic=deterministic)
+    else:
+        from tfbalance._sampling import resample_before_decoding
+
+        dataset = resample_before_decoding(
+            resample, lines, decode, decode_labels, num_parallel_calls=calls,
+            deterministic=deterministic,
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}")
+    if value < 1:
+        raise ValueError(f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}")
+    return int(value)
+
+
+def _resolve_sharding(num_shards, shard_index, input_context, batch_size):
+    if input_context is not None:
+        if num_shards is not None or shard_index is not None:
+            raise ValueError(
+                "Invalid arguments: pass either input_context or num_shards/shard_index. "
+                f"Received: num_shards={num_shards}, shard_index={shard_index}"
+            )
+        if not isinstance(input_context, tf.distribute.InputContext):
+            raise TypeError(
+                "Invalid `input_context`: expected a tf.distribute.InputContext. "
+                f"Received: input_context={input_context!r}"
+            )
+        return (
+            input_context.num_input_pipelines,
+            input_context.input_pipeline_id,
+            input_context.get_per_replica_batch_size(batch_size),
+        )
+    if num_shards is None and shard_index is None:
+        return 1, 0, batch_size
+    if num_shards is None or shard_index is None:
+        raise ValueError(
+            "Invalid arguments: num_shards and shard_index go together. "
+            f"Received: num_shards={num_shards}, shard_index={shard_index}"
+        )
+    num_shards = _positive_int(num_shards, "num_shards")
+    if isinstance(shard_index, bool) or not isinstance(shard_index, (int, np.integer)) or not (
+        0 <= shard_index < num_shards
+    ):
+        raise ValueError(
+            f"Invalid `shard_index`: expected an int in [0, {num_shards}). "
+            f"Received: shard_index={shard_index!r}"
+        )
+    return num_shards, int(shard_index), batch_size
+
+
+def _select(schema: CsvSchema, select_columns: Sequence[str] | None) -> list[str]:
+    if select_columns is None:
+        return list(schema.feature_names)
+    if isinstance(select_columns, str) or not all(isinstance(c, str) for c in select_columns):
+        raise TypeError(
+            "Invalid `select_columns`: expected a list of column names. "
+            f"Received: select_columns={select_columns!r}"
+        )
+    unknown = [c for c in select_columns if c not in schema.column_names]
+    if unknown:
+        raise ValueError(
+            f"Invalid `select_columns`: {unknown} are not in the header "
+            f"{list(schema.column_names)}. Received: select_columns={list(select_columns)!r}"
+        )
+    return [c for c in schema.column_names if c in select_columns and c != schema.label]
+
+
+def _lines_of_files(infos: Sequence[FileInfo]) -> Callable[[tf.Tensor], tf.data.Dataset]:
+    """``lines_of(i)``: the records of file ``i`` in ``(lines, line_numbers, file_index)``
+    vectors (see ``_block_lines``). Gzip files are checked whole first (``check_gzip``)."""
+    paths = tf.constant([info.path for info in infos])
+    compressions = tf.constant([info.compression for info in infos])
+    header_bytes = tf.constant([info.header_bytes for info in infos], tf.int64)
+    body_bytes = tf.constant([
+        (check_gzip(info.path) if info.compression == "GZIP" else os.path.getsize(info.path))
+        - info.header_bytes
+        for info in infos
+    ], tf.int64)
+    first_lines = tf.constant([info.header_lines + 1 for info in infos], tf.int64)
+
+    def lines_of(i):
+        return _block_lines(paths[i], header_bytes[i], body_bytes[i], compressions[i],
+                            first_lines[i], i)
+
+    return lines_of
+
+
+def _block_lines(path, header_bytes, body_bytes, compression, first_line, file_index):
+    """Records of one file as ``(lines, line_numbers, file_index)`` vectors, one per block.
+
+    ``body_bytes`` is the exact (decompressed) size after the header, so every block but
+    the first is exactly ``_BLOCK_BYTES`` long, plain or gzip (``FixedLengthRecordDataset``
+    needs whole records).
+    """
+    first = (body_bytes - 1) % _BLOCK_BYTES + 1
+    # A plain file's size must be header + records + footer; a gzip stream is read in
+    # order, so there ``take(1)`` stops after the first record.
+    footer = tf.where(tf.equal(compression, ""), body_bytes - first, tf.constant(0, tf.int64))
+    head = tf.data.FixedLengthRecordDataset(
+        path, first, header_bytes=header_bytes, footer_bytes=footer,
+        compression_type=compression,
+    ).take(1)
+    rest = tf.data.FixedLengthRecordDataset(
+        path, _BLOCK_BYTES, header_bytes=header_bytes + first, compression_type=compression
+    )
+    # A final line break ends a last line without one; the flag marks the end of the file.
+    blocks = head.concatenate(rest).map(lambda b: (b, False)).concatenate(
+        tf.data.Dataset.from_tensors((tf.constant("\n"), True))
+    )
+    return blocks.scan(
+        (tf.constant(""), tf.cast(first_line, tf.int64)),
+        lambda state, element: _split_records(state, element, path, file_index),
+    )
+
+
+def _split_records(state, element, path, file_index):
+    """One scan step: the complete records of ``carry + block``, and the new carry.
+
+    Without a quote in the text, records are the lines (one ``tf.strings.split``). With
+    quotes, lines whose running quote count is odd end inside a quoted field and are
+    joined with the next (the same parity rule as the counter's), so a quoted field may
+    hold line breaks; the text after the last complete record is carried over. A trailing
+    ``\r`` is cut per record, so ``\n`` and ``\r\n`` endings may mix.
+    """
+    carry, line = state
+    block, last = element
+    text = tf.strings.join([carry, block])
+    raw = tf.io.decode_raw(text, tf.uint8)
+    parts = tf.strings.split(text, "\n")
+    count = tf.size(parts, out_type=tf.int64) - 1  # the last part has no line break yet
+
+    def plain():
+        starts = tf.range(count)
+        return parts[:-1], starts, parts[-1], count
+
+    def quoted():
+        quotes = tf.strings.split(parts, '"').row_lengths() - 1
+        open_after = tf.math.floormod(tf.cumsum(quotes), 2)
+        ends = tf.where(tf.equal(open_after[:-1], 0))[:, 0]  # the parts that end a record
+        records = tf.size(ends, out_type=tf.int64)
+        used = tf.reduce_max(tf.concat([ends + 1, tf.zeros([1], tf.int64)], 0))
+        # record_of[i]: how many records end before part i, i.e. the record part i is in.
+        record_of = tf.cumsum(
+            tf.scatter_nd(tf.reshape(ends, [-1, 1]), tf.ones_like(ends), [count + 1]),
+            exclusive=True,
+        )
+        joined = tf.strings.unsorted_segment_join(
+            parts[:used], record_of[:used], records, separator="\n"
+        )
+        starts = tf.concat([tf.zeros([1], tf.int64), ends + 1], 0)[:records]
+        rest = tf.strings.reduce_join(parts[used:], separator="\n")
+        return joined, starts, rest, used
+
+    has_quote = tf.reduce_any(tf.equal(raw, 34))
+    records, starts, carry, consumed = tf.cond(has_quote, quoted, plain)
+    numbers = line + starts
+
+    def strip_cr():
+        length = tf.strings.length(records)
+        cr = tf.equal(tf.strings.substr(records, tf.maximum(length - 1, 0),
+                                        tf.ones_like(length)), "\r")
+        return tf.strings.substr(records, tf.zeros_like(length), length - tf.cast(cr, tf.int32))
+
+    records = tf.cond(tf.reduce_any(tf.equal(raw, 13)), strip_cr, lambda: records)
+    keep = tf.strings.length(records) > 0  # blank lines are skipped
+    checks = [tf.debugging.Assert(
+        tf.logical_not(last) | tf.equal(tf.strings.length(carry), 0),
+        [tf.strings.join([
+            "Invalid CSV row in ", path, ", line ", tf.strings.as_string(line + consumed),
+            ": a quoted field is never closed (the file ends inside quotes)",
+        ])],
+    )]
+    with tf.control_dependencies(checks):
+        numbers = tf.boolean_mask(numbers, keep)
+    out = (tf.boolean_mask(records, keep), numbers,
+           tf.fill(tf.shape(numbers), tf.cast(file_index, tf.int64)))
+    return (carry, line + consumed), out
+
+
+# --------------------------------------------------------------------------- row validation
+
+# RE2 patterns of one field of each type, as pandas and decode_csv read them: optional
+# blanks around the value, optionally quoted, empty meaning the column default.
+_INT = r"[ \t]*[+-]?[0-9]+[ \t]*"
+_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_FLOAT = rf"[ \t]*(?:{_NUMBER}|[+-]?(?i:inf|infinity|nan))[ \t]*"
+_LABEL = rf"[ \t]*{_NUMBER}[ \t]*"
+_EXPECTED = {
+    "int64": "int64 values (whole numbers)",
+    "float32": "float32 values",
+    "float64": "float64 values",
+    "string": "text",
+}
+
+
+def _field_patterns(schema: CsvSchema) -> list[str]:
+    d = f"\\x{{{ord(schema.field_delim):02x}}}"
+    text = f'(?:"(?:[^"]|"")*"|[^"\\n{d}]*)'
+    patterns = []
+    for name in schema.column_names:
+        dtype = schema.dtypes[name]
+        if name == schema.label:
+            core = _LABEL if schema.label_vocabulary is None else None
+            patterns.append(text if core is None else f'(?:{core}|"{core}")')
+        elif dtype == "string":
+            patterns.append(text)
+        else:
+            core = _INT if dtype == "int64" else _FLOAT
+            patterns.append(f'(?:{core}|"{core}"|)')
+    return patterns
+
+
+def _row_checker(schema: CsvSchema, paths: tf.Tensor):
+    """``check(lines, numbers, files)``: an op that fails unless every line is a valid row.
+
+    One RE2 match over the batch's joined lines checks the field count and every field's
+    type at once (a number where the schema says int64, a numeric label), which is what
+    keeps decode_csv from ever failing with a batch-relative "record N". Only a batch
+    that fails is looked at row by row, to name the file, the line, the column and the
+    value. (Graph messages quote names and values with backticks: ``tf.debugging.Assert``
+    prints its message C-escaped, which would turn every ``'`` into ``\\'``.)
+    """
+    fields = _field_patterns(schema)
+    d = f"\\x{{{ord(schema.field_delim):02x}}}"
+    row = d.join(fields)
+    batch_pattern = f"(?:{row}\\n)*{row}"
+    any_field = f'(?:"(?:[^"]|"")*"|[^{d}]*)'
+    names = list(schema.column_names)
+    ncols = len(names)
+    delim = ord(schema.field_delim)
+
+    def where(lines, numbers, files, r):
+        return ["Invalid CSV row in ", tf.gather(paths, files[r]), ", line ",
+                tf.strings.as_string(numbers[r]), ": "]
+
+    def field_counts(lines):
+        raw = tf.io.decode_raw(lines, tf.uint8, fixed_length=tf.reduce_max(
+            tf.concat([tf.strings.length(lines), [1]], 0)))
+        quotes = tf.cast(tf.equal(raw, 34), tf.int32)
+        outside = tf.equal(tf.math.floormod(tf.cumsum(quotes, axis=1), 2), 0)
+        return 1 + tf.reduce_sum(tf.cast(tf.equal(raw, delim) & outside, tf.int32), axis=1)
+
+    def locate(lines, numbers, files):
+        ok = tf.strings.regex_full_match(lines, row)
+        r = tf.argmin(tf.cast(ok, tf.int32))
+        text = lines[r]
+        found = field_counts(tf.reshape(text, [1]))[0]
+        # The first column whose field breaks the pattern of the columns up to it.
+        prefix_ok = tf.stack([
+            tf.strings.regex_full_match(text, "(?s)" + d.join(fields[: k + 1]) + f"(?:{d}.*)?")
+            for k in range(ncols)
+        ])
+        column = tf.argmin(tf.cast(prefix_ok, tf.int32))
+        value = tf.switch_case(
+            tf.cast(column, tf.int32),
+            [lambda k=k: tf.strings.regex_replace(
+                text, f"(?s)^(?:{any_field}{d}){{{k}}}({any_field})(?:{d}.*)?$", r"\1")
+             for k in range(ncols)],
+        )
+        messages = []
+        for k, name in enumerate(names):
+            if name == schema.label:
+                stripped = tf.strings.strip(tf.strings.regex_replace(value, '"', ""))
+                missing = tf.reduce_any(tf.equal(stripped, sorted(MISSING)))
+                nan = tf.equal(tf.strings.lower(stripped), "nan")
+                messages.append(tf.where(
+                    nan, "the label is NaN; " + LABEL_RULE,
+                    tf.where(missing, "the label is missing", f"column `{name}`: {LABEL_RULE}"),
+                ))
+            else:
+                messages.append(tf.constant(
+                    f"column `{name}` must hold {_EXPECTED[schema.dtypes[name]]}"))
+        what = tf.where(
+            tf.equal(found, ncols),
+            tf.gather(tf.stack(messages), column),
+            tf.strings.join([f"expected {ncols} fields, found ",
+                             tf.strings.as_string(found)]),
+        )
+        shown = tf.where(tf.equal(found, ncols), value, text)
+        message = tf.strings.join(
+            where(lines, numbers, files, r)
+            + [what, ". Received: `", tf.strings.substr(shown, 0, 200), "`"]
+        )
+        with tf.control_dependencies([tf.debugging.Assert(False, [message], summarize=1)]):
+            return tf.constant(True)
+
+    def check(lines, numbers, files):
+        batch = tf.strings.reduce_join(lines, separator="\n")
+        ok = tf.strings.regex_full_match(batch, batch_pattern) | tf.equal(tf.size(lines), 0)
+        return tf.cond(ok, lambda: tf.constant(True), lambda: locate(lines, numbers, files))
+
+    return check
+
+
+def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
+    """``decode(lines, numbers, files)`` -> ``(features, ids)`` and ``decode_labels``.
+
+    Both check every row in full first (``_row_checker``); ``decode(...,
+    fields_checked=True)`` skips that for lines already checked by ``decode_labels``.
+    """
+    names = list(schema.column_names)
+    label_col = names.index(schema.label)
+    wanted = sorted({names.index(c) for c in features} | {label_col})
+    record_defaults = []
+    for col in wanted:
+        name = names[col]
+        if col == label_col:
+            # Numeric labels decode to float64 (so 1.0 and 1e3 are the classes 1 and 1000);
+            # string labels stay text for the vocabulary lookup.
+            numeric_label = schema.label_vocabulary is None
+            record_defaults.append(
+                tf.constant([math.nan], tf.float64) if numeric_label else tf.constant([""])
+            )
+        else:
+            dtype = schema.dtypes[name]
+            tf_dtype = tf.float32 if dtype == "float32" else tf.as_dtype(dtype)
+            record_defaults.append(tf.constant([schema.defaults[name]], dtype=tf_dtype))
+    vocabulary = schema.label_vocabulary
+    table = None
+    if vocabulary is not None:
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(list(vocabulary)), tf.range(len(vocabulary), dtype=tf.int64)
+            ),
+            default_value=-1,
+        )
+    check_rows = _row_checker(schema, paths)
+
+    def fail_unless(ok, lines, numbers, files, what):
+        # Report the first offending row with its file and line.
+        row = tf.argmin(tf.cast(ok, tf.int32))
+        message = tf.strings.join([
+            "Invalid CSV row in ", tf.gather(paths, files[row]), ", line ",
+            tf.strings.as_string(numbers[row]), ": ", what, ". Received: `",
+            tf.strings.substr(lines[row], 0, 200), "`",
+        ])
+        return tf.debugging.Assert(tf.reduce_all(ok), [message], summarize=1)
+
+    def label_ids(label, lines, numbers, files):
+        if table is not None:
+            text = tf.strings.strip(label)
+            checks = [fail_unless(tf.strings.length(text) > 0, lines, numbers, files,
+                                  "the label is missing")]
+            with tf.control_dependencies(checks):
+                ids = table.lookup(text)
+            checks.append(fail_unless(ids >= 0, lines, numbers, files,
+                                      "the label is not in label_vocabulary"))
+        else:
+            # The row check admits only numbers here; what is left is the value rule.
+            checks = [
+                fail_unless(tf.equal(label, tf.round(label)) & tf.math.is_finite(label), lines,
+                            numbers, files, LABEL_RULE),
+                fail_unless(label >= 0, lines, numbers, files, "class ids must be non-negative"),
+                fail_unless(label <= MAX_CLASS_ID, lines, numbers, files,
+                            f"class ids must be at most MAX_CLASS_ID = {MAX_CLASS_ID}"),
+            ]
+            ids = tf.cast(label, tf.int64)
+        with tf.control_dependencies(checks):
+            return tf.identity(ids)
+
+    def decode(lines, numbers, files, fields_checked=False):
+        checks = [] if fields_checked else [check_rows(lines, numbers, files)]
+        with tf.control_dependencies(checks):
+            columns = tf.io.decode_csv(
+                lines, record_defaults, field_delim=schema.field_delim, select_cols=wanted
+            )
+        by_name = dict(zip([names[c] for c in wanted], columns))
+        ids = label_ids(by_name.pop(schema.label), lines, numbers, files)
+        return {name: by_name[name] for name in features}, ids
+
+    label_default = record_defaults[wanted.index(label_col)]
+
+    def decode_labels(lines, numbers, files):
+        # Every row is checked in full here, so resampling before the full decode loses no
+        # error: a row is valid or refused whether or not it is dropped.
+        with tf.control_dependencies([check_rows(lines, numbers, files)]):
+            (label,) = tf.io.decode_csv(
+                lines, [label_default], field_delim=schema.field_delim, select_cols=[label_col]
+            )
+        return label_ids(label, lines, numbers, files)
+
+    return decode, decode_labels
+
+
+# --------------------------------------------------------------------------- validated lines
+
+
+def validated_lines(
+    source: FilePattern,
+    label: str | None = None,
+    *,
+    schema: CsvSchema | None = None,
+    field_delim: str = ",",
+    compression_type: str | None = None,
+    batch_size: int = 8192,
+) -> tuple[tf.data.Dataset, CsvSchema]:
+    """Every record of CSV files, checked in full, as batches of raw lines.
+
+    The stable internal interface for code that must see each record's exact text (the
+    per-class split writes lines byte for byte, or decodes them with ``decode_lines``).
+    Files are read one after another in ``resolve_files(source)`` order, rows in file
+    order. Each element is a dict of vectors of one length (the last batch may be
+    shorter):
+
+    - ``"line"`` (tf.string): the record's text, byte-identical to the file, without its
+      line terminator (a record with quoted line breaks keeps them);
+    - ``"label"`` (tf.int64): the class id (through the schema's vocabulary for string
+      labels);
+    - ``"file"`` (tf.int32): the index of the file in ``resolve_files(source)``;
+    - ``"line_number"`` (tf.int64): the 1-based physical line where the record starts
+      (the header is line 1).
+
+    Every row is validated as ``read_csv`` validates it (field count, every column's
+    type, the label rule); iteration fails with ``tf.errors.InvalidArgumentError`` naming
+    the file, the line and the value at the first bad row.
+
+    Parameters
+    ----------
+    source : str, path or list of them
+        CSV files or glob patterns.
+    label : str, optional
+        The label column (optional when ``schema`` is given).
+    schema : CsvSchema, optional
+        Inferred with ``infer_csv_schema`` when omitted.
+    field_delim, compression_type
+        As ``read_csv`` (``field_delim`` is ignored when ``schema`` is given).
+    batch_size : int
+        Records per element.
+
+    Returns
+    -------
+    (tf.data.Dataset, CsvSchema)
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('x,note,y\\n1,"two\\nlines",0\\n2,plain,1\\n')
+    >>> lines, schema = validated_lines(path, "y")
+    >>> batch = next(iter(lines))
+    >>> batch["line"].numpy().tolist(), batch["line_number"].numpy().tolist()
+    ([b'1,"two\\nlines",0', b'2,plain,1'], [2, 4])
+    >>> batch["label"].numpy().tolist(), batch["file"].numpy().tolist()
+    ([0, 1], [0, 0])
+    >>> features, labels = decode_lines(schema)(batch["line"])
+    >>> features["note"].numpy().tolist()
+    [b'two\\nlines', b'plain']
+    """
+    if schema is None:
+        schema = infer_csv_schema(source, label, field_delim=field_delim,
+                                  compression_type=compression_type)
+    elif not isinstance(schema, CsvSchema):
+        raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
+    elif label is not None and label != schema.label:
+        raise ValueError(
+            f"Invalid `label`: the schema's label is {schema.label!r}. Received: label={label!r}"
+        )
+    batch_size = _positive_int(batch_size, "batch_size")
+    files = resolve_files(source)
+    infos = inspect_files(files, compression_type, schema.field_delim)
+    if infos[0].header != schema.column_names:
+        raise ValueError(
+            f"Invalid `schema`: its columns {list(schema.column_names)} differ from the "
+            f"header {list(infos[0].header)} of {infos[0].path!r}."
+        )
+    paths = tf.constant([info.path for info in infos])
+    lines = tf.data.Dataset.range(len(files)).flat_map(_lines_of_files(infos))
+    _, decode_labels = _decoder(schema, [], paths)
+
+    def label_batch(text, numbers, file_index):
+        return {
+            "line": text,
+            "label": decode_labels(text, numbers, file_index),
+            "file": tf.cast(file_index, tf.int32),
+            "line_number": numbers,
+        }
+
+    dataset = lines.rebatch(batch_size).map(
+        label_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return dataset, schema
+
+
+def decode_lines(
+    schema: CsvSchema, features: Sequence[str] | None = None
+) -> Callable[[tf.Tensor], tuple[dict[str, tf.Tensor], tf.Tensor]]:
+    """A graph function: validated lines (a string vector) -> ``(features, labels)``.
+
+    The lines must come from ``validated_lines`` (or be otherwise known valid): they are
+    decoded with the schema's types and defaults, with no row check. ``features``
+    selects feature columns (default: all but the label), as ``read_csv``'s
+    ``select_columns``. Labels are int64 class ids. See ``validated_lines`` for an example.
+    """
+    if not isinstance(schema, CsvSchema):
+        raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
+    selected = _select(schema, features)
+    decode, _ = _decoder(schema, selected, tf.constant([""]))
+
+    def decode_batch(lines: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        lines = tf.convert_to_tensor(lines, tf.string)
+        zeros = tf.zeros(tf.shape(lines), tf.int64)
+        return decode(lines, zeros, zeros, fields_checked=True)
+
+    return decode_batch
