@@ -399,8 +399,9 @@ def write_stratified_split(
             seed=seed,
             label=label if isinstance(label, (str, int)) else None,
             class_names=getattr(source_counts, "names", None),
-            source_counts={str(c): int(n) for c, n in enumerate(table["n"]) if n},
-            counts={name: {str(c): int(n) for c, n in enumerate(sizes[:, j]) if n}
+            source_counts={str(c): int(n) for c, n in source_counts.counts.items()},
+            # Every class id, zeros included: the same counts as stratified_split's.
+            counts={name: {str(c): int(n) for c, n in enumerate(sizes[:, j])}
                     for j, name in enumerate(names)},
             files={name: shards[j].files if j in shards else []
                    for j, name in enumerate(names)},
