@@ -3,6 +3,11 @@ import json
 import math
 import os
 import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -250,6 +255,69 @@ def test_failed_pass_leaves_nothing_and_a_rerun_succeeds(tmp_path):
     path.write_text("x,y\n" + "1.5,0\n" * 50 + "2.5,1\n" * 6)
     out = write_stratified_split(str(path), "y", tmp_path / "out", seed=0, verbose=False)
     assert out.source_counts.counts == {0: 50, 1: 6}
+
+
+_KILLED_HOLDOUT = textwrap.dedent("""
+    import os, sys, time
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import numpy as np, tensorflow as tf
+    from tfbalance import write_stratified_split
+
+    def rows():
+        for i in range(100):
+            if i == 3:
+                print("written", flush=True)
+                time.sleep(600)  # killed here, with part files open in the staging folder
+            yield np.full([10], float(i), np.float32), np.arange(10) % 2
+
+    ds = tf.data.Dataset.from_generator(rows, output_signature=(
+        tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int64)))
+    write_stratified_split(ds, None, sys.argv[1], seed=0, counts=[500, 500],
+                           format="tfrecord", block_rows=5, verbose=False)
+""")
+
+
+def test_killed_run_leaves_nothing_that_looks_complete_or_blocks_a_rerun(source, tmp_path):
+    out = tmp_path / "out"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_HOLDOUT, str(out)], stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert child.stdout.readline().strip() == b"written"
+        deadline = time.monotonic() + 60
+        while not any(
+            name.startswith("part-") for _, _, files in os.walk(tmp_path) for name in files
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    staging = _no_staging_left(tmp_path)
+    assert len(staging) == 1 and not out.exists()
+    with pytest.raises(ValueError, match="holds no stratified split"):
+        load_stratified_split(out)
+    with pytest.raises(ValueError, match="temporary folder of an unfinished split"):
+        load_stratified_split(tmp_path / staging[0])
+    path, frame = source
+    result = write_stratified_split(path, "y", out, seed=0, verbose=False)
+    assert result.source_counts.total == len(frame)
+    assert not _no_staging_left(tmp_path)  # the killed run's folder was cleaned up
+
+
+def test_string_labels_same_ids_and_rows_as_stratified_split(source, tmp_path):
+    path, frame = source
+    streamed = stratified_split(path, "city", {"a": 0.5, "b": 0.5}, seed=9, verbose=False)
+    out = write_stratified_split(path, "city", tmp_path / "out",
+                                 fractions={"a": 0.5, "b": 0.5}, seed=9, verbose=False)
+    for name in ("a", "b"):
+        written = _read_split(out[name])
+        assert sorted(written["id"]) == sorted(
+            int(i) for x, _ in streamed[name] for i in x["id"].numpy())
+        # Same ids; the file split also keeps the vocabulary's names.
+        assert out.counts[name].counts == streamed.counts[name].counts
+    assert sorted(out.source_counts.names) == sorted(frame["city"].unique())
 
 
 # --------------------------------------------------------------------------- command line
