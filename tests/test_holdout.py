@@ -17,8 +17,13 @@ import pytest
 import tensorflow as tf
 
 import tfbalance
-from tfbalance import load_split, load_stratified_split, split_by_class, stratified_split
-from tfbalance import write_stratified_split
+from tfbalance import (
+    load_split,
+    load_stratified_split,
+    split_by_class,
+    stratified_split,
+    write_stratified_split,
+)
 from tfbalance._cli import main as cli_main
 
 FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}

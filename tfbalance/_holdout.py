@@ -29,8 +29,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any, Sequence, Union
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -187,9 +187,9 @@ def _check_names(shares: Mapping[str, Any]) -> None:
 
 
 def write_stratified_split(
-    source: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], tf.data.Dataset],
-    label: Any,
-    output_dir: Union[str, os.PathLike],
+    source: str | os.PathLike | Sequence[str | os.PathLike] | tf.data.Dataset,
+    label: str | int | None,
+    output_dir: str | os.PathLike,
     *,
     fractions: Mapping[str, float] | None = None,
     seed: int,
@@ -415,7 +415,7 @@ def write_stratified_split(
     return StratifiedSplitFiles(staged.final, manifest)
 
 
-def load_stratified_split(output_dir: Union[str, os.PathLike]) -> StratifiedSplitFiles:
+def load_stratified_split(output_dir: str | os.PathLike) -> StratifiedSplitFiles:
     """Open a folder written by ``write_stratified_split``.
 
     Parameters
