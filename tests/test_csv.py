@@ -467,3 +467,250 @@ def test_resample_must_be_a_tfbalance_transform(csv_text):
     path = csv_text("x,y\n1,0\n2,1\n")
     with pytest.raises(TypeError, match="Invalid `resample`"):
         tfbalance.read_csv(path, "y", resample=lambda ds: ds)
+
+
+# ------------------------------------------------------------------ one dialect everywhere
+
+
+def _dialect_frame(n=600, seed=9):
+    frame = make_frame(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    frame["note"] = rng.choice(["plain", 'says "hi", then', "two\nlines", "three\r\nline\nbreaks",
+                                "tab\there", "semi;colon"], n)
+    return frame
+
+
+def _write_case(frame, tmp_path, case):
+    """(path, read options) of ``frame`` written in one dialect case."""
+    path = tmp_path / f"{case}.csv"
+    if case == "bom":
+        path.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False).encode())
+    elif case == "crlf":
+        frame.to_csv(path, index=False, lineterminator="\r\n")
+    elif case == "mixed-endings":  # LF, then CRLF from the middle on
+        text = frame.drop(columns="note").to_csv(index=False)
+        lines = text.splitlines()
+        half = len(lines) // 2
+        path.write_text("\n".join(lines[:half]) + "\n" + "\r\n".join(lines[half:]) + "\r\n",
+                        newline="")
+    elif case == "no-quotes":
+        frame.drop(columns="note").to_csv(path, index=False)
+    elif case == "gzip":
+        path = tmp_path / "gzip.csv.gz"
+        with gzip.open(path, "wb") as f:
+            f.write(frame.to_csv(index=False, lineterminator="\r\n").encode())
+    elif case == "tab":
+        frame.to_csv(path, index=False, sep="\t")
+        return str(path), {"field_delim": "\t"}
+    elif case == "semicolon-gzip-auto":
+        path = tmp_path / "semicolon"  # gzip without the suffix: found by its magic bytes
+        with gzip.open(path, "wb") as f:
+            f.write(frame.to_csv(index=False, sep=";").encode())
+        return str(path), {"field_delim": ";", "compression_type": "auto"}
+    else:  # "quoted": quoted delimiters, escaped quotes and quoted line breaks
+        frame.to_csv(path, index=False)
+    return str(path), {}
+
+
+DIALECT_CASES = ["quoted", "bom", "crlf", "mixed-endings", "no-quotes", "gzip", "tab",
+                 "semicolon-gzip-auto"]
+
+
+@pytest.mark.parametrize("case", DIALECT_CASES)
+def test_counter_reader_and_pandas_agree_on_every_dialect(tmp_path, small_blocks, case):
+    frame = _dialect_frame()
+    path, options = _write_case(frame, tmp_path, case)
+    sep = options.get("field_delim", ",")
+    compression = "gzip" if options.get("compression_type") == "auto" else "infer"
+    expected = pd.read_csv(path, sep=sep, compression=compression, keep_default_na=False)
+    assert list(expected.columns)[0] == "id"  # pandas drops the BOM too
+    counts = expected["label"].value_counts().to_dict()
+    assert tfbalance.class_counts(path, "label", **options).counts == counts
+    assert _count.count_csv_classes(path, "label", chunk_bytes=700, **options).counts == counts
+    features, labels = collect(tfbalance.read_csv(path, "label", batch_size=64, **options))
+    assert pd.Series(labels).value_counts().to_dict() == counts
+    np.testing.assert_array_equal(labels, expected["label"])
+    np.testing.assert_array_equal(features["id"], expected["id"])
+    np.testing.assert_array_equal(features["age"], expected["age"])
+    if "note" in expected:
+        assert [v.decode() for v in features["note"]] == expected["note"].tolist()
+
+
+@pytest.mark.parametrize("case", ["quoted", "crlf", "gzip", "tab"])
+def test_validated_lines_are_the_records_byte_for_byte(tmp_path, small_blocks, case):
+    frame = _dialect_frame(400, seed=3)
+    path, options = _write_case(frame, tmp_path, case)
+    lines, schema = _csv.validated_lines(path, "label", batch_size=50, **options)
+    batches = list(lines)
+    assert {k: v.dtype for k, v in batches[0].items()} == {
+        "line": tf.string, "label": tf.int64, "file": tf.int32, "line_number": tf.int64}
+    records = np.concatenate([b["line"].numpy() for b in batches]).tolist()
+    numbers = np.concatenate([b["line_number"].numpy() for b in batches])
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    terminator = b"\r\n" if case in ("crlf", "gzip") else b"\n"
+    header, body = raw.split(terminator, 1)
+    assert terminator.join(records) + terminator == body
+    # Physical line numbers: the header is line 1, a record spans its line breaks.
+    np.testing.assert_array_equal(
+        numbers, 2 + np.cumsum([0] + [r.count(b"\n") + 1 for r in records[:-1]]))
+    labels = np.concatenate([b["label"].numpy() for b in batches])
+    np.testing.assert_array_equal(labels, frame["label"])
+    features, decoded = _csv.decode_lines(schema, ["note", "age"])(tf.constant(records))
+    assert set(features) == {"note", "age"}
+    np.testing.assert_array_equal(decoded, frame["label"])
+    assert [v.decode() for v in features["note"].numpy()] == frame["note"].tolist()
+
+
+def test_validated_lines_name_files_by_index_and_check_every_row(tmp_path):
+    a = write(make_frame(30, seed=1), tmp_path / "a.csv")
+    b = write(make_frame(20, seed=2), tmp_path / "b.csv")
+    lines, _ = _csv.validated_lines([a, b], "label", batch_size=16)
+    files = np.concatenate([x["file"].numpy() for x in lines])
+    np.testing.assert_array_equal(files, [0] * 30 + [1] * 20)
+    text = open(b).read().splitlines()
+    text[15] += ",1"
+    open(b, "w").write("\n".join(text) + "\n")
+    schema = tfbalance.infer_csv_schema(a, "label")
+    lines, _ = _csv.validated_lines([a, b], schema=schema)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"b\.csv, line 16: expected 5"):
+        list(lines)
+    with pytest.raises(TypeError, match="Invalid `schema`"):
+        _csv.validated_lines(a, schema={"label": "label"})
+
+
+# ------------------------------------------------------------------ every row error: file & line
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("7,3.5,a,0,extra", r"line 41: expected 4 fields, found 5"),
+        ("7,3.5,a", r"line 41: expected 4 fields, found 3"),
+        ("seven,3.5,a,0", r"line 41: column `n` must hold int64 values.*Received: `seven`"),
+        ("190000.5,3.5,a,0", r"line 41: column `n` must hold int64.*Received: `190000.5`"),
+        ("7,high,a,0", r"line 41: column `f` must hold float32 values.*Received: `high`"),
+        ("7,0x10,a,0", r"line 41: column `f` must hold float32.*Received: `0x10`"),
+        ("7,3.5,a,inf", r"line 41: column `y`: class labels must be finite whole numbers"),
+        ("7,3.5,a,Infinity", r"line 41: column `y`: class labels must be finite whole"),
+        ("7,3.5,a,NaN", r"line 41: the label is NaN"),
+        ("7,3.5,a,", r"line 41: the label is missing"),
+        ("7,3.5,a,2.5", r"line 41: class labels must be finite whole numbers.*2\.5"),
+        ("7,3.5,a,-2", r"line 41: class ids must be non-negative"),
+        (f"7,3.5,a,{2**40}", r"line 41: class ids must be at most MAX_CLASS_ID = 1048575"),
+        ('7,3.5,"a,0', r"line 41: a quoted field is never closed"),
+    ],
+)
+def test_row_errors_past_the_sample_name_file_and_line(csv_text, row, message):
+    rows = "".join(f"{i},{i / 4},a,{i % 2}\n" for i in range(37))
+    # A quoted line break before the bad row: line numbers are physical lines.
+    path = csv_text(f'n,f,s,y\n{rows}1,2.5,"two\nlines",1\n{row}\n', name="late.csv")
+    schema = tfbalance.CsvSchema(
+        ["n", "f", "s", "y"], {"n": "int64", "f": "float32", "s": "string", "y": "int64"}, "y")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"late\.csv, {message}"):
+        list(tfbalance.read_csv(path, schema=schema, batch_size=8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"late\.csv, {message}"):
+        list(_csv.validated_lines(path, schema=schema, batch_size=8)[0])
+
+
+def test_counter_refuses_the_same_labels_with_file_and_line(csv_text):
+    for value, message in [("inf", "finite whole numbers"), ("-inf", "finite whole"),
+                           ("1e7", "at most MAX_CLASS_ID"), ("NaN", "NaN")]:
+        path = csv_text(f"x,y\n1,0\n2,1\n3,{value}\n", name="c.csv")
+        with pytest.raises(ValueError, match=rf"c\.csv, line 4: .*{message}"):
+            tfbalance.class_counts(path, "y")
+
+
+def test_max_class_id_is_one_constant():
+    from tfbalance._validation import MAX_CLASS_ID
+
+    assert MAX_CLASS_ID == 2**20 - 1
+
+
+# ------------------------------------------------------------------ files we cannot read
+
+
+def _gz(path, text):
+    with gzip.open(path, "wb") as f:
+        f.write(text.encode())
+    return str(path)
+
+
+def test_bad_gzip_files_are_named(tmp_path):
+    text = "x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20_000))
+    whole = open(_gz(tmp_path / "whole.csv.gz", text), "rb").read()
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    corrupt = tmp_path / "corrupt.csv.gz"
+    corrupt.write_bytes(whole[:40] + bytes(200) + whole[240:])
+    fake = tmp_path / "fake.csv.gz"
+    fake.write_text(text)
+    for path, match in [(truncated, r"truncated\.csv\.gz.*truncated"),
+                        (corrupt, r"corrupt\.csv\.gz.*corrupt"),
+                        (fake, r"fake\.csv\.gz.*not a gzip file")]:
+        with pytest.raises(ValueError, match=match):
+            tfbalance.class_counts(str(path), "y")
+        schema = tfbalance.CsvSchema(["x", "y"], {"x": "int64", "y": "int64"}, "y")
+        with pytest.raises(ValueError, match=match):
+            tfbalance.read_csv(str(path), schema=schema)
+    # Read as plain text instead, the fake one is fine.
+    assert tfbalance.class_counts(str(fake), "y", compression_type="auto").counts == {
+        0: 10_000, 1: 10_000}
+
+
+def test_binary_file_is_not_a_text_csv(tmp_path, capsys):
+    path = str(tmp_path / "data.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for i in range(5):
+            writer.write(tf.train.Example().SerializeToString() + bytes([0x8a, i]))
+    for call in (lambda: tfbalance.class_counts(path, "y"),
+                 lambda: tfbalance.read_csv(path, "y"),
+                 lambda: tfbalance.infer_csv_schema(path, "y")):
+        with pytest.raises(ValueError, match=r"data\.tfrecord.*is not a text CSV file"):
+            call()
+    from tfbalance._cli import main
+
+    assert main(["inspect", path, "--label", "y", "-q"]) == 2
+    assert "is not a text CSV file" in capsys.readouterr().err
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("x,y\nJos\xe9,0\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.csv.*not a text CSV file.*0xe9"):
+        tfbalance.class_counts(str(latin), "y")
+
+
+def test_header_rules(csv_text):
+    dup = csv_text("x,x,y\n1,2,0\n", name="dup.csv")
+    both(dup, r"dup\.csv', line 1: the header repeats the column names \['x'\]")
+    bom = csv_text("\ufeffy,x\n1,a\n0,b\n", name="bom.csv")
+    assert tfbalance.infer_csv_schema(bom, "y").column_names == ("y", "x")
+    assert tfbalance.class_counts(bom, "y").counts == {0: 1, 1: 1}
+    quoted = csv_text('"two\nlines",y\n1,0\n2,1\n', name="qh.csv")
+    assert tfbalance.class_counts(quoted, "y").counts == {0: 1, 1: 1}
+    _, labels = collect(tfbalance.read_csv(quoted, "y"))
+    assert labels.tolist() == [0, 1]
+    lines, _ = _csv.validated_lines(quoted, "y")
+    assert next(iter(lines))["line_number"].numpy().tolist() == [3, 4]
+    with pytest.raises(ValueError, match="Invalid `field_delim`"):
+        tfbalance.class_counts(bom, "y", field_delim='"')
+
+
+def test_an_unclosed_quote_does_not_pull_the_file_into_memory(csv_text, small_blocks,
+                                                                 monkeypatch):
+    monkeypatch.setattr(_read, "_MAX_RECORD_BYTES", 5_000)
+    rows = "".join(f"{i},{i % 2}\n" for i in range(5_000))
+    path = csv_text(f'x,y\n1,0\n"2,1\n{rows}', name="open.csv")
+    schema = tfbalance.CsvSchema(["x", "y"], {"x": "int64", "y": "int64"}, "y")
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"open\.csv, line 3: the record is longer than 5,000 bytes"):
+        list(tfbalance.read_csv(path, schema=schema))
+    monkeypatch.setattr(_count, "MAX_RECORD_BYTES", 5_000)
+    with pytest.raises(ValueError, match=r"open\.csv, line 3: the record is longer than 5,000"):
+        _count.count_csv_classes(path, "y", chunk_bytes=1_000)
+
+
+def test_counter_refuses_a_quote_open_at_the_end(csv_text):
+    # Counting these rows as one quoted record would drop them without a word.
+    path = csv_text('x,y\n1,0\n"2,1\n3,0\n', name="open.csv")
+    with pytest.raises(ValueError, match=r"open\.csv, line 3: a quoted field is never closed"):
+        tfbalance.class_counts(path, "y")

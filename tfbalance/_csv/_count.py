@@ -15,13 +15,12 @@ import collections
 import concurrent.futures
 import gzip
 import os
-import zlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tfbalance._csv._dialect import check_label_column, inspect_files
-from tfbalance._csv._files import FilePattern, resolve_files
+from tfbalance._csv._dialect import MAX_RECORD_BYTES, check_label_column, inspect_files
+from tfbalance._csv._files import FilePattern, gzip_errors_named, open_file, resolve_files
 from tfbalance._csv._schema import CsvSchema, check_label_text
 from tfbalance._distribution import ClassDistribution
 from tfbalance._progress import show_progress as _show_progress
@@ -67,12 +66,22 @@ def _unquote(raw: bytes) -> str:
     return text
 
 
-def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: int):
+def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: int,
+                 first_line: int = 2):
     """Yield ``(chunk, progress_bytes)``: each chunk holds whole rows.
 
     Each chunk is the buffer it was read into (handed on without a copy); a row that
-    straddles two reads moves to the front of the next buffer.
+    straddles two reads moves to the front of the next buffer. A record longer than
+    ``MAX_RECORD_BYTES`` or a quote still open at the end of the file raises
+    ``ValueError`` with the line where the record starts (``first_line`` is the line of
+    the first data row), so memory stays bounded and no row is dropped unseen.
     """
+    done = 0  # bytes of the body yielded so far: on an error, where the record starts
+
+    def line() -> int:
+        # Only on the error path: counting line breaks as chunks go costs a pass.
+        return first_line + _count_breaks(path, compression, header_bytes, done)
+
     with open(path, "rb") as raw:
         stream = gzip.GzipFile(fileobj=raw) if compression == "GZIP" else raw
         stream.read(header_bytes)
@@ -81,6 +90,11 @@ def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: in
         filled = 0
         while True:
             if filled == len(buffer):  # a row longer than the buffer: grow it
+                if filled >= MAX_RECORD_BYTES:
+                    raise ValueError(
+                        f"Invalid CSV row in {path}, line {line()}: the record is longer than "
+                        f"{MAX_RECORD_BYTES:,} bytes (is a quote never closed?)."
+                    )
                 view.release()
                 buffer.extend(bytes(len(buffer)))
                 view = memoryview(buffer)
@@ -98,10 +112,31 @@ def _iter_chunks(path: str, compression: str, chunk_bytes: int, header_bytes: in
             view = memoryview(buffer)
             del chunk[cut:]
             filled -= cut
+            done += len(chunk)
             yield chunk, raw.tell()
         view.release()
-        if bytes(buffer[:filled]).strip():
-            yield bytes(buffer[:filled]) + b"\n", raw.tell()
+        rest = bytes(buffer[:filled])
+        if rest.count(b'"') % 2:
+            raise ValueError(
+                f"Invalid CSV row in {path}, line {line()}: a quoted field is never closed "
+                "(the file ends inside quotes)."
+            )
+        if rest.strip():
+            yield rest + b"\n", raw.tell()
+
+
+def _count_breaks(path: str, compression: str, header_bytes: int, size: int) -> int:
+    """Line breaks in the ``size`` bytes after the header."""
+    breaks = 0
+    with open_file(path, compression) as stream:
+        stream.read(header_bytes)
+        while size > 0:
+            block = stream.read(min(size, 1 << 22))
+            if not block:
+                break
+            breaks += block.count(b"\n")
+            size -= len(block)
+    return breaks
 
 
 def _last_row_end(buffer: bytearray, size: int) -> int:
@@ -355,7 +390,7 @@ def count_csv_classes(
         Show a progress bar; ``None`` shows one only on an interactive terminal.
     **options
         ``field_delim`` (default ``","``), ``compression_type`` (``None`` = detect from a
-        ``.gz`` suffix, ``""``, ``"GZIP"``), ``label_vocabulary`` (fixes the class id of
+        ``.gz`` suffix, ``"auto"`` = from the first bytes, ``""``, ``"GZIP"``), ``label_vocabulary`` (fixes the class id of
         each string label), ``schema`` (a ``CsvSchema``; supplies the delimiter and
         vocabulary) and ``chunk_bytes``.
 
@@ -371,8 +406,10 @@ def count_csv_classes(
         A named file does not exist.
     ValueError
         A glob matches nothing; the label column is absent (the message lists the columns);
-        a file is empty or has only a header; a row has the wrong number of fields; a
-        label is empty, NaN, negative or not an integer (messages give file and line).
+        a file is empty, has only a header, is not text, or is a truncated or corrupt
+        gzip file; the header repeats a column name; a row has the wrong number of
+        fields, a quote is never closed, or a label is missing, NaN, infinite, not whole,
+        negative or above ``MAX_CLASS_ID`` (messages give the file, line and value).
 
     Examples
     --------
@@ -439,7 +476,7 @@ def count_csv_classes(
             base = 0
             for info in infos:
                 chunks = _iter_chunks(info.path, info.compression, chunk_bytes,
-                                      info.header_bytes)
+                                      info.header_bytes, info.header_lines + 1)
                 for chunk, position in _gzip_errors_named(chunks, info.path):
                     future = pool.submit(_count_chunk, chunk, ncols, column, delim)
                     pending.append((info.path, future, position, base))
@@ -455,17 +492,9 @@ def count_csv_classes(
 
 
 def _gzip_errors_named(chunks, path: str):
-    """``chunks``, with a truncated or corrupt gzip stream reported as a ``ValueError``
-    that names the file."""
-    try:
+    """``chunks``, with gzip errors reported as a ``ValueError`` that names the file."""
+    with gzip_errors_named(path):
         yield from chunks
-    except EOFError:
-        raise ValueError(
-            f"Invalid CSV file {path!r}: the gzip stream is truncated (it ends before its "
-            "end-of-stream marker); the file is incomplete."
-        ) from None
-    except (gzip.BadGzipFile, zlib.error) as exc:
-        raise ValueError(f"Invalid CSV file {path!r}: the gzip data is corrupt ({exc}).") from None
 
 
 def _to_distribution(

@@ -22,14 +22,17 @@ import dataclasses
 import io
 from typing import Any, Sequence
 
-from tfbalance._csv._files import compression_of, open_file
+from tfbalance._csv._files import compression_of, gzip_errors_named, open_file
 
-__all__ = ["FileInfo", "check_field_delim", "check_label_column", "inspect_files",
+__all__ = ["FileInfo", "MAX_RECORD_BYTES", "check_field_delim", "check_label_column", "inspect_files",
            "read_header"]
 
 # Bytes of a file's start checked for being text, and the longest header read.
 _PROBE_BYTES = 1 << 16
 _MAX_HEADER_BYTES = 1 << 24
+# The longest record (a quoted field may span lines) any reader or counter holds: an
+# unclosed quote must fail, not pull the rest of a file into memory.
+MAX_RECORD_BYTES = 1 << 26
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,11 +95,8 @@ def read_header(path: str, compression: str, field_delim: str = ",") -> FileInfo
     header, has an unterminated quote in its header, or repeats a column name.
     """
     check_field_delim(field_delim)
-    with open_file(path, compression) as f:
-        try:
-            probe = f.read(_PROBE_BYTES)
-        except (EOFError, OSError) as exc:
-            raise ValueError(f"Invalid CSV file {path!r}: cannot read it ({exc}).") from None
+    with gzip_errors_named(path), open_file(path, compression) as f:
+        probe = f.read(_PROBE_BYTES)
         _check_text(path, probe)
         f.seek(0)
         raw, lines = b"", 0

@@ -12,6 +12,7 @@ check is what turns a cut-off download into an error instead of silently fewer r
 
 from __future__ import annotations
 
+import contextlib
 import glob as _glob
 import gzip
 import os
@@ -23,6 +24,7 @@ __all__ = [
     "PathLike",
     "check_gzip",
     "compression_of",
+    "gzip_errors_named",
     "open_file",
     "resolve_files",
 ]
@@ -115,6 +117,21 @@ def open_file(path: str, compression: str):
     return open(path, "rb")
 
 
+@contextlib.contextmanager
+def gzip_errors_named(path: str):
+    """Turn a truncated or corrupt gzip stream met inside the block into a ``ValueError``
+    that names the file."""
+    try:
+        yield
+    except EOFError:
+        raise ValueError(
+            f"Invalid CSV file {path!r}: the gzip stream is truncated (it ends before its "
+            "end-of-stream marker); the file is incomplete."
+        ) from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise ValueError(f"Invalid CSV file {path!r}: the gzip data is corrupt ({exc}).") from None
+
+
 def check_gzip(path: str) -> int:
     """The exact uncompressed size of a gzip file, after reading all of it once.
 
@@ -126,23 +143,11 @@ def check_gzip(path: str) -> int:
     if key in _GZIP_SIZES:
         return _GZIP_SIZES[key]
     size = 0
-    try:
-        with open_file(path, "GZIP") as stream:
-            while True:
-                block = stream.read(1 << 22)
-                if not block:
-                    break
-                size += len(block)
-    except EOFError:
-        raise ValueError(
-            f"Invalid CSV file {path!r}: the gzip stream is truncated (it ends before its "
-            f"end-of-stream marker, after {size:,} decompressed bytes); the file is "
-            "incomplete."
-        ) from None
-    except (gzip.BadGzipFile, zlib.error, OSError) as exc:
-        raise ValueError(
-            f"Invalid CSV file {path!r}: the gzip data is corrupt ({exc}) after {size:,} "
-            "decompressed bytes."
-        ) from None
+    with gzip_errors_named(path), open_file(path, "GZIP") as stream:
+        while True:
+            block = stream.read(1 << 22)
+            if not block:
+                break
+            size += len(block)
     _GZIP_SIZES[key] = size
     return size

@@ -47,7 +47,8 @@ def infer_csv_schema(
     field_delim : str
         The field delimiter.
     compression_type : str, optional
-        ``None`` (detect from a ``.gz`` suffix), ``""`` or ``"GZIP"``.
+        ``None`` (detect from a ``.gz`` suffix), ``"auto"`` (from the first bytes), ``""``
+        or ``"GZIP"``.
 
     Returns
     -------

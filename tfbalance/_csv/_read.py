@@ -1,9 +1,13 @@
-"""``read_csv``: CSV files as a graph-only ``tf.data`` pipeline of typed batches.
+"""``read_csv`` and ``validated_lines``: CSV files as graph-only ``tf.data`` pipelines.
 
-Reading splits files into large byte blocks (``FixedLengthRecordDataset``), cuts the
-blocks into lines with one vectorised ``tf.strings.split`` per block and decodes whole
-batches with ``tf.io.decode_csv`` in a parallel map, so no per-line ``tf.data`` element is
-ever created on the plain-text path.
+Reading splits files, plain or gzip, into large byte blocks (``FixedLengthRecordDataset``)
+and cuts each block into records by byte positions: a line break ends a record when an
+even number of quotes precedes it, so quoted fields may hold line breaks (the counter's
+rule). Every record keeps the 1-based physical line where it starts. Whole batches are
+then checked by one RE2 match (field count and every column's type; a failing batch is
+looked at row by row to name file, line, column and value) and decoded with
+``tf.io.decode_csv`` in a parallel map, which therefore never fails with a batch-relative
+"record N". No per-line ``tf.data`` element is ever created.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from tfbalance._csv._dialect import FileInfo, inspect_files
+from tfbalance._csv._dialect import MAX_RECORD_BYTES, FileInfo, inspect_files
 from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
 from tfbalance._csv._infer import infer_csv_schema
 from tfbalance._csv._schema import LABEL_RULE, MISSING, CsvSchema
@@ -24,6 +28,7 @@ from tfbalance._validation import MAX_CLASS_ID, check_seed
 __all__ = ["decode_lines", "read_csv", "validated_lines"]
 
 _BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
+_MAX_RECORD_BYTES = MAX_RECORD_BYTES  # module-level so a test can lower it
 
 
 def read_csv(
@@ -350,60 +355,51 @@ def _block_lines(path, header_bytes, body_bytes, compression, first_line, file_i
 def _split_records(state, element, path, file_index):
     """One scan step: the complete records of ``carry + block``, and the new carry.
 
-    Without a quote in the text, records are the lines (one ``tf.strings.split``). With
-    quotes, lines whose running quote count is odd end inside a quoted field and are
-    joined with the next (the same parity rule as the counter's), so a quoted field may
-    hold line breaks; the text after the last complete record is carried over. A trailing
-    ``\r`` is cut per record, so ``\n`` and ``\r\n`` endings may mix.
+    A record ends at a line break with an even number of quotes before it (the counter's
+    parity rule), so a quoted field may hold line breaks. Records are cut from the text
+    by byte positions (``tf.strings.substr``) with no branch: a ``tf.cond`` in this nested
+    dataset function costs more per block than the quote bookkeeping, which is nearly
+    free when the text holds no quote. A trailing ``\r`` is cut per record, so ``\n``
+    and ``\r\n`` endings may mix; blank lines are skipped.
     """
     carry, line = state
     block, last = element
     text = tf.strings.join([carry, block])
     raw = tf.io.decode_raw(text, tf.uint8)
-    parts = tf.strings.split(text, "\n")
-    count = tf.size(parts, out_type=tf.int64) - 1  # the last part has no line break yet
-
-    def plain():
-        starts = tf.range(count)
-        return parts[:-1], starts, parts[-1], count
-
-    def quoted():
-        quotes = tf.strings.split(parts, '"').row_lengths() - 1
-        open_after = tf.math.floormod(tf.cumsum(quotes), 2)
-        ends = tf.where(tf.equal(open_after[:-1], 0))[:, 0]  # the parts that end a record
-        records = tf.size(ends, out_type=tf.int64)
-        used = tf.reduce_max(tf.concat([ends + 1, tf.zeros([1], tf.int64)], 0))
-        # record_of[i]: how many records end before part i, i.e. the record part i is in.
-        record_of = tf.cumsum(
-            tf.scatter_nd(tf.reshape(ends, [-1, 1]), tf.ones_like(ends), [count + 1]),
-            exclusive=True,
-        )
-        joined = tf.strings.unsorted_segment_join(
-            parts[:used], record_of[:used], records, separator="\n"
-        )
-        starts = tf.concat([tf.zeros([1], tf.int64), ends + 1], 0)[:records]
-        rest = tf.strings.reduce_join(parts[used:], separator="\n")
-        return joined, starts, rest, used
-
-    has_quote = tf.reduce_any(tf.equal(raw, 34))
-    records, starts, carry, consumed = tf.cond(has_quote, quoted, plain)
-    numbers = line + starts
-
-    def strip_cr():
-        length = tf.strings.length(records)
-        cr = tf.equal(tf.strings.substr(records, tf.maximum(length - 1, 0),
-                                        tf.ones_like(length)), "\r")
-        return tf.strings.substr(records, tf.zeros_like(length), length - tf.cast(cr, tf.int32))
-
-    records = tf.cond(tf.reduce_any(tf.equal(raw, 13)), strip_cr, lambda: records)
-    keep = tf.strings.length(records) > 0  # blank lines are skipped
-    checks = [tf.debugging.Assert(
-        tf.logical_not(last) | tf.equal(tf.strings.length(carry), 0),
-        [tf.strings.join([
-            "Invalid CSV row in ", path, ", line ", tf.strings.as_string(line + consumed),
-            ": a quoted field is never closed (the file ends inside quotes)",
-        ])],
-    )]
+    breaks = tf.where(tf.equal(raw, 10))[:, 0]
+    quotes = tf.where(tf.equal(raw, 34))[:, 0]
+    # Quotes before each line break; the break ends a record when that count is even.
+    before = tf.searchsorted(quotes, breaks, side="left", out_type=tf.int64)
+    ends_at = tf.where(tf.equal(tf.math.floormod(before, 2), 0))[:, 0]  # index in breaks
+    ends = tf.gather(breaks, ends_at)
+    starts = tf.concat([tf.zeros([1], tf.int64), ends[:-1] + 1], 0)[: tf.size(ends)]
+    length = ends - starts
+    # A '\r' before the break is the line terminator's.
+    cr = tf.cast(tf.equal(tf.gather(raw, tf.maximum(ends - 1, 0)), 13) & (length > 0), tf.int64)
+    # substr broadcasts the one text over the vectors of positions and lengths.
+    records = tf.strings.substr(text, tf.cast(starts, tf.int32), tf.cast(length - cr, tf.int32))
+    first_break = tf.concat([tf.zeros([1], tf.int64), ends_at[:-1] + 1], 0)[: tf.size(ends)]
+    numbers = line + first_break
+    consumed = tf.reduce_max(tf.concat([ends_at + 1, tf.zeros([1], tf.int64)], 0))
+    tail = tf.reduce_max(tf.concat([ends + 1, tf.zeros([1], tf.int64)], 0))
+    carry = tf.strings.substr(text, tf.cast(tail, tf.int32),
+                              tf.cast(tf.size(raw, out_type=tf.int64) - tail, tf.int32))
+    keep = length > cr
+    where = ["Invalid CSV row in ", path, ", line ", tf.strings.as_string(line + consumed)]
+    checks = [
+        tf.debugging.Assert(
+            tf.logical_not(last) | tf.equal(tf.strings.length(carry), 0),
+            [tf.strings.join(where + [
+                ": a quoted field is never closed (the file ends inside quotes)"])],
+        ),
+        # Memory stays bounded: an unclosed quote must not pull the rest of the file in.
+        tf.debugging.Assert(
+            tf.strings.length(carry) <= _MAX_RECORD_BYTES,
+            [tf.strings.join(where + [
+                f": the record is longer than {_MAX_RECORD_BYTES:,} bytes (is a quote "
+                "never closed?)"])],
+        ),
+    ]
     with tf.control_dependencies(checks):
         numbers = tf.boolean_mask(numbers, keep)
     out = (tf.boolean_mask(records, keep), numbers,
