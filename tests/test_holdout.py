@@ -204,6 +204,7 @@ def test_bad_options(source, tmp_path):
 @pytest.mark.parametrize("counts, match", [
     ({0: 300, 1: 10, 2: 2}, "more rows of some class than `counts` says"),
     ({0: 400, 1: 400, 2: 2}, "ended with fewer rows than `counts` says"),
+    ({0: 360, 1: 38}, r"counts cover class ids 0\.\.1, but label='y' holds class ids from"),
 ])
 def test_wrong_counts_fail_and_leave_nothing(source, tmp_path, counts, match):
     path, _ = source

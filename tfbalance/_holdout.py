@@ -255,7 +255,8 @@ def write_stratified_split(
     -------
     StratifiedSplitFiles
         ``{split name: [shard paths]}`` with ``.counts`` per split and ``.dataset(name)``
-        to read a split back (CSV splits also read with ``tfbalance.read_csv``).
+        to read a split back (CSV splits also read with ``tfbalance.read_csv``). A split
+        that receives no rows has no folder and no files.
 
     Raises
     ------
@@ -333,33 +334,33 @@ def write_stratified_split(
         )
     batches, _, encoder_of, manifest, progress_total, diagnose = plan
 
-    if counts is not None:
-        source_counts = as_class_distribution(counts, "counts")
-    elif isinstance(source, tf.data.Dataset):
-        source_counts = class_counts(source, label, verbose=verbose)
-    else:
-        vocabulary = (CsvSchema.from_dict(manifest["schema"]).label_vocabulary)
-        options = {} if vocabulary is None else {"label_vocabulary": list(vocabulary)}
-        source_counts = class_counts(source, label, verbose=verbose,
-                                     field_delim=field_delim, **options)
-    sizes, table = _split_table(source_counts, shares, seed)
-    assigner = _Assigner(table, label)
-    names = list(shares)
-
-    @_plain
-    def step(seen, batch):
-        now, index = assigner.index(seen, batch[_LABEL_KEY])
-        return now, {**batch, _INDEX_KEY: index}
-
-    def key_fn(batch):
-        # Popped so the rank is not written as a column; the placement runs in parallel.
-        return assigner.place(batch[_LABEL_KEY], batch.pop(_INDEX_KEY))
-
-    indexed = batches.scan(tf.zeros([assigner.num_classes], tf.int64), step)
-    encoder = encoder_of(format, compression)
-
+    # Staged first: an output_dir that would be refused is refused before any pass.
     staged = _StagedOutput(os.fspath(output_dir), overwrite)
     try:
+        if counts is not None:
+            source_counts = as_class_distribution(counts, "counts")
+        elif isinstance(source, tf.data.Dataset):
+            source_counts = class_counts(source, label, verbose=verbose)
+        else:
+            vocabulary = CsvSchema.from_dict(manifest["schema"]).label_vocabulary
+            options = {} if vocabulary is None else {"label_vocabulary": list(vocabulary)}
+            source_counts = class_counts(source, label, verbose=verbose,
+                                         field_delim=field_delim, **options)
+        sizes, table = _split_table(source_counts, shares, seed)
+        assigner = _Assigner(table, label)
+        names = list(shares)
+
+        @_plain
+        def step(seen, batch):
+            now, index = assigner.index(seen, batch[_LABEL_KEY])
+            return now, {**batch, _INDEX_KEY: index}
+
+        def key_fn(batch):
+            # Popped so the rank is not written as a column; the placement runs in parallel.
+            return assigner.place(batch[_LABEL_KEY], batch.pop(_INDEX_KEY))
+
+        indexed = batches.scan(tf.zeros([assigner.num_classes], tf.int64), step)
+        encoder = encoder_of(format, compression)
         progbar = _progress(verbose, progress_total)
         done = [0]
 
@@ -377,7 +378,11 @@ def write_stratified_split(
         except tf.errors.OpError as exc:
             found = re.search(r"Invalid `counts`[^\n]*", exc.message)
             if found:
-                raise ValueError(re.sub(r"\]\s*\[", " ", found.group(0)).rstrip("]")) from None
+                # Assert prints its message parts in brackets, with quotes escaped.
+                text = re.sub(r"\]\s*\[", " ", found.group(0)).rstrip("]")
+                text = text.replace("\\'", "'")
+                raise ValueError(
+                    f"{text}. Received: counts={source_counts.counts}") from None
             raise diagnose(exc) from None
         written = sum(s.rows for s in shards.values())
         if written != int(table["n"].sum()):
