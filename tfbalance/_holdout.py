@@ -355,6 +355,7 @@ def write_stratified_split(
             now, index = assigner.index(seen, batch[_LABEL_KEY])
             return now, {**batch, _INDEX_KEY: index}
 
+        @_plain
         def key_fn(batch):
             # Popped so the rank is not written as a column; the placement runs in parallel.
             return assigner.place(batch[_LABEL_KEY], batch.pop(_INDEX_KEY))

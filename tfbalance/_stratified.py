@@ -22,6 +22,10 @@ One pass of the source is made per split (each split filters its rows out of the
 assignment). That is only a partition if the source yields the same rows in the same
 order on every pass: :func:`_check_deterministic_order` refuses sources whose order is
 known to change between iterations.
+
+The kernel (``_Assigner``, with ``_split_table``) is shared with ``write_stratified_split``
+(``_holdout.py``), which writes every split's rows to files in a single pass: the same seed
+and counts place every row in the same split there.
 """
 
 from __future__ import annotations
@@ -439,7 +443,7 @@ def _split_table(
         )
     sizes = np.array([_split_sizes(int(n_c), list(shares.values())) for n_c in n],
                      dtype=np.int64).reshape(num_classes, len(shares))
-    table = {
+    table: dict[str, np.ndarray] = {
         "n": n,
         "bounds": np.cumsum(sizes, axis=1).astype(np.uint32),
         "keys": _round_keys(seed, num_classes),
