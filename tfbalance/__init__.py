@@ -29,6 +29,11 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tfbalance._counting import class_counts
     from tfbalance._csv import CsvSchema, infer_csv_schema, read_csv
     from tfbalance._distribution import ClassDistribution
+    from tfbalance._holdout import (
+        StratifiedSplitFiles,
+        load_stratified_split,
+        write_stratified_split,
+    )
     from tfbalance._interleave import (
         ExponentialSchedule,
         InterleaveScheduleCallback,
@@ -82,6 +87,7 @@ _EXPORTS: dict[str, str] = {
     "PriorCorrection": "tfbalance._weights",
     "SplitResult": "tfbalance._class_streams",
     "StratifiedSplit": "tfbalance._stratified",
+    "StratifiedSplitFiles": "tfbalance._holdout",
     "ThresholdTuningCallback": "tfbalance._thresholds",
     "TunedThreshold": "tfbalance._thresholds",
     "WeightSchedule": "tfbalance._interleave",
@@ -97,6 +103,7 @@ _EXPORTS: dict[str, str] = {
     "initial_bias": "tfbalance._weights",
     "interleave_by_class": "tfbalance._interleave",
     "load_split": "tfbalance._class_streams",
+    "load_stratified_split": "tfbalance._holdout",
     "metrics": "tfbalance.metrics",
     "oversample": "tfbalance._sampling",
     "plot_class_distribution": "tfbalance._plotting",
@@ -109,6 +116,7 @@ _EXPORTS: dict[str, str] = {
     "tune_threshold": "tfbalance._thresholds",
     "undersample": "tfbalance._sampling",
     "with_sample_weights": "tfbalance._weights",
+    "write_stratified_split": "tfbalance._holdout",
 }
 
 
@@ -164,6 +172,7 @@ __all__ = [
     "PriorCorrection",
     "SplitResult",
     "StratifiedSplit",
+    "StratifiedSplitFiles",
     "ThresholdTuningCallback",
     "TunedThreshold",
     "WeightSchedule",
@@ -180,6 +189,7 @@ __all__ = [
     "initial_bias",
     "interleave_by_class",
     "load_split",
+    "load_stratified_split",
     "oversample",
     "plot_class_distribution",
     "plot_metric_comparison",
@@ -191,4 +201,5 @@ __all__ = [
     "tune_threshold",
     "undersample",
     "with_sample_weights",
+    "write_stratified_split",
 ]

@@ -438,6 +438,132 @@ def _run_split(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- holdout ----------------------------------------------------------------------------------
+
+
+def _fractions(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0.8,0.1,0.1. Received: {text}"
+        ) from None
+    return values
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",")]
+
+
+@_subcommand
+def _add_holdout_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "holdout",
+        help="write a stratified train/validation/test split of CSV files",
+        description=(
+            "One streaming pass over CSV files that writes every split's rows to "
+            "OUT_DIR/<split>/part-NNNNN.* and a split.json manifest; every class is divided "
+            "in exactly the requested fractions (largest-remainder rounding per class), the "
+            "same rows as tfbalance.stratified_split with the same seed."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="CSV file(s) or glob pattern(s)")
+    parser.add_argument("--label", required=True, metavar="COL", help="label column name")
+    parser.add_argument(
+        "--fractions", type=_fractions, default=[0.8, 0.1, 0.1], metavar="F,F,...",
+        help="share of every class per split, summing to 1 (default 0.8,0.1,0.1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--names", type=_names, default=None, metavar="NAME,...",
+        help="split names, one per fraction (default train,val,test for three fractions, "
+        "else split_0,split_1,...)",
+    )  # fmt: skip
+    parser.add_argument("--output-dir", "-o", required=True, metavar="OUT_DIR")
+    parser.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (default 0)"
+    )
+    parser.add_argument(
+        "--format", choices=["csv", "tfrecord"], default="csv",
+        help="shard format (default csv: the input lines; tfrecord: typed blocks of rows)",
+    )  # fmt: skip
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing split")
+    _add_delimiter_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print a JSON report instead")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_holdout)
+
+
+def _run_holdout(args: argparse.Namespace) -> int:
+    shares = args.fractions
+    if args.names is None:
+        names = ["train", "val", "test"] if len(shares) == 3 else [
+            f"split_{j}" for j in range(len(shares))]
+    else:
+        names = args.names
+    if len(names) != len(shares) or len(set(names)) != len(names):
+        raise CommandError(
+            "Invalid `--names`: expected one distinct name per fraction "
+            f"({len(shares)}). Received: --names {','.join(names)}"
+        )
+    files = _existing_files(args.files)
+    _import_tensorflow()
+    # Loaded after parsing: these modules import TensorFlow (seconds), --help must not wait.
+    from tfbalance._holdout import write_stratified_split
+
+    start = time.perf_counter()
+    try:
+        result = write_stratified_split(
+            files[0] if len(files) == 1 else files,
+            args.label,
+            args.output_dir,
+            fractions=dict(zip(names, shares)),
+            seed=args.seed,
+            format=args.format,
+            overwrite=args.overwrite,
+            field_delim=args.delimiter,
+            verbose=not (args.quiet or args.json) and sys.stdout.isatty(),
+        )
+    except ValueError as exc:
+        # The library names the split dict; the user typed two flags.
+        message = str(exc)
+        if "`fractions`" in message:
+            flag = "`--names`" if "split names" in message else "`--fractions`"
+            message = re.sub(r"Received: fractions=.*", "", message).replace(
+                "`fractions`", flag)
+            raise CommandError(
+                f"{message}Received: --fractions {','.join(map(str, shares))}"
+                f" --names {','.join(names)}"
+            ) from None
+        raise
+    seconds = time.perf_counter() - start
+    if args.json:
+        report = {
+            "output_dir": result.output_dir,
+            "format": result.format,
+            "seed": result.seed,
+            "fractions": result.fractions,
+            "counts": {s: {str(c): n for c, n in d.counts.items()}
+                       for s, d in result.counts.items()},
+            "files": {s: result[s] for s in result},
+        }
+        print(json.dumps(report, indent=2))
+        return 0
+    total = result.source_counts
+    print(
+        f"Wrote {total.total:,} rows of {total.num_classes} classes to {result.output_dir} "
+        f"({result.format}, seed {result.seed}) in {seconds:.1f} s"
+    )
+    classes = total.classes
+    shown = classes[:_MAX_CLASS_ROWS]
+    for split, dist in result.counts.items():
+        per_class = ", ".join(f"class {c}: {dist.counts.get(c, 0):,}" for c in shown)
+        more = f", ... ({len(classes) - len(shown)} more classes)" if len(classes) > len(
+            shown) else ""
+        print(f"  {split} ({result.fractions[split]:g}): {dist.total:,} rows "
+              f"({per_class}{more}) in {len(result[split])} file(s)")
+    return 0
+
+
 # --- demo -------------------------------------------------------------------------------------
 
 

@@ -22,6 +22,10 @@ One pass of the source is made per split (each split filters its rows out of the
 assignment). That is only a partition if the source yields the same rows in the same
 order on every pass: :func:`_check_deterministic_order` refuses sources whose order is
 known to change between iterations.
+
+The kernel (``_Assigner``, with ``_split_table``) is shared with ``write_stratified_split``
+(``_holdout.py``), which writes every split's rows to files in a single pass: the same seed
+and counts place every row in the same split there.
 """
 
 from __future__ import annotations
@@ -357,28 +361,27 @@ def _label_text(label: Label) -> str:
     return repr(label) if not callable(label) else getattr(label, "__name__", "callable")
 
 
-def _assignments(
-    batched: tf.data.Dataset,
-    label: Label,
-    table: dict[str, np.ndarray],
-) -> tf.data.Dataset:
-    """``(element, split id per row, is_end)``: the one assignment every split filters."""
-    num_classes = table["n"].shape[0]
-    n = tf.constant(table["n"], tf.int64)
-    bounds = tf.constant(table["bounds"], tf.uint32)  # [C, k]: cumulative split ends
-    keys = tf.constant(table["keys"], tf.uint32)
-    half_bits = tf.constant(table["half_bits"], tf.uint32)
-    is_tuple = isinstance(batched.element_spec, tuple)
-    text = _label_text(label)
+class _Assigner:
+    """The split of every row: the one kernel ``stratified_split`` and the file writer share.
 
-    flagged = batched.map(_plain(lambda *e: (e if is_tuple else e[0], False)))
-    flagged = flagged.concatenate(_empty_batch(batched).map(_plain(lambda *e: (
-        e if is_tuple else e[0], True))))
+    ``index(seen, y)`` ranks a batch's rows within their classes after the ``seen`` rows
+    of each class already passed (the only state, carried by a ``Dataset.scan``);
+    ``place(y, index)`` maps each row's rank through its class's keyed permutation to its
+    split id (a pure function: it runs in parallel, outside the scan).
+    """
 
-    @_plain
-    def step(seen, item):
-        element, is_end = item
-        y = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
+    def __init__(self, table: dict[str, np.ndarray], label: Label) -> None:
+        self.num_classes = int(table["n"].shape[0])
+        self.n = tf.constant(table["n"], tf.int64)
+        self.bounds = tf.constant(table["bounds"], tf.uint32)  # [C, k]: cumulative split ends
+        self.keys = tf.constant(table["keys"], tf.uint32)
+        self.half_bits = tf.constant(table["half_bits"], tf.uint32)
+        self.text = _label_text(label)
+
+    def index(self, seen: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(rows seen per class after this batch, each row's rank within its class)``."""
+        num_classes, n, text = self.num_classes, self.n, self.text
+        y = tf.reshape(tf.cast(y, tf.int64), [-1])
         in_range = tf.debugging.Assert(
             tf.reduce_all((y >= 0) & (y < num_classes)),
             [f"Invalid `counts`: counts cover class ids 0..{num_classes - 1}, but label="
@@ -401,28 +404,81 @@ def _assignments(
             ["Invalid `counts`: the source has more rows of some class than `counts` says "
              f"(label={text}). Rows seen so far per class:", now, "counts:", n], summarize=64,
         )
-        too_few = tf.debugging.Assert(
-            tf.logical_or(tf.logical_not(is_end), tf.reduce_all(tf.equal(now, n))),
+        with tf.control_dependencies([too_many]):
+            index = tf.identity(index)
+        return now, index
+
+    def check_end(self, now: tf.Tensor, is_end: tf.Tensor) -> tf.Operation:
+        """At the end of the pass, every class must have had its ``counts`` rows."""
+        return tf.debugging.Assert(
+            tf.logical_or(tf.logical_not(is_end), tf.reduce_all(tf.equal(now, self.n))),
             ["Invalid `counts`: the source ended with fewer rows than `counts` says "
-             f"(label={text}). Rows per class:", now, "counts:", n], summarize=64,
+             f"(label={self.text}). Rows per class:", now, "counts:", self.n], summarize=64,
         )
-        with tf.control_dependencies([too_many, too_few]):
+
+    def place(self, y: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+        """Each row's split id (int32), from its class and rank."""
+        y = tf.clip_by_value(tf.reshape(tf.cast(y, tf.int64), [-1]), 0, self.num_classes - 1)
+        position = _permute(
+            tf.cast(index, tf.uint32), tf.cast(tf.gather(self.n, y), tf.uint32),
+            tf.gather(self.keys, y), tf.gather(self.half_bits, y),
+        )
+        return tf.reduce_sum(
+            tf.cast(position[:, None] >= tf.gather(self.bounds, y), tf.int32), axis=1
+        )
+
+
+def _split_table(
+    source_counts: ClassDistribution,
+    shares: Mapping[str, _fractions.Fraction],
+    seed: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(sizes [C, k], table)``: every class's split sizes and the kernel's constants."""
+    num_classes = max(source_counts.counts) + 1
+    n = source_counts.to_array(num_classes).astype(np.int64)
+    if n.max() > _MAX_CLASS_ROWS:
+        raise ValueError(
+            f"Invalid `counts`: at most {_MAX_CLASS_ROWS:,} rows per class are supported (the "
+            f"permutation works on 32 bits). Received: counts={source_counts.counts}"
+        )
+    sizes = np.array([_split_sizes(int(n_c), list(shares.values())) for n_c in n],
+                     dtype=np.int64).reshape(num_classes, len(shares))
+    table: dict[str, np.ndarray] = {
+        "n": n,
+        "bounds": np.cumsum(sizes, axis=1).astype(np.uint32),
+        "keys": _round_keys(seed, num_classes),
+        "half_bits": np.array([_half_bits(int(n_c)) for n_c in n], dtype=np.uint32),
+    }
+    return sizes, table
+
+
+def _assignments(
+    batched: tf.data.Dataset,
+    label: Label,
+    table: dict[str, np.ndarray],
+) -> tf.data.Dataset:
+    """``(element, split id per row, is_end)``: the one assignment every split filters."""
+    assigner = _Assigner(table, label)
+    is_tuple = isinstance(batched.element_spec, tuple)
+
+    flagged = batched.map(_plain(lambda *e: (e if is_tuple else e[0], False)))
+    flagged = flagged.concatenate(_empty_batch(batched).map(_plain(lambda *e: (
+        e if is_tuple else e[0], True))))
+
+    @_plain
+    def step(seen, item):
+        element, is_end = item
+        y = tf.reshape(tf.cast(get_label(element, label), tf.int64), [-1])
+        now, index = assigner.index(seen, y)
+        with tf.control_dependencies([assigner.check_end(now, is_end)]):
             index = tf.identity(index)
         return now, (element, y, index, is_end)
 
     @_plain
     def place(element, y, index, is_end):
-        # A pure function of the running index, so it runs in parallel, outside the scan.
-        position = _permute(
-            tf.cast(index, tf.uint32), tf.cast(tf.gather(n, y), tf.uint32),
-            tf.gather(keys, y), tf.gather(half_bits, y),
-        )
-        split = tf.reduce_sum(
-            tf.cast(position[:, None] >= tf.gather(bounds, y), tf.int32), axis=1
-        )
-        return element, split, is_end
+        return element, assigner.place(y, index), is_end
 
-    indexed = flagged.scan(tf.zeros([num_classes], tf.int64), step)
+    indexed = flagged.scan(tf.zeros([assigner.num_classes], tf.int64), step)
     return indexed.map(place, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
@@ -549,21 +605,7 @@ def stratified_split(
     else:
         source_counts = as_class_distribution(counts, "counts")
     names = getattr(source_counts, "names", None)
-    num_classes = max(source_counts.counts) + 1
-    n = source_counts.to_array(num_classes).astype(np.int64)
-    if n.max() > _MAX_CLASS_ROWS:
-        raise ValueError(
-            f"Invalid `counts`: at most {_MAX_CLASS_ROWS:,} rows per class are supported (the "
-            f"permutation works on 32 bits). Received: counts={source_counts.counts}"
-        )
-    sizes = np.array([_split_sizes(int(n_c), list(shares.values())) for n_c in n],
-                     dtype=np.int64)  # [C, k]
-    table = {
-        "n": n,
-        "bounds": np.cumsum(sizes, axis=1).astype(np.uint32),
-        "keys": _round_keys(seed, num_classes),
-        "half_bits": np.array([_half_bits(int(n_c)) for n_c in n], dtype=np.uint32),
-    }
+    sizes, table = _split_table(source_counts, shares, seed)
 
     batched = dataset
     if rank == 0:
