@@ -7,6 +7,7 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
+from tfbalance._csv import count_csv_classes
 from tfbalance._distribution import MAX_CLASS_ID, ClassDistribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._progress import show_progress as _show_progress
@@ -70,8 +71,6 @@ def class_counts(
     {0: 3, 1: 1, 2: 1}
     """
     if _is_file_source(source):
-        from tfbalance._csv import count_csv_classes
-
         return count_csv_classes(source, label, verbose=verbose, **csv_options)
     if not isinstance(source, tf.data.Dataset):
         raise TypeError(

@@ -22,6 +22,7 @@ from tfbalance._csv._dialect import MAX_RECORD_BYTES, FileInfo, inspect_files
 from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
 from tfbalance._csv._infer import infer_csv_schema
 from tfbalance._csv._schema import LABEL_RULE, MISSING, CsvSchema
+from tfbalance._sampling import resample_before_decoding
 from tfbalance._tf import named, tf
 from tfbalance._validation import MAX_CLASS_ID, check_seed
 
@@ -239,8 +240,6 @@ def read_csv(
     if resample is None:
         dataset = lines.map(decode, num_parallel_calls=calls, deterministic=deterministic)
     else:
-        from tfbalance._sampling import resample_before_decoding
-
         dataset = resample_before_decoding(
             resample, lines, decode, decode_labels, num_parallel_calls=calls,
             deterministic=deterministic,
