@@ -32,19 +32,17 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from tfbalance._class_streams import _LABEL_KEY, _STAGING_NAME, MANIFEST, SplitResult
 from tfbalance._counting import _is_file_source, class_counts
 from tfbalance._csv import CsvSchema
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._splitting import (
     _FORMAT_VERSION,
-    _FORMATS,
     _csv_plan,
     _dataset_plan,
     _progress,
     _StagedOutput,
+    check_writer_options,
     write_grouped,
 )
 from tfbalance._stratified import (
@@ -288,41 +286,13 @@ def write_stratified_split(
     shares = _check_fractions(fractions)
     _check_names(shares)
     seed = _check_seed(seed)
-    if format not in _FORMATS:
-        raise ValueError(
-            f"Invalid `format`: expected 'csv' or 'tfrecord'. Received: format={format!r}"
-        )
-    if compression == "auto" or compression in (None, ""):
-        compression = ""
-    elif compression != "GZIP":
-        raise ValueError(
-            "Invalid `compression`: expected 'auto', 'GZIP' or None. "
-            f"Received: compression={compression!r}"
-        )
-    for name, value in (("max_rows_per_shard", max_rows_per_shard), ("batch_size", batch_size),
-                        ("block_rows", block_rows)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(
-                f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
-            )
-    if not isinstance(output_dir, (str, os.PathLike)):
-        raise TypeError(
-            f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
-        )
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"Invalid `overwrite`: expected a bool. Received: overwrite={overwrite!r}")
+    compression = check_writer_options(
+        source, format=format, formats=("csv", "tfrecord"), compression=compression,
+        output_dir=output_dir, overwrite=overwrite, schema=schema,
+        max_rows_per_shard=max_rows_per_shard, batch_size=batch_size, block_rows=block_rows,
+    )
 
     if isinstance(source, tf.data.Dataset):
-        if format != "tfrecord":
-            raise ValueError(
-                "Invalid `format`: dataset sources are written as typed blocks; pass "
-                f"format='tfrecord' (CSV shards need a CSV source). Received: format={format!r}"
-            )
-        if schema is not None:
-            raise ValueError(
-                "Invalid `schema`: a CsvSchema applies to CSV sources only. "
-                f"Received: schema={schema!r}"
-            )
         _check_source(source)
         plan = _dataset_plan(source, label, batch_size)
     elif _is_file_source(source):

@@ -59,7 +59,7 @@ import re
 import secrets
 import socket
 import sys
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -551,6 +551,61 @@ def _alive(owner: Any) -> bool:
 # --------------------------------------------------------------------------------------
 
 
+
+def check_writer_options(
+    source: Any,
+    *,
+    format: str,
+    compression: str | None,
+    output_dir: Any,
+    overwrite: Any,
+    schema: Any,
+    formats: Sequence[str] = _FORMATS,
+    **positive_ints: Any,
+) -> str:
+    """The checks every shard writer shares; returns the output compression ('' or 'GZIP').
+
+    ``formats`` lists the accepted formats, the writer's default first (as its message says);
+    ``positive_ints`` are the writer's size options by name.
+    """
+    if format not in formats:
+        raise ValueError(
+            f"Invalid `format`: expected {' or '.join(repr(f) for f in formats)}. "
+            f"Received: format={format!r}"
+        )
+    if compression == "auto" or compression in (None, ""):
+        compression = ""
+    elif compression != "GZIP":
+        raise ValueError(
+            "Invalid `compression`: expected 'auto', 'GZIP' or None. "
+            f"Received: compression={compression!r}"
+        )
+    for name, value in positive_ints.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(
+                f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
+            )
+    if not isinstance(output_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
+        )
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"Invalid `overwrite`: expected a bool. Received: overwrite={overwrite!r}")
+    if isinstance(source, tf.data.Dataset):
+        if format != "tfrecord":
+            raise ValueError(
+                "Invalid `format`: dataset sources are written as typed TFRecord blocks; pass "
+                "format='tfrecord' (CSV shards need a CSV source). "
+                f"Received: format={format!r}"
+            )
+        if schema is not None:
+            raise ValueError(
+                "Invalid `schema`: a CsvSchema applies to CSV sources only. "
+                f"Received: schema={schema!r}"
+            )
+    return compression
+
+
 def split_by_class(
     source: Any,
     label: Label,
@@ -644,40 +699,12 @@ def split_by_class(
     >>> features["x"].numpy().tolist(), labels.numpy().tolist()
     ([1.5, 3.5], [0, 0])
     """
-    if format not in _FORMATS:
-        raise ValueError(
-            f"Invalid `format`: expected 'tfrecord' or 'csv'. Received: format={format!r}"
-        )
-    if compression == "auto" or compression in (None, ""):
-        compression = ""
-    elif compression != "GZIP":
-        raise ValueError(
-            "Invalid `compression`: expected 'auto', 'GZIP' or None. "
-            f"Received: compression={compression!r}"
-        )
-    for name, value in (("max_rows_per_shard", max_rows_per_shard), ("batch_size", batch_size),
-                        ("block_rows", block_rows)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(
-                f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
-            )
-    if not isinstance(output_dir, (str, os.PathLike)):
-        raise TypeError(
-            f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
-        )
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"Invalid `overwrite`: expected a bool. Received: overwrite={overwrite!r}")
+    compression = check_writer_options(
+        source, format=format, compression=compression, output_dir=output_dir,
+        overwrite=overwrite, schema=schema, max_rows_per_shard=max_rows_per_shard,
+        batch_size=batch_size, block_rows=block_rows,
+    )
     if isinstance(source, tf.data.Dataset):
-        if format != "tfrecord":
-            raise ValueError(
-                "Invalid `format`: dataset sources are written as typed TFRecord blocks; "
-                f"CSV shards need a CSV source. Received: format={format!r}"
-            )
-        if schema is not None:
-            raise ValueError(
-                "Invalid `schema`: a CsvSchema applies to CSV sources only. "
-                f"Received: schema={schema!r}"
-            )
         plan = _dataset_plan(source, label, batch_size)
     elif isinstance(source, (str, os.PathLike, list, tuple)):
         plan = _csv_plan(source, label, format, batch_size, field_delim, schema)
