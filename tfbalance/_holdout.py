@@ -332,19 +332,11 @@ def write_stratified_split(
 
         indexed = batches.scan(tf.zeros([assigner.num_classes], tf.int64), step)
         encoder = encoder_of(format, compression)
-        progbar = _progress(verbose, progress_total)
-        done = [0]
-
-        def on_batch(extras):
-            done[0] += int(extras.get("size", 0))
-            if progbar is not None:
-                progbar.update(done[0])
-
         try:
             shards = write_grouped(
                 indexed, key_fn, staged.path, encoder=encoder,
                 max_rows_per_shard=int(max_rows_per_shard), block_rows=int(block_rows),
-                folder_name=names.__getitem__, on_batch=on_batch,
+                folder_name=names.__getitem__, progress=_progress(verbose, progress_total),
             )
         except tf.errors.OpError as exc:
             found = re.search(r"Invalid `counts`[^\n]*", exc.message)

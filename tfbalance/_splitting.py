@@ -307,15 +307,16 @@ def write_grouped(
     max_rows_per_shard: int,
     block_rows: int = 8192,
     folder_name: Callable[[int], str] = "class_{}".format,
-    on_batch: Callable[[Any], None] | None = None,
+    progress: Any = None,
 ) -> dict[int, _Shards]:
     """Write the rows of ``batches`` into one shard set per integer key.
 
     ``batches`` yields dicts of column tensors (first axis: rows); ``key_fn(batch)`` returns
     each row's non-negative int key, computed in the graph; grouping happens in the graph
     too (``_group_batch``). Records hold ``block_rows`` rows (see ``_Shards``).
-    ``on_batch(batch_extras)`` sees whatever ``key_fn`` does not
-    consume under the ``"__extras__"`` key (progress). Returns ``{key: _Shards}``; the
+    ``progress`` (a ``keras.utils.Progbar`` or None) is advanced by each batch's
+    ``"__extras__"``/``"size"`` (bytes or rows read), the part of a batch ``key_fn`` does not
+    consume. Returns ``{key: _Shards}``; the
     caller closes nothing (every file is closed on return or on error).
     """
 
@@ -325,6 +326,7 @@ def write_grouped(
         return grouped, counts, extras
 
     shards: dict[int, _Shards] = {}
+    done = 0
     try:
         # Grouping runs in parallel with the decode and the Python writes (order kept).
         grouped_batches = batches.map(group, num_parallel_calls=tf.data.AUTOTUNE,
@@ -348,8 +350,9 @@ def write_grouped(
                     )
                 writer.write(block, n)
                 start += n
-            if on_batch is not None:
-                on_batch(extras)
+            if progress is not None:
+                done += int(extras.get("size", 0))
+                progress.update(done)
     except BaseException:
         for writer in shards.values():
             writer.close(flush=False)
@@ -718,19 +721,11 @@ def split_by_class(
 
     staged = _StagedOutput(os.fspath(output_dir), overwrite)
     try:
-        progbar = _progress(verbose, progress_total)
-        done = [0]
-
-        def on_batch(extras):
-            done[0] += int(extras.get("size", 0))
-            if progbar is not None:
-                progbar.update(done[0])
-
         try:
             shards = write_grouped(
                 batches, key_fn, staged.path, encoder=encoder,
                 max_rows_per_shard=int(max_rows_per_shard), block_rows=int(block_rows),
-                on_batch=on_batch,
+                progress=_progress(verbose, progress_total),
             )
         except tf.errors.OpError as exc:
             raise diagnose(exc) from None
