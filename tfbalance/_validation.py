@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Literal, Mapping, Sequence, Union, overload
 
 import numpy as np
 
@@ -25,14 +25,14 @@ __all__ = [
     "SAMPLING_STRATEGY_WORDS",
     "resolve_sampling_strategy",
     "sampling_targets",
+    "check_bool",
+    "check_choice",
+    "check_column",
+    "check_int",
+    "check_real",
     "check_positive_int",
     "check_num_classes",
 ]
-
-# The largest class id any tfbalance API accepts. Per-class state is dense (a count or a
-# weight per id, up to this id), so an id read from a wrong column (a customer number, a
-# timestamp) must be refused with its value rather than end in an out-of-memory error.
-MAX_CLASS_ID = 2**20 - 1
 
 VectorLike = Union[Mapping[int, float], Sequence[float], np.ndarray]
 
@@ -135,11 +135,7 @@ def resolve_distribution(
 
 def check_seed(seed: Any) -> int | None:
     """``None`` or a Python/NumPy integer (booleans rejected)."""
-    if seed is None:
-        return None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"Invalid `seed`: expected an int or None. Received: seed={seed!r}")
-    return int(seed)
+    return check_int(seed, "seed", allow_none=True)
 
 
 SAMPLING_KINDS = ("under-sampling", "over-sampling")
@@ -254,20 +250,199 @@ def sampling_targets(
     return targets
 
 
-def check_positive_int(value: Any, arg_name: str, *, allow_none: bool = False) -> int | None:
-    """A positive Python/NumPy integer (``None`` too when ``allow_none``)."""
+def _describe_range(kind: str, minimum: Any, maximum: Any, min_open: bool, max_open: bool) -> str:
+    if minimum is not None and maximum is not None:
+        low = "(" if min_open else "["
+        high = ")" if max_open else "]"
+        return f"{kind} in {low}{minimum}, {maximum}{high}"
+    if minimum is not None:
+        if kind == "an int" and minimum == 1 and not min_open:
+            return "a positive int"
+        return f"{kind} {'>' if min_open else '>='} {minimum}"
+    if maximum is not None:
+        return f"{kind} {'<' if max_open else '<='} {maximum}"
+    return kind
+
+
+def _out_of_range(value: Any, minimum: Any, maximum: Any, min_open: bool, max_open: bool) -> bool:
+    if minimum is not None and (value <= minimum if min_open else value < minimum):
+        return True
+    return maximum is not None and (value >= maximum if max_open else value > maximum)
+
+
+@overload
+def check_int(
+    value: Any,
+    arg_name: str,
+    *,
+    minimum: int | None = ...,
+    maximum: int | None = ...,
+    allow_none: Literal[False] = ...,
+) -> int: ...
+
+
+@overload
+def check_int(
+    value: Any,
+    arg_name: str,
+    *,
+    minimum: int | None = ...,
+    maximum: int | None = ...,
+    allow_none: bool,
+) -> int | None: ...
+
+
+def check_int(
+    value: Any,
+    arg_name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    allow_none: bool = False,
+) -> int | None:
+    """A Python/NumPy integer (never a bool) within ``[minimum, maximum]``.
+
+    ``None`` passes through when ``allow_none``. TypeError for a wrong type, ValueError for an
+    integer out of range, both worded "Invalid `arg`: expected .... Received: arg=value".
+    """
+    expected = _describe_range("an int", minimum, maximum, False, False)
     if value is None and allow_none:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        suffix = " or None" if allow_none else ""
         raise TypeError(
-            f"Invalid `{arg_name}`: expected a positive int{' or None' if allow_none else ''}. "
-            f"Received: {arg_name}={value!r}"
+            f"Invalid `{arg_name}`: expected {expected}{suffix}. Received: {arg_name}={value!r}"
         )
-    if value <= 0:
+    if _out_of_range(value, minimum, maximum, False, False):
         raise ValueError(
-            f"Invalid `{arg_name}`: expected a positive int. Received: {arg_name}={value!r}"
+            f"Invalid `{arg_name}`: expected {expected}. Received: {arg_name}={value!r}"
         )
     return int(value)
+
+
+@overload
+def check_real(
+    value: Any,
+    arg_name: str,
+    *,
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    min_open: bool = ...,
+    max_open: bool = ...,
+    allow_none: Literal[False] = ...,
+) -> float: ...
+
+
+@overload
+def check_real(
+    value: Any,
+    arg_name: str,
+    *,
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    min_open: bool = ...,
+    max_open: bool = ...,
+    allow_none: bool,
+) -> float | None: ...
+
+
+def check_real(
+    value: Any,
+    arg_name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_open: bool = False,
+    max_open: bool = False,
+    allow_none: bool = False,
+) -> float | None:
+    """A finite real number (int or float, never a bool) within the given bounds.
+
+    ``min_open``/``max_open`` exclude the bound itself (``beta > 0`` is ``minimum=0,
+    min_open=True``). NaN and infinities are refused with ValueError.
+    """
+    expected = _describe_range("a finite number", minimum, maximum, min_open, max_open)
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        suffix = " or None" if allow_none else ""
+        raise TypeError(
+            f"Invalid `{arg_name}`: expected {expected}{suffix}. Received: {arg_name}={value!r}"
+        )
+    number = float(value)
+    if not math.isfinite(number) or _out_of_range(number, minimum, maximum, min_open, max_open):
+        raise ValueError(
+            f"Invalid `{arg_name}`: expected {expected}. Received: {arg_name}={value!r}"
+        )
+    return number
+
+
+def check_bool(value: Any, arg_name: str) -> bool:
+    """``True`` or ``False`` (a NumPy bool too); 0/1 and strings are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"Invalid `{arg_name}`: expected True or False. Received: {arg_name}={value!r}"
+        )
+    return bool(value)
+
+
+@overload
+def check_choice(
+    value: Any, arg_name: str, choices: Sequence[str], *, allow_none: Literal[False] = ...
+) -> str: ...
+
+
+@overload
+def check_choice(
+    value: Any, arg_name: str, choices: Sequence[str], *, allow_none: bool
+) -> str | None: ...
+
+
+def check_choice(
+    value: Any, arg_name: str, choices: Sequence[str], *, allow_none: bool = False
+) -> str | None:
+    """One of ``choices`` (exact spelling); TypeError for a non-string, ValueError otherwise."""
+    if value is None and allow_none:
+        return None
+    listed = ", ".join(repr(choice) for choice in choices) + (" or None" if allow_none else "")
+    if not isinstance(value, str):
+        raise TypeError(
+            f"Invalid `{arg_name}`: expected one of {listed}. Received: {arg_name}={value!r}"
+        )
+    if value not in choices:
+        raise ValueError(
+            f"Invalid `{arg_name}`: expected one of {listed}. Received: {arg_name}={value!r}"
+        )
+    return value
+
+
+def check_column(value: Any, arg_name: str, columns: Sequence[str]) -> str:
+    """The name of one of ``columns`` (a CSV header), listing the header when it is not."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"Invalid `{arg_name}`: expected a column name (str). Received: {arg_name}={value!r}"
+        )
+    if value not in columns:
+        shown = ", ".join(repr(column) for column in list(columns)[:20])
+        more = ", ..." if len(columns) > 20 else ""
+        raise ValueError(
+            f"Invalid `{arg_name}`: expected one of the columns [{shown}{more}]. "
+            f"Received: {arg_name}={value!r}"
+        )
+    return value
+
+
+@overload
+def check_positive_int(value: Any, arg_name: str, *, allow_none: Literal[False] = ...) -> int: ...
+
+
+@overload
+def check_positive_int(value: Any, arg_name: str, *, allow_none: bool) -> int | None: ...
+
+
+def check_positive_int(value: Any, arg_name: str, *, allow_none: bool = False) -> int | None:
+    """A positive Python/NumPy integer (``None`` too when ``allow_none``)."""
+    return check_int(value, arg_name, minimum=1, allow_none=allow_none)
 
 
 def check_num_classes(value: Any, arg_name: str = "num_classes", *, allow_none: bool = False):
