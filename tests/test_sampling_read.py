@@ -9,7 +9,7 @@ import tfbalance
 from tfbalance._tf import tf
 
 
-def _csv(tmp_path, n=3_000, seed=1):
+def _csv(tmp_path, n=800, seed=1):
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({
         "id": np.arange(n),
@@ -42,18 +42,18 @@ def _keep_labels_below_2(dataset):
     [
         lambda: _keep_labels_below_2,
         lambda: lambda ds: ds.take(3),
-        lambda: lambda ds: ds.apply(tfbalance.with_sample_weights({0: 1.0, 1: 2.0, 2: 3.0})),
         # A tfbalance transform wrapped by the user has no apply_to_lines: decoded batches.
-        lambda: lambda ds: ds.apply(tfbalance.undersample(counts=[2087, 612, 301], seed=3)),
+        lambda: lambda ds: ds.apply(tfbalance.undersample(counts=[571, 145, 84], seed=3)),
     ],
-    ids=["filter-map", "take", "weights", "wrapped-undersample"],
+    ids=["filter-map", "take", "wrapped-undersample"],
 )
 def test_any_function_is_applied_to_the_decoded_batches(tmp_path, make):
-    path, _ = _csv(tmp_path)
-    for options in ({}, {"shuffle": True, "seed": 2}):
-        applied = tfbalance.read_csv(path, "label", batch_size=256, **options).apply(make())
-        given = tfbalance.read_csv(path, "label", batch_size=256, resample=make(), **options)
-        _assert_same(_rows(applied), _rows(given))
+    path, frame = _csv(tmp_path)
+    assert frame["label"].value_counts().sort_index().tolist() == [571, 145, 84]
+    options = {"shuffle": True, "seed": 2}
+    applied = tfbalance.read_csv(path, "label", batch_size=128, **options).apply(make())
+    given = tfbalance.read_csv(path, "label", batch_size=128, resample=make(), **options)
+    _assert_same(_rows(applied), _rows(given))
 
 
 def test_function_output_is_checked_by_dataset_apply(tmp_path):
@@ -85,13 +85,12 @@ def test_the_protocol_is_a_method_read_csv_calls(tmp_path):
 
 
 def test_tfbalance_transforms_implement_the_protocol(tmp_path):
-    path, _ = _csv(tmp_path)
-    counts = tfbalance.class_counts(path, "label", verbose=False)
-    for transform in (tfbalance.undersample(counts=counts, seed=1),
-                      tfbalance.oversample(seed=2),
-                      tfbalance.rejection_resample(initial_dist=counts, seed=3),
-                      tfbalance.undersample(counts=counts, label=1, seed=4)):
+    # Each transform's own read equals .apply (tests/test_csv.py, every mode); here the one
+    # label spelling besides None that also resamples the raw lines.
+    for transform in (tfbalance.oversample(seed=2), tfbalance.rejection_resample(seed=3)):
         assert callable(getattr(transform, "apply_to_lines", None))
-        applied = tfbalance.read_csv(path, "label", batch_size=256).apply(transform)
-        given = tfbalance.read_csv(path, "label", batch_size=256, resample=transform)
-        _assert_same(_rows(applied), _rows(given))
+    path, _ = _csv(tmp_path)
+    transform = tfbalance.undersample(counts=[571, 145, 84], label=1, seed=4)
+    applied = tfbalance.read_csv(path, "label", batch_size=128).apply(transform)
+    given = tfbalance.read_csv(path, "label", batch_size=128, resample=transform)
+    _assert_same(_rows(applied), _rows(given))

@@ -124,7 +124,7 @@ def _count_vectors():
     rng = np.random.default_rng(16)
     vectors = [[10, 5, 3], [5, 5, 2], [5, 2, 2], [4, 4], [7, 0, 7], [0, 9, 3], [1, 40],
                [3, 3, 3, 3], [12, 1, 0, 6, 12]]
-    for _ in range(25):
+    for _ in range(6):
         size = int(rng.integers(2, 6))
         counts = rng.integers(0, 30, size)
         counts[rng.integers(size)] = max(1, counts.max())  # at least two classes with rows
@@ -139,7 +139,7 @@ def _strategies(counts, kind, rng):
     forms = [(w, w) for w in WORDS]
     if len(present) == 2:
         forms += [(r, r) for r in (0.1, 0.25, 0.5, 0.8, 1.0, 1)]
-    for _ in range(4):
+    for _ in range(3):
         chosen = rng.choice(present, size=int(rng.integers(1, len(present) + 1)), replace=False)
         if kind == "under-sampling":
             wanted = {int(c): int(rng.integers(0, counts[c] + 2)) for c in chosen}
@@ -190,7 +190,7 @@ def test_every_form_matches_imbalanced_learn_samplers(kind):
             want = {int(k): int(v) for k, v in expected.sampling_strategy_.items()}
             assert got == want, (counts, ours, kind)
             compared += 1
-    assert compared > 200 and failures > 20  # both outcomes are exercised
+    assert compared > 80 and failures > 10  # both outcomes are exercised
     assert imblearn.__version__
 
 
@@ -205,7 +205,7 @@ def test_online_rule_is_the_known_rule_on_running_counts():
             forms = [w for w in WORDS if (w, under) not in (("majority", False),
                                                              ("minority", True))]
             if sum(n > 0 for n in counts) == 2:
-                forms += [float(r) for r in rng.uniform(0.05, 1.0, 3)]
+                forms += [float(r) for r in rng.uniform(0.05, 1.0, 2)]
             for strategy in forms:
                 form = check_sampling_strategy(strategy, kind)
                 try:

@@ -4,7 +4,7 @@ transform (the design is in the package docstring)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -323,7 +323,7 @@ def rebatch(
     >>> int(out.cardinality()), [int(tf.size(t)) for _, t in out]
     (3, [16, 16, 8])
     """
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = cast(int, check_positive_int(batch_size, "batch_size"))
     _check_bool(drop_remainder, "drop_remainder")
     if num_rows is not None:
         if isinstance(num_rows, (bool, np.bool_)) or not isinstance(num_rows, (int, np.integer)):
@@ -386,7 +386,7 @@ def expected_steps(
     >>> expected_steps([319_553, 62_601], batch_size=256, method="oversample")
     2497
     """
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = cast(int, check_positive_int(batch_size, "batch_size"))
     rows = _expected_rows(counts, method, sampling_strategy, target_dist)
     return rows // batch_size if drop_remainder else -(-rows // batch_size)
 

@@ -130,10 +130,15 @@ def strategy_targets(
             text = ("Invalid `sampling_strategy`: the ratio would remove samples from the "
                     "minority class while over-sampling it; increase the ratio. "
                     f"Received: sampling_strategy={ratio!r}")
+        message = text  # the same words on known and on running counts
+
+        def explain_ratio(bad: list[int]) -> str:
+            return message
+
         checks.append(StrategyCheck(
             tf.where(bad)[:, 0],
             text + " (the minority/majority ratio of the data exceeds it). Classes:",
-            lambda bad, text=text: text,
+            explain_ratio,
         ))
     elif isinstance(form, StrategyCounts):
         targets, chosen = _wanted_counts(form, under, seen, present, n_max, majority, checks)
@@ -293,8 +298,8 @@ def resolve_sampling_strategy(
     targets, chosen = known_targets(sampling_strategy, counts, sampling_type)
     under = sampling_type == "under-sampling"
     return {
-        int(c): int(targets[c]) if under else int(targets[c] - counts[c])
-        for c in np.flatnonzero(chosen)
+        c: int(targets[c]) if under else int(targets[c]) - int(counts[c])
+        for c in map(int, np.flatnonzero(chosen))
     }
 
 
