@@ -267,7 +267,7 @@ def known_targets(
             if not offending:
                 continue
             if check.warning:
-                warnings.warn(check.explain(offending), UserWarning, stacklevel=5)
+                warnings.warn(check.explain(offending), UserWarning, stacklevel=4)
             else:
                 raise ValueError(check.explain(offending))
         return targets.numpy().astype(np.int64), chosen.numpy()
