@@ -13,7 +13,7 @@ always works on *batches of rows*:
 * a batched input (a vector of class ids per element, as ``read_csv`` yields) is resampled
   batch by batch: this is the fast path;
 * an unbatched input (a scalar class id per element) is batched internally
-  (``_UNBATCHED_CHUNK`` rows), resampled the same way and unbatched again, so the element
+  (``UNBATCHED_CHUNK`` rows), resampled the same way and unbatched again, so the element
   structure and spec that go in come out.
 
 Every random draw is a vectorised, stateless op keyed by a per-batch seed from

@@ -60,6 +60,16 @@ class StrategyCheck:
     warning: bool = False
 
 
+# The classes each word resamples, among those present (ids, majority, minority -> mask).
+_WORDS: dict[str, Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]] = {
+    "all": lambda ids, majority, minority: tf.ones_like(ids, tf.bool),
+    "majority": lambda ids, majority, minority: tf.equal(ids, majority),
+    "minority": lambda ids, majority, minority: tf.equal(ids, minority),
+    "not majority": lambda ids, majority, minority: tf.not_equal(ids, majority),
+    "not minority": lambda ids, majority, minority: tf.not_equal(ids, minority),
+}
+
+
 def strategy_targets(
     form: StrategyForm, under: bool, seen: tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor, list[StrategyCheck]]:
@@ -91,13 +101,7 @@ def strategy_targets(
     minority = tf.reduce_min(tf.where(present & tf.equal(seen, n_min), ids, size))
     checks: list[StrategyCheck] = []
     if isinstance(form, StrategyWord):
-        chosen = present & {
-            "all": tf.ones_like(present),
-            "majority": tf.equal(ids, majority),
-            "minority": tf.equal(ids, minority),
-            "not majority": tf.not_equal(ids, majority),
-            "not minority": tf.not_equal(ids, minority),
-        }[form.classes]
+        chosen = present & _WORDS[form.classes](ids, majority, minority)
         targets = tf.where(chosen, n_min if under else n_max, seen)
     elif isinstance(form, StrategyRatio):
         ratio = form.ratio
