@@ -405,7 +405,7 @@ def test_bad_options(csv_text):
 def _rows_of(ds):
     parts = [(x["id"].numpy(), y.numpy()) + tuple(w.numpy() for w in rest)
              for x, y, *rest in ds]
-    return [np.concatenate(column) for column in zip(*parts)]
+    return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
 
 @pytest.mark.parametrize(
@@ -433,7 +433,7 @@ def test_resample_while_reading_equals_apply(tmp_path, small_blocks, make):
                                    **options)
         expected, got = _rows_of(applied), _rows_of(fused)
         assert len(got) == len(expected) and len(got[0]) > 0
-        for a, b in zip(expected, got):
+        for a, b in zip(expected, got, strict=True):
             np.testing.assert_array_equal(a, b)
         # Undersampling keeps rows unique, and every row carries its own label.
         frame = pd.read_csv(path).set_index("id")
@@ -458,15 +458,17 @@ def test_resample_while_reading_still_checks_every_row(csv_text):
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"line 22: .*NaN"):
         read(f"x,y\n{rows}99,nan\n", "label.csv")
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"feature\.csv, line 22: column `x` must hold int64.*Received: `oops`"):
+                       match=r"feature\.csv, line 22: column `x` must hold int64"
+                             r".*Received: `oops`"):
         read(f"x,y\n{rows}oops,0\n", "feature.csv")
     assert sum(int(tf.size(y)) for _, y in read(f"x,y\n{rows}", "good.csv")) == 10
 
 
-def test_resample_must_be_a_tfbalance_transform(csv_text):
+def test_resample_must_be_a_function(csv_text):
+    # Any `dataset -> dataset` function is accepted (tests/test_sampling_read.py).
     path = csv_text("x,y\n1,0\n2,1\n")
-    with pytest.raises(TypeError, match="Invalid `resample`"):
-        tfbalance.read_csv(path, "y", resample=lambda ds: ds)
+    with pytest.raises(TypeError, match="Invalid `resample`.*Received: resample=3"):
+        tfbalance.read_csv(path, "y", resample=3)
 
 
 # ------------------------------------------------------------------ one dialect everywhere

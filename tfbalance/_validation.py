@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
+from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, Sequence, Union, overload
 
 import numpy as np
@@ -23,13 +23,19 @@ __all__ = [
     "resolve_distribution",
     "check_seed",
     "SAMPLING_STRATEGY_WORDS",
-    "resolve_sampling_strategy",
-    "sampling_targets",
     "check_bool",
     "check_choice",
     "check_column",
     "check_int",
     "check_real",
+    "SamplingStrategy",
+    "StrategyCallable",
+    "StrategyCounts",
+    "StrategyForm",
+    "StrategyRatio",
+    "StrategyWord",
+    "check_sampling_strategy",
+    "check_wanted_counts",
     "check_positive_int",
     "check_num_classes",
 ]
@@ -141,15 +147,51 @@ def check_seed(seed: Any) -> int | None:
 SAMPLING_KINDS = ("under-sampling", "over-sampling")
 SAMPLING_STRATEGY_WORDS = ("auto", "majority", "minority", "not minority", "not majority", "all")
 
-SamplingStrategy = Union[str, float, Mapping[int, int], Callable[[Any], Mapping[int, int]]]
+SamplingStrategy = str | float | Mapping[int, int] | Callable[[Any], Mapping[int, int]]
 
 
-def resolve_sampling_strategy(
-    sampling_strategy: SamplingStrategy,
-    counts: Mapping[int, int],
-    sampling_type: str,
-) -> dict[int, int]:
-    """Resolve an imbalanced-learn ``sampling_strategy`` against known class counts.
+# A checked ``sampling_strategy``: one frozen type per form, so the rules
+# (``tfbalance._sampling._rules``) dispatch on the type. Everything that can be checked without
+# the class counts is checked here, once, when the transform is built; what depends on the
+# counts (a dict's classes present, a ratio's feasibility) is decided by the rules, on known
+# counts once and on running counts per batch alike.
+
+
+@dataclass(frozen=True)
+class StrategyWord:
+    """One of imbalanced-learn's words, with ``'auto'`` resolved: the classes resampled."""
+
+    classes: str  # 'all', 'majority', 'minority', 'not majority' or 'not minority'
+
+
+@dataclass(frozen=True)
+class StrategyRatio:
+    """A float in ``(0, 1]``: the wanted minority/majority ratio (binary data)."""
+
+    ratio: float
+
+
+@dataclass(frozen=True)
+class StrategyCounts:
+    """A dict ``{class: wanted rows}`` with int keys and non-negative int values."""
+
+    classes: tuple[int, ...]
+    wanted: tuple[int, ...]
+    shown: str  # the user's argument, for messages
+
+
+@dataclass(frozen=True)
+class StrategyCallable:
+    """A callable ``ClassDistribution -> dict``, turned into ``StrategyCounts`` on the counts."""
+
+    function: Callable[[ClassDistribution], Mapping[int, int]]
+
+
+StrategyForm = StrategyWord | StrategyRatio | StrategyCounts | StrategyCallable
+
+
+def check_sampling_strategy(sampling_strategy: Any, sampling_type: str) -> StrategyForm:
+    """Check an imbalanced-learn ``sampling_strategy`` as far as it can be without counts.
 
     The semantics are imbalanced-learn's (``imblearn.utils.check_sampling_strategy``), so
     users' existing settings mean the same thing here:
@@ -169,31 +211,14 @@ def resolve_sampling_strategy(
 
     Only classes with a non-zero count are "present in the data"; ties between classes go to
     the smallest class id, as in imbalanced-learn (which orders classes by ``np.unique``).
-
-    Parameters
-    ----------
-    sampling_strategy : str, float, dict or callable
-    counts : dict
-        ``{class_id: count}`` of the data.
-    sampling_type : {'under-sampling', 'over-sampling'}
-
-    Returns
-    -------
-    dict
-        imbalanced-learn's form, sorted by class: for under-sampling the number of rows to
-        *keep* of each resampled class, for over-sampling the number of rows to *generate*.
+    ``tfbalance._sampling._rules`` applies the result to class counts.
     """
     if sampling_type not in SAMPLING_KINDS:
         raise ValueError(
             f"Invalid `sampling_type`: expected one of {SAMPLING_KINDS}. "
             f"Received: sampling_type={sampling_type!r}"
         )
-    stats = {int(c): int(n) for c, n in sorted(counts.items()) if n > 0}
-    if len(stats) <= 1:
-        raise ValueError(
-            "Invalid `counts`: resampling needs more than 1 class with rows, but "
-            f"{len(stats)} class(es) have rows. Received: counts={dict(counts)!r}"
-        )
+    under = sampling_type == "under-sampling"
     if isinstance(sampling_strategy, str):
         if sampling_strategy not in SAMPLING_STRATEGY_WORDS:
             raise ValueError(
@@ -201,53 +226,70 @@ def resolve_sampling_strategy(
                 f"{list(SAMPLING_STRATEGY_WORDS)}. "
                 f"Received: sampling_strategy={sampling_strategy!r}"
             )
-        result = _strategy_word(sampling_strategy, stats, sampling_type)
-    elif isinstance(sampling_strategy, Mapping):
-        result = _strategy_dict(sampling_strategy, stats, sampling_type, sampling_strategy)
-    elif isinstance(sampling_strategy, (bool, np.bool_)):
-        raise TypeError(
-            "Invalid `sampling_strategy`: expected a float, one of "
-            f"{list(SAMPLING_STRATEGY_WORDS)}, a dict or a callable. "
-            f"Received: sampling_strategy={sampling_strategy!r}"
-        )
-    elif isinstance(sampling_strategy, numbers.Real):
-        result = _strategy_float(float(sampling_strategy), stats, sampling_type)
-    elif callable(sampling_strategy):
-        wanted = sampling_strategy(ClassDistribution(stats))
-        if not isinstance(wanted, Mapping):
-            raise TypeError(
-                "Invalid `sampling_strategy`: a callable must return a dict "
-                f"{{class_id: wanted count}}, but it returned {wanted!r}. "
-                f"Received: sampling_strategy={sampling_strategy!r}"
+        word = sampling_strategy
+        if word == "auto":
+            word = "not minority" if under else "not majority"
+        if word == "majority" and not under:
+            raise ValueError(
+                "Invalid `sampling_strategy`: 'majority' cannot be used with over-sampling. "
+                "Received: sampling_strategy='majority'"
             )
-        result = _strategy_dict(wanted, stats, sampling_type, sampling_strategy)
-    else:
+        if word == "minority" and under:
+            raise ValueError(
+                "Invalid `sampling_strategy`: 'minority' cannot be used with under-sampling. "
+                "Received: sampling_strategy='minority'"
+            )
+        return StrategyWord(word)
+    if isinstance(sampling_strategy, Mapping):
+        return check_wanted_counts(sampling_strategy, sampling_strategy)
+    if isinstance(sampling_strategy, numbers.Real) and not isinstance(
+        sampling_strategy, (bool, np.bool_)
+    ):
+        ratio = float(sampling_strategy)
+        if not 0 < ratio <= 1:
+            raise ValueError(
+                "Invalid `sampling_strategy`: a float must be in the range (0, 1]. "
+                f"Received: sampling_strategy={ratio!r}"
+            )
+        return StrategyRatio(ratio)
+    if callable(sampling_strategy) and not isinstance(sampling_strategy, (bool, np.bool_)):
+        return StrategyCallable(sampling_strategy)
+    raise TypeError(
+        "Invalid `sampling_strategy`: expected a float, one of "
+        f"{list(SAMPLING_STRATEGY_WORDS)}, a dict or a callable. "
+        f"Received: sampling_strategy={sampling_strategy!r}"
+    )
+
+
+def check_wanted_counts(wanted: Any, shown: Any) -> StrategyCounts:
+    """A ``{class: wanted rows}`` dict (given, or returned by a callable ``shown``)."""
+    if not isinstance(wanted, Mapping):
         raise TypeError(
-            "Invalid `sampling_strategy`: expected a float, one of "
-            f"{list(SAMPLING_STRATEGY_WORDS)}, a dict or a callable. "
-            f"Received: sampling_strategy={sampling_strategy!r}"
+            "Invalid `sampling_strategy`: a callable must return a dict "
+            f"{{class_id: wanted count}}, but it returned {wanted!r}. "
+            f"Received: sampling_strategy={shown!r}"
         )
-    return dict(sorted(result.items()))
-
-
-def sampling_targets(
-    sampling_strategy: SamplingStrategy,
-    counts: Mapping[int, int],
-    sampling_type: str,
-    num_classes: int | None = None,
-) -> np.ndarray:
-    """The per-class row counts after resampling, as an int64 vector indexed by class id.
-
-    Classes the strategy does not resample keep their count.
-    """
-    resolved = resolve_sampling_strategy(sampling_strategy, counts, sampling_type)
-    size = max(counts) + 1 if num_classes is None else num_classes
-    targets = np.zeros(size, dtype=np.int64)
-    for c, n in counts.items():
-        targets[c] = n
-    for c, n in resolved.items():
-        targets[c] = n if sampling_type == "under-sampling" else counts[c] + n
-    return targets
+    for key, n in wanted.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise ValueError(
+                f"Invalid `sampling_strategy`: class {key!r} is not a class id (an int). "
+                f"Received: sampling_strategy={_short(shown)}"
+            )
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+            raise TypeError(
+                f"Invalid `sampling_strategy`: wanted counts must be ints, got {n!r} for class "
+                f"{key}. Received: sampling_strategy={_short(shown)}"
+            )
+    if any(n < 0 for n in wanted.values()):
+        raise ValueError(
+            "Invalid `sampling_strategy`: the number of samples in a class cannot be "
+            f"negative. Received: sampling_strategy={_short(shown)}"
+        )
+    return StrategyCounts(
+        classes=tuple(int(k) for k in wanted),
+        wanted=tuple(int(n) for n in wanted.values()),
+        shown=_short(shown),
+    )
 
 
 def _describe_range(kind: str, minimum: Any, maximum: Any, min_open: bool, max_open: bool) -> str:
@@ -454,135 +496,6 @@ def check_num_classes(value: Any, arg_name: str = "num_classes", *, allow_none: 
             f"at most {MAX_CLASS_ID + 1} classes. Received: {arg_name}={value!r}"
         )
     return value
-
-
-def _majority(stats: Mapping[int, int]) -> int:
-    return max(stats, key=lambda c: (stats[c], -c))
-
-
-def _minority(stats: Mapping[int, int]) -> int:
-    return min(stats, key=lambda c: (stats[c], c))
-
-
-def _strategy_word(word: str, stats: Mapping[int, int], sampling_type: str) -> dict[int, int]:
-    under = sampling_type == "under-sampling"
-    if word == "auto":
-        word = "not minority" if under else "not majority"
-    if word == "majority" and not under:
-        raise ValueError(
-            "Invalid `sampling_strategy`: 'majority' cannot be used with over-sampling. "
-            "Received: sampling_strategy='majority'"
-        )
-    if word == "minority" and under:
-        raise ValueError(
-            "Invalid `sampling_strategy`: 'minority' cannot be used with under-sampling. "
-            "Received: sampling_strategy='minority'"
-        )
-    majority, minority = _majority(stats), _minority(stats)
-    chosen = {
-        "all": lambda c: True,
-        "majority": lambda c: c == majority,
-        "minority": lambda c: c == minority,
-        "not majority": lambda c: c != majority,
-        "not minority": lambda c: c != minority,
-    }[word]
-    if under:
-        return {c: stats[minority] for c in stats if chosen(c)}
-    return {c: stats[majority] - n for c, n in stats.items() if chosen(c)}
-
-
-def _strategy_dict(
-    wanted: Mapping[Any, Any], stats: Mapping[int, int], sampling_type: str, shown: Any
-) -> dict[int, int]:
-    for key, n in wanted.items():
-        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-            raise ValueError(
-                f"Invalid `sampling_strategy`: class {key!r} is not a class id (an int). "
-                f"Received: sampling_strategy={_short(shown)}"
-            )
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-            raise TypeError(
-                f"Invalid `sampling_strategy`: wanted counts must be ints, got {n!r} for class "
-                f"{key}. Received: sampling_strategy={_short(shown)}"
-            )
-    absent = sorted(int(k) for k in wanted if int(k) not in stats)
-    if absent:
-        raise ValueError(
-            f"Invalid `sampling_strategy`: the target class(es) {absent} are not present in "
-            f"the data (classes with rows: {sorted(stats)}). Received: "
-            f"sampling_strategy={_short(shown)}"
-        )
-    if any(n < 0 for n in wanted.values()):
-        raise ValueError(
-            "Invalid `sampling_strategy`: the number of samples in a class cannot be "
-            f"negative. Received: sampling_strategy={_short(shown)}"
-        )
-    result: dict[int, int] = {}
-    if sampling_type == "over-sampling":
-        majority = _majority(stats)
-        for key, n in wanted.items():
-            c, n = int(key), int(n)
-            if n < stats[c]:
-                raise ValueError(
-                    "Invalid `sampling_strategy`: with over-sampling, the number of samples "
-                    "in a class should be greater or equal to the original number of "
-                    f"samples. Originally, class {c} has {stats[c]} samples and {n} samples "
-                    f"are asked. Received: sampling_strategy={_short(shown)}"
-                )
-            if n > stats[majority]:
-                warnings.warn(
-                    f"After over-sampling, the number of samples ({n}) in class {c} will be "
-                    f"larger than the number of samples in the majority class (class "
-                    f"#{majority} -> {stats[majority]})",
-                    UserWarning,
-                    stacklevel=4,
-                )
-            result[c] = n - stats[c]
-    else:
-        for key, n in wanted.items():
-            c, n = int(key), int(n)
-            if n > stats[c]:
-                raise ValueError(
-                    "Invalid `sampling_strategy`: with under-sampling, the number of samples "
-                    "in a class should be less or equal to the original number of samples. "
-                    f"Originally, class {c} has {stats[c]} samples and {n} samples are "
-                    f"asked. Received: sampling_strategy={_short(shown)}"
-                )
-            result[c] = n
-    return result
-
-
-def _strategy_float(ratio: float, stats: Mapping[int, int], sampling_type: str) -> dict[int, int]:
-    if not 0 < ratio <= 1:
-        raise ValueError(
-            "Invalid `sampling_strategy`: a float must be in the range (0, 1]. "
-            f"Received: sampling_strategy={ratio!r}"
-        )
-    if len(stats) != 2:
-        raise ValueError(
-            "Invalid `sampling_strategy`: a float is only allowed for a binary target "
-            f"(2 classes), but the data have {len(stats)} classes; for multi-class use a "
-            f"dict. Received: sampling_strategy={ratio!r}"
-        )
-    if sampling_type == "over-sampling":
-        majority = _majority(stats)
-        result = {c: int(stats[majority] * ratio - n) for c, n in stats.items() if c != majority}
-        if any(n <= 0 for n in result.values()):
-            raise ValueError(
-                "Invalid `sampling_strategy`: the ratio would remove samples from the "
-                "minority class while over-sampling it; increase the ratio. "
-                f"Received: sampling_strategy={ratio!r}"
-            )
-        return result
-    minority = _minority(stats)
-    result = {c: int(stats[minority] / ratio) for c in stats if c != minority}
-    if any(n > stats[c] for c, n in result.items()):
-        raise ValueError(
-            "Invalid `sampling_strategy`: the ratio would generate new samples in the "
-            "majority class while under-sampling it; increase the ratio. "
-            f"Received: sampling_strategy={ratio!r}"
-        )
-    return result
 
 
 def _as_float(value: Any, arg_name: str, whole: Any) -> float:

@@ -22,7 +22,6 @@ from tfbalance._csv._dialect import MAX_RECORD_BYTES, FileInfo, inspect_files
 from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
 from tfbalance._csv._infer import infer_csv_schema
 from tfbalance._csv._schema import LABEL_RULE, MISSING, CsvSchema
-from tfbalance._sampling import resample_before_decoding
 from tfbalance._tf import named, tf
 from tfbalance._validation import MAX_CLASS_ID, check_seed
 
@@ -115,14 +114,16 @@ def read_csv(
         built, to refuse a truncated or corrupt file before any row is read.
     prefetch : bool
         End the pipeline with ``prefetch(tf.data.AUTOTUNE)``.
-    resample : transform, optional
-        A ``tfbalance.undersample``, ``oversample`` or ``rejection_resample`` transform (with
-        the default ``label=None``) applied to the batches as they are read. The output is
-        the same as ``read_csv(...).apply(resample)``, but a transform that drops rows
-        (undersampling, rejection resampling) runs before the full decode: only the labels
-        of every batch are decoded first, and only the rows kept are decoded in full, which
-        makes the resampled read faster than a plain read. Every row is still checked in
-        full (field count, label, each column's type), dropped or not.
+    resample : callable, optional
+        A ``dataset -> dataset`` transform applied to the batches as they are read; the
+        output is the same as ``read_csv(...).apply(resample)``. A transform with an
+        ``apply_to_lines`` method (``tfbalance.undersample``, ``oversample`` and
+        ``rejection_resample``; the protocol is documented there) is handed the batches of
+        raw lines instead: one that drops rows (undersampling, rejection resampling, with
+        the default ``label=None``) runs before the full decode, so only the labels of
+        every batch are decoded first and only the rows kept in full, which makes the
+        resampled read faster than a plain read. Every row is still checked in full (field
+        count, label, each column's type), dropped or not.
     name : str, optional
         Name of the tf.data op that delivers the output (for profiles and debugging), as
         tf.data's own ``name=`` arguments.
@@ -194,6 +195,11 @@ def read_csv(
         )
     batch_size = _positive_int(batch_size, "batch_size")
     seed = check_seed(seed)
+    if resample is not None and not callable(resample):
+        raise TypeError(
+            "Invalid `resample`: expected a `dataset -> dataset` function (e.g. "
+            f"tfbalance.undersample(...)) or None. Received: resample={resample!r}"
+        )
     if num_epochs is not None:
         num_epochs = _positive_int(num_epochs, "num_epochs")
     if shuffle:
@@ -237,13 +243,13 @@ def read_csv(
     else:
         lines = lines.rebatch(batch_size, drop_remainder=drop_remainder)
     decode, decode_labels = _decoder(schema, features, paths)
+    map_options = {"num_parallel_calls": calls, "deterministic": deterministic}
     if resample is None:
-        dataset = lines.map(decode, num_parallel_calls=calls, deterministic=deterministic)
+        dataset = lines.map(decode, **map_options)
+    elif hasattr(resample, "apply_to_lines"):  # the protocol: tfbalance._sampling.Resampling
+        dataset = resample.apply_to_lines(lines, decode_labels, decode, **map_options)
     else:
-        dataset = resample_before_decoding(
-            resample, lines, decode, decode_labels, num_parallel_calls=calls,
-            deterministic=deterministic,
-        )
+        dataset = lines.map(decode, **map_options).apply(resample)
     return named(dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset, name)
 
 
