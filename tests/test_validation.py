@@ -14,6 +14,9 @@ def test_list_and_dict_forms_agree():
     [
         ([1, 2], ValueError, r"expected 3 values.*Received: w=\[1, 2\]"),
         ({3: 1.0}, ValueError, r"class 3 is not one of the known classes 0\.\.2"),
+        # A key of the wrong type is a TypeError (it was a ValueError).
+        ({"1": 1.0}, TypeError, r"class '1' is not one of the known classes 0\.\.2"),
+        ({True: 1.0}, TypeError, r"class True is not one of the known classes"),
         ([1, -1, 0], ValueError, "non-negative"),
         ([1, float("nan"), 0], ValueError, "finite"),
         ([1, "a", 0], TypeError, "numbers"),
@@ -107,6 +110,7 @@ def test_float_ratios_binary():
         ({4: 2}, UNDER, COUNTS, ValueError, r"\[4\] are not present"),
         ({0: -1}, UNDER, COUNTS, ValueError, "cannot be negative"),
         ({0: 1.5}, UNDER, COUNTS, TypeError, "wanted counts must be ints"),
+        ({"0": 1}, UNDER, COUNTS, TypeError, r"class '0' is not a class id"),  # was ValueError
         (lambda dist: [1], UNDER, COUNTS, TypeError, "must return a dict"),
         (True, UNDER, COUNTS, TypeError, "Invalid `sampling_strategy`"),
         ([1, 2], UNDER, COUNTS, TypeError, "Invalid `sampling_strategy`"),
