@@ -282,7 +282,9 @@ class SplitResult(Mapping):
         Raises
         ------
         ValueError
-            An unknown class; a bad ``block_size``.
+            An unknown class; a ``block_size`` below 1.
+        TypeError
+            A class id or ``block_size`` that is not an int.
 
         Examples
         --------

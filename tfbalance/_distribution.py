@@ -15,14 +15,11 @@ position or a dict key: a class declared but empty); counting labels never inven
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Mapping, Sequence, TypeGuard, Union
 
 import numpy as np
 
-__all__ = [
-    "MAX_CLASS_ID", "ClassDistribution", "CountsLike", "as_class_distribution", "is_integer"
-]
+__all__ = ["MAX_CLASS_ID", "ClassDistribution", "CountsLike", "as_class_distribution", "is_integer"]
 
 # The largest class id accepted anywhere (counts, labels, files). Per-class state is a dense
 # vector indexed by id (graph state, bincount, to_array), so an id is memory: 2**20 - 1 keeps

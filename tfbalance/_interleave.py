@@ -717,7 +717,8 @@ def interleave_by_class(
         length, or naming a class without a stream; bad epoch arguments. A ``tf.Variable``
         later set to such values makes iteration fail with ``InvalidArgumentError``.
     TypeError
-        ``datasets`` or ``weights`` of the wrong kind.
+        ``datasets`` or ``weights`` of the wrong kind; an epoch argument or class id that
+        is not an int.
 
     Notes
     -----
@@ -1230,7 +1231,7 @@ def balanced_batches(
     ValueError
         A stream with rows requested is empty; bad ``rows_per_class`` or ``steps_per_epoch``.
     TypeError
-        ``datasets`` is not a list/dict of datasets.
+        ``datasets`` is not a list/dict of datasets; ``steps_per_epoch`` is not an int.
 
     Examples
     --------

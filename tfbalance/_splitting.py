@@ -671,7 +671,7 @@ def split_by_class(
         an existing split without ``overwrite``, an ``output_dir`` holding files
         ``split_by_class`` did not write, bad options.
     TypeError
-        ``source`` or ``label`` of the wrong kind.
+        ``source``, ``label`` or an option of the wrong kind.
 
     Notes
     -----

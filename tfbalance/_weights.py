@@ -54,7 +54,7 @@ def _check_beta(beta: Any) -> float:
     return check_real(beta, "beta", minimum=0, maximum=1, min_open=True, max_open=True)
 
 
-def _check_update(update: Any) -> Union[str, int]:
+def _check_update(update: Any) -> str | int:
     # 'epoch' or a number of batches: the message names both forms, whatever was wrong.
     if isinstance(update, str):
         if update == "epoch":

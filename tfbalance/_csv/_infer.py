@@ -57,7 +57,7 @@ def infer_csv_schema(
 
     Raises
     ------
-    FileNotFoundError, ValueError
+    FileNotFoundError, ValueError, TypeError
         As ``read_csv``.
 
     Examples

@@ -138,6 +138,8 @@ def read_csv(
         A glob matches nothing; the label column is absent (the message lists the
         columns); a file is empty, has only a header, is not text, or is a truncated or
         corrupt gzip file; the header repeats a column name; bad options.
+    TypeError
+        Options of the wrong type (``batch_size=2.0``, ``shard_index="1"``).
     tf.errors.InvalidArgumentError
         While iterating: a row with the wrong number of fields, a field that does not
         fit its column's type (``"abc"`` or ``190000.5`` in an int64 column), or a label
