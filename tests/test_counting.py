@@ -186,6 +186,11 @@ def test_huge_class_ids_are_refused_naming_the_value():
     [
         ({0: -1}, ValueError, r"non-negative integers.*count -1"),
         ({-1: 3}, ValueError, r"class ids must be non-negative.*class id -1"),
+        # Wrong types are TypeErrors (they were ValueErrors); 1.5 stays a bad value.
+        ({"0": 3}, TypeError, r"class ids must be non-negative integers.*class id '0'"),
+        ({True: 3}, TypeError, r"class ids must be non-negative integers.*class id True"),
+        ({0: "3"}, TypeError, r"counts must be non-negative integers.*count '3'"),
+        ([np.float32(1.5), 2], ValueError, r"count 1\.5"),
         ([1.5, 2], ValueError, r"count 1\.5"),
         ([], ValueError, "no classes"),
         ("abc", TypeError, "Invalid `counts`"),

@@ -385,8 +385,13 @@ def test_bad_options(csv_text):
     path = csv_text("x,y\n1,0\n")
     with pytest.raises(ValueError, match="Invalid `batch_size`"):
         tfbalance.read_csv(path, "y", batch_size=0)
-    with pytest.raises(ValueError, match="Invalid `shard_index`"):
+    with pytest.raises(ValueError, match=r"Invalid `shard_index`: expected an int in \[0, 1\]"):
         tfbalance.read_csv(path, "y", num_shards=2, shard_index=2)
+    # Wrong types are TypeErrors (they were ValueErrors).
+    with pytest.raises(TypeError, match=r"Invalid `shard_index`: .*Received: shard_index=1.0"):
+        tfbalance.read_csv(path, "y", num_shards=2, shard_index=1.0)
+    with pytest.raises(TypeError, match=r"Invalid `sample_rows`: expected a positive int"):
+        tfbalance.infer_csv_schema(path, "y", sample_rows="10")
     with pytest.raises(ValueError, match="num_shards and shard_index go together"):
         tfbalance.read_csv(path, "y", num_shards=2)
     with pytest.raises(ValueError, match="Invalid `select_columns`"):

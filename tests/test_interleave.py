@@ -337,6 +337,25 @@ def test_bad_weights(weights, error, match):
         interleave_by_class(_streams([5, 5]), weights)
 
 
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: LinearSchedule(duration=2.0), r"`duration`: expected a positive int\. "),
+        (lambda: ExponentialSchedule(rate="0.5"), r"`rate`: expected a finite number in \(0, 1\)"),
+        (lambda: InterleaveScheduleCallback(LinearSchedule(duration=2), initial_step=1.5),
+         r"`initial_step`: expected an int >= 0\. Received: initial_step=1.5"),
+        (lambda: interleave_by_class(_streams([5, 5]), epoch_rows=2.5),
+         r"`epoch_rows`: expected a positive int or None\. Received: epoch_rows=2.5"),
+        (lambda: balanced_batches(_streams([5, 5]), 2, steps_per_epoch="3"),
+         r"`steps_per_epoch`: expected a positive int\. Received: steps_per_epoch='3'"),
+    ],
+)
+def test_wrong_types_are_type_errors(make, match):
+    # These were ValueErrors before the shared checks: a wrong type is a TypeError.
+    with pytest.raises(TypeError, match=match):
+        make()
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="'natural' needs the class counts"):
         interleave_by_class([tf.data.Dataset.range(3).repeat()] * 2, "natural")
@@ -344,6 +363,10 @@ def test_bad_arguments():
         interleave_by_class(tf.data.Dataset.range(3))
     with pytest.raises(ValueError, match="Invalid `datasets`: no class streams"):
         interleave_by_class([])
+    with pytest.raises(ValueError, match=r"class ids \(dict keys\) .*Received: class id -1"):
+        interleave_by_class({-1: tf.data.Dataset.range(3)})
+    with pytest.raises(TypeError, match=r"class ids \(dict keys\) .*Received: class id '0'"):
+        interleave_by_class({"0": tf.data.Dataset.range(3)})  # a wrong type (was ValueError)
     with pytest.raises(ValueError, match="Invalid `steps_per_epoch`: it needs `batch_size`"):
         interleave_by_class(_streams([5, 5]), steps_per_epoch=3)
     with pytest.raises(ValueError, match="Invalid `epoch_rows`"):
@@ -360,6 +383,10 @@ def test_bad_arguments():
         balanced_batches(_streams([5, 5]), [1.5, 1])
     with pytest.raises(ValueError, match="Invalid `duration`"):
         LinearSchedule(duration=0)
+    with pytest.raises(TypeError, match="Invalid `t`: expected a finite number >= 0"):
+        LinearSchedule(duration=2).weights("1", counts=[1, 1])
+    with pytest.raises(ValueError, match=r"Invalid `t`: expected a finite number >= 0\. Rec"):
+        LinearSchedule(duration=2).weights(-1, counts=[1, 1])
     with pytest.raises(ValueError, match="Invalid `rate`"):
         ExponentialSchedule(rate=1.0)
     with pytest.raises(ValueError, match="Invalid `unit`"):
@@ -370,8 +397,11 @@ def test_bad_arguments():
         InterleaveScheduleCallback([0.5, 0.5])
     with pytest.raises(ValueError, match="drives no pipeline"):
         InterleaveScheduleCallback(LinearSchedule(duration=2)).on_epoch_begin(0)
-    with pytest.raises(ValueError, match="Invalid `classes`"):
-        class_datasets(tf.data.Dataset.from_tensor_slices(([1.0], [0])), classes=[-1])
+    with pytest.raises(ValueError, match=r"Invalid `classes\[1\]`: expected an int >= 0\. Rec"):
+        class_datasets(tf.data.Dataset.from_tensor_slices(([1.0], [0])), classes=[0, -1])
+    # A class id of the wrong type is a TypeError (it was a ValueError).
+    with pytest.raises(TypeError, match=r"Invalid `classes\[0\]`: .*Received: classes\[0\]='0'"):
+        class_datasets(tf.data.Dataset.from_tensor_slices(([1.0], [0])), classes=["0"])
     with pytest.raises(TypeError, match="Invalid `source`"):
         class_datasets(42)
 
@@ -543,7 +573,10 @@ def test_batched_merge_bad_streams():
         interleave_by_class([unknown, unknown], epoch_rows=4)
     streams = _blocks([5, 5], 2)
     streams.block_size = 0
-    with pytest.raises(ValueError, match="Invalid `datasets`: its block_size"):
+    with pytest.raises(ValueError, match=r"Invalid `datasets.block_size`: expected a positive int"):
+        interleave_by_class(streams)
+    streams.block_size = 2.0
+    with pytest.raises(TypeError, match=r"Invalid `datasets.block_size`: .*block_size=2.0"):
         interleave_by_class(streams)
     with pytest.raises(ValueError, match="Invalid `batch_size`"):
         interleave_by_class(_streams([5, 5]), batch_size=0)

@@ -281,11 +281,13 @@ def test_bad_options_and_sources(tmp_path):
         split_by_class(42, "y", tmp_path / "o6")
     with pytest.raises(ValueError, match="Invalid `max_rows_per_shard`"):
         split_by_class(str(source), "Response", tmp_path / "o7", max_rows_per_shard=0)
+    with pytest.raises(TypeError, match="Invalid `max_rows_per_shard`: expected a positive int"):
+        split_by_class(str(source), "Response", tmp_path / "o7", max_rows_per_shard=1e6)
     with pytest.raises(ValueError, match="Invalid `compression`"):
         split_by_class(str(source), "Response", tmp_path / "o7", compression="ZLIB")
     with pytest.raises(TypeError, match="Invalid `output_dir`"):
         split_by_class(str(source), "Response", 3)
-    with pytest.raises(TypeError, match="Invalid `overwrite`"):
+    with pytest.raises(TypeError, match="Invalid `overwrite`: expected True or False"):
         split_by_class(str(source), "Response", tmp_path / "o7", overwrite="yes")
     with pytest.raises(TypeError, match="Invalid `schema`"):
         split_by_class(str(source), "Response", tmp_path / "o7", schema={"a": 1})
@@ -312,8 +314,10 @@ def test_bad_options_and_sources(tmp_path):
     split_by_class(str(source), "Response", tmp_path / "o10", verbose=False)
     with pytest.raises(ValueError, match=r"Invalid `classes`: \[7\] are not in the split"):
         load_split(tmp_path / "o10").datasets(classes=[7])
-    with pytest.raises(ValueError, match="Invalid `block_size`"):
+    with pytest.raises(ValueError, match=r"`block_size`: expected a positive int\. Rec"):
         load_split(tmp_path / "o10").datasets(block_size=0)
+    with pytest.raises(TypeError, match="Invalid `block_size`"):  # a wrong type (was ValueError)
+        load_split(tmp_path / "o10").datasets(block_size=8.0)
     (tmp_path / "o10" / "split.json").write_text("{not json")
     with pytest.raises(ValueError, match="split.json is not a split manifest"):
         load_split(tmp_path / "o10")

@@ -154,17 +154,18 @@ def test_wrong_counts_raise_during_the_pass(counts, match):
     [
         ([0.8, 0.2], TypeError, r"expected a dict \{split name: fraction\}"),
         ({}, ValueError, "at least one split"),
-        ({"a": 1.2, "b": -0.2}, ValueError, "finite number >= 0"),
+        ({"a": 1.2, "b": -0.2}, ValueError,
+         r"\['b'\]`: expected a finite number >= 0\. Received: fractions\['b'\]=-0.2"),
         ({"a": 0.5, "b": 0.4}, ValueError, "must sum to 1"),
         ({"a": 0.5, "b": 0.5 + 1e-8}, ValueError, "must sum to 1"),
-        ({"a": "0.5", "b": 0.5}, TypeError, "must be a real number"),
-        ({"a": True}, TypeError, "must be a real number"),
-        ({"a": float("nan"), "b": 1.0}, ValueError, "finite number"),
+        ({"a": "0.5", "b": 0.5}, TypeError, r"\['a'\]`: expected a finite number >= 0"),
+        ({"a": True}, TypeError, r"\['a'\]`: expected a finite number >= 0"),
+        ({"a": float("nan"), "b": 1.0}, ValueError, r"\['a'\]`: expected a finite number"),
         ({1: 1.0}, TypeError, "non-empty strings"),
     ],
 )
 def test_bad_fractions(fractions, error, match):
-    with pytest.raises(error, match=f"Invalid `fractions`: .*{match}"):
+    with pytest.raises(error, match=f"Invalid `fractions.*{match}"):
         tfbalance.stratified_split(_dataset(np.array([0, 1])), fractions=fractions, seed=0)
 
 

@@ -253,6 +253,6 @@ def test_insurance_split_rule_and_fraction():
 
 @pytest.mark.parametrize("bad", [1.0, "3", True, None])
 def test_insurance_split_rejects_non_integers(bad):
-    with pytest.raises(TypeError, match=r"Invalid `row_id`: expected an integer"):
+    with pytest.raises(TypeError, match=r"Invalid `row_id`: expected an int\. Received: row_id="):
         insurance_split(bad)
 

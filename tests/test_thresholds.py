@@ -114,7 +114,7 @@ def test_bad_arguments():
         tune_threshold(_identity, (p, y), metric="fbeta")
     with pytest.raises(ValueError, match="Invalid `beta`: metric='f1' is beta=1"):
         tune_threshold(_identity, (p, y), beta=2.0)
-    with pytest.raises(ValueError, match="Invalid `beta`: expected a number > 0"):
+    with pytest.raises(ValueError, match=r"Invalid `beta`: expected a finite number > 0\. Rec"):
         tune_threshold(_identity, (p, y), metric="fbeta", beta=-1.0)
     with pytest.raises(TypeError, match="Invalid `beta`"):
         tune_threshold(_identity, (p, y), metric="fbeta", beta="2")
@@ -125,7 +125,7 @@ def test_bad_arguments():
         tune_threshold(_identity, (p, y), num_thresholds=1)
     with pytest.raises(TypeError, match="Invalid `num_thresholds`"):
         tune_threshold(_identity, (p, y), num_thresholds=2.5)
-    with pytest.raises(TypeError, match="Invalid `from_logits`"):
+    with pytest.raises(TypeError, match="Invalid `from_logits`: expected True or False"):
         tune_threshold(_identity, (p, y), from_logits="yes")
     with pytest.raises(TypeError, match="Invalid `model`"):
         tune_threshold("model", (p, y))

@@ -14,6 +14,9 @@ def test_list_and_dict_forms_agree():
     [
         ([1, 2], ValueError, r"expected 3 values.*Received: w=\[1, 2\]"),
         ({3: 1.0}, ValueError, r"class 3 is not one of the known classes 0\.\.2"),
+        # A key of the wrong type is a TypeError (it was a ValueError).
+        ({"1": 1.0}, TypeError, r"class '1' is not one of the known classes 0\.\.2"),
+        ({True: 1.0}, TypeError, r"class True is not one of the known classes"),
         ([1, -1, 0], ValueError, "non-negative"),
         ([1, float("nan"), 0], ValueError, "finite"),
         ([1, "a", 0], TypeError, "numbers"),

@@ -91,3 +91,20 @@ def test_check_column_names_the_header():
         check_column("z", "label", ["x", "y"])
     with pytest.raises(TypeError, match=r"expected a column name"):
         check_column(1, "label", ["x"])
+
+
+def test_is_integer_is_the_one_integer_rule():
+    from tfbalance._validation import is_integer
+
+    assert all(is_integer(v) for v in (0, -3, np.int8(1), np.uint64(2)))
+    assert not any(is_integer(v) for v in (True, np.bool_(True), 1.0, np.float32(1), "1", None))
+
+
+def test_check_num_classes_bounds():
+    from tfbalance._validation import check_num_classes
+
+    assert check_num_classes(np.int64(3)) == 3 and check_num_classes(None, allow_none=True) is None
+    with pytest.raises(TypeError, match=r"Invalid `num_classes`: expected a positive int"):
+        check_num_classes(2.0)
+    with pytest.raises(ValueError, match=r"at most 1048576 classes\. Received: num_classes="):
+        check_num_classes(2**20 + 1)

@@ -85,7 +85,10 @@ def test_all_zero_counts_raise():
     [
         ({"method": "inverse"}, ValueError, r"Invalid `method`.*Received: method='inverse'"),
         ({"method": None}, TypeError, r"Invalid `method`.*Received: method=None"),
-        ({"beta": 0.0}, ValueError, r"Invalid `beta`: expected a number in \(0, 1\).*beta=0.0"),
+        (
+            {"beta": 0.0}, ValueError,
+            r"Invalid `beta`: expected a finite number in \(0, 1\)\. Received: beta=0.0",
+        ),
         ({"beta": 1.0}, ValueError, r"Invalid `beta`.*beta=1.0"),
         ({"beta": -0.5}, ValueError, r"Invalid `beta`.*beta=-0.5"),
         ({"beta": "0.9"}, TypeError, r"Invalid `beta`.*beta='0.9'"),
@@ -616,7 +619,14 @@ def test_transforms_given_arrays_say_they_need_a_dataset():
         ({"num_classes": "3"}, TypeError, "num_classes='3'"),
         ({"num_classes": 2**40}, ValueError, r"MAX_CLASS_ID=1048575.*num_classes=1099511627776"),
         ({"update": 0}, ValueError, "update=0"),
-        ({"update": "batch"}, ValueError, "update='batch'"),
+        ({"update": "batch"}, ValueError, r"expected 'epoch' or a positive int.*update='batch'"),
+        # A wrong type is a TypeError (was ValueError), worded by the shared check.
+        ({"update": 1.5}, TypeError,
+         r"Invalid `update`: expected 'epoch' or a positive int .*Received: update=1.5"),
+        ({"update": True}, TypeError, "update=True"),
+        ({"momentum": float("nan")}, ValueError, r"expected a finite number in \[0, 1\)"),
+        ({"method": 1}, TypeError,
+         r"expected one of 'balanced', 'balanced_sqrt', 'effective_number'\. Received: method=1"),
         ({"momentum": 1.0}, ValueError, r"momentum.*\[0, 1\)"),
         ({"momentum": "a"}, TypeError, "momentum='a'"),
         ({"initial_counts": [1, 2]}, ValueError, "expected 3 counts"),

@@ -22,7 +22,7 @@ from tfbalance._csv._read import _decoder, _lines_of_files  # CSV shards: the st
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._tf import tf
-from tfbalance._validation import check_seed
+from tfbalance._validation import check_int, check_positive_int, check_seed
 
 __all__ = ["ClassDatasets", "SplitResult", "class_datasets", "load_split"]
 
@@ -156,13 +156,8 @@ def _check_classes(classes: Any) -> list[int]:
             f"Invalid `classes`: expected a list of class ids. Received: classes={classes!r}"
         )
     result = []
-    for c in classes:
-        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) or c < 0:
-            raise ValueError(
-                "Invalid `classes`: class ids must be non-negative integers. "
-                f"Received: classes={list(classes)!r}"
-            )
-        result.append(int(c))
+    for index, c in enumerate(classes):
+        result.append(check_int(c, f"classes[{index}]", minimum=0))
     if not result:
         raise ValueError(f"Invalid `classes`: no classes. Received: classes={list(classes)!r}")
     return sorted(set(result))
@@ -287,7 +282,9 @@ class SplitResult(Mapping):
         Raises
         ------
         ValueError
-            An unknown class; a bad ``block_size``.
+            An unknown class; a ``block_size`` below 1.
+        TypeError
+            A class id or ``block_size`` that is not an int.
 
         Examples
         --------
@@ -301,14 +298,7 @@ class SplitResult(Mapping):
         [[1.0, 3.0]]
         """
         seed = check_seed(seed)
-        if block_size is not None and (
-            isinstance(block_size, (bool, np.bool_))
-            or not isinstance(block_size, (int, np.integer)) or block_size < 1
-        ):
-            raise ValueError(
-                "Invalid `block_size`: expected None or a positive int. "
-                f"Received: block_size={block_size!r}"
-            )
+        block_size = check_positive_int(block_size, "block_size", allow_none=True)
         wanted = self.counts.classes if classes is None else _check_classes(classes)
         unknown = sorted(set(wanted) - set(self._files))
         if unknown:

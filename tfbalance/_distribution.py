@@ -15,17 +15,21 @@ position or a dict key: a class declared but empty); counting labels never inven
 
 from __future__ import annotations
 
-import math
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence, TypeGuard, Union
 
 import numpy as np
 
-__all__ = ["MAX_CLASS_ID", "ClassDistribution", "CountsLike", "as_class_distribution"]
+__all__ = ["MAX_CLASS_ID", "ClassDistribution", "CountsLike", "as_class_distribution", "is_integer"]
 
 # The largest class id accepted anywhere (counts, labels, files). Per-class state is a dense
 # vector indexed by id (graph state, bincount, to_array), so an id is memory: 2**20 - 1 keeps
 # any such vector under 8 MB, while a mis-parsed id column (2**40) would ask for terabytes.
 MAX_CLASS_ID = 2**20 - 1
+
+
+def is_integer(value: Any) -> TypeGuard[int | np.integer]:
+    """A Python or NumPy integer, never a bool: the rule of every integer check (the kit's too)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 class ClassDistribution:
@@ -259,8 +263,8 @@ def _validate_counts(counts: Any, arg_name: str) -> dict[int, int]:
         raise ValueError(f"Invalid `{arg_name}`: no classes. Received: {arg_name}={counts!r}")
     result: dict[int, int] = {}
     for c, n in items:
-        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) or c < 0:
-            raise ValueError(
+        if not is_integer(c) or c < 0:
+            raise (ValueError if is_integer(c) else TypeError)(
                 f"Invalid `{arg_name}`: class ids must be non-negative integers. "
                 f"Received: {arg_name}={_short(counts)} (class id {c!r})"
             )
@@ -272,8 +276,10 @@ def _validate_counts(counts: Any, arg_name: str) -> dict[int, int]:
             )
         if isinstance(n, (float, np.floating)) and float(n).is_integer():
             n = int(n)
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(
+        if not is_integer(n) or n < 0:
+            # 1.5 (a float left over) or -1 is a bad count, "3" or True no count at all.
+            bad_value = is_integer(n) or isinstance(n, (float, np.floating))
+            raise (ValueError if bad_value else TypeError)(
                 f"Invalid `{arg_name}`: counts must be non-negative integers. "
                 f"Received: {arg_name}={counts!r} (count {n!r} for class {c})"
             )

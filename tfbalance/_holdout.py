@@ -48,12 +48,12 @@ from tfbalance._splitting import (
 from tfbalance._stratified import (
     _Assigner,
     _check_fractions,
-    _check_seed,
     _check_source,
     _plain,
     _split_table,
 )
 from tfbalance._tf import tf
+from tfbalance._validation import check_int
 
 __all__ = ["StratifiedSplitFiles", "load_stratified_split", "write_stratified_split"]
 
@@ -285,7 +285,7 @@ def write_stratified_split(
         fractions = {"train": 0.8, "val": 0.1, "test": 0.1}
     shares = _check_fractions(fractions)
     _check_names(shares)
-    seed = _check_seed(seed)
+    seed = check_int(seed, "seed")
     compression = check_writer_options(
         source, format=format, formats=("csv", "tfrecord"), compression=compression,
         output_dir=output_dir, overwrite=overwrite, schema=schema,

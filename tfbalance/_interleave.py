@@ -31,7 +31,14 @@ from tfbalance._class_streams import ClassDatasets
 from tfbalance._distribution import CountsLike, as_class_distribution
 from tfbalance._labels import map_elements
 from tfbalance._tf import named, tf
-from tfbalance._validation import check_seed, resolve_class_vector
+from tfbalance._validation import (
+    check_int,
+    check_positive_int,
+    check_real,
+    check_seed,
+    is_integer,
+    resolve_class_vector,
+)
 
 __all__ = [
     "ExponentialSchedule",
@@ -162,13 +169,7 @@ class WeightSchedule:
         raise NotImplementedError
 
     def _check_t(self, t: Any) -> float:
-        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, float, np.number)):
-            raise TypeError(f"Invalid `t`: expected a number of {self.unit}s. Received: t={t!r}")
-        if not math.isfinite(t) or t < 0:
-            raise ValueError(
-                f"Invalid `t`: expected a non-negative number of {self.unit}s. Received: t={t!r}"
-            )
-        return float(t)
+        return check_real(t, "t", minimum=0)
 
     def _mix(self, start: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
         alpha = min(max(self.progress(self._check_t(t)), 0.0), 1.0)
@@ -285,16 +286,7 @@ class LinearSchedule(WeightSchedule):
         unit: str = "epoch",
     ) -> None:
         super().__init__(start, end, unit=unit, interpolation="linear")
-        if (
-            isinstance(duration, (bool, np.bool_))
-            or not isinstance(duration, (int, np.integer))
-            or duration <= 0
-        ):
-            raise ValueError(
-                "Invalid `duration`: expected a positive number of epochs or steps. "
-                f"Received: duration={duration!r}"
-            )
-        self.duration = int(duration)
+        self.duration = check_positive_int(duration, "duration")
 
     def progress(self, t: float) -> float:
         return min(t / self.duration, 1.0)
@@ -347,15 +339,7 @@ class ExponentialSchedule(WeightSchedule):
         interpolation: str = "geometric",
     ) -> None:
         super().__init__(start, end, unit=unit, interpolation=interpolation)
-        if (
-            isinstance(rate, (bool, np.bool_))
-            or not isinstance(rate, (int, float, np.number))
-            or not 0 < rate < 1
-        ):
-            raise ValueError(
-                f"Invalid `rate`: expected a number in (0, 1). Received: rate={rate!r}"
-            )
-        self.rate = float(rate)
+        self.rate = check_real(rate, "rate", minimum=0, maximum=1, min_open=True, max_open=True)
 
     def progress(self, t: float) -> float:
         return 1.0 - self.rate**t
@@ -409,17 +393,8 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
                 "Invalid `schedule`: expected a WeightSchedule such as LinearSchedule or "
                 f"ExponentialSchedule. Received: schedule={schedule!r}"
             )
-        if (
-            isinstance(initial_step, (bool, np.bool_))
-            or not isinstance(initial_step, (int, np.integer))
-            or initial_step < 0
-        ):
-            raise ValueError(
-                "Invalid `initial_step`: expected a non-negative int. "
-                f"Received: initial_step={initial_step!r}"
-            )
         self.schedule = schedule
-        self.initial_step = int(initial_step)
+        self.initial_step = check_int(initial_step, "initial_step", minimum=0)
         self.verbose = verbose
         self._step = self.initial_step
         self._current: np.ndarray | None = None
@@ -485,11 +460,13 @@ def _as_stream_dict(datasets: Any) -> dict[int, tf.data.Dataset]:
         raise ValueError(f"Invalid `datasets`: no class streams. Received: datasets={datasets!r}")
     streams = {}
     for key, ds in items:
-        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)) or key < 0:
-            raise ValueError(
+        try:
+            check_int(key, "class id", minimum=0)
+        except (TypeError, ValueError) as exc:  # the check picks the class, this the words
+            raise type(exc)(
                 "Invalid `datasets`: class ids (dict keys) must be non-negative integers. "
                 f"Received: class id {key!r}"
-            )
+            ) from None
         if not isinstance(ds, tf.data.Dataset):
             raise TypeError(
                 f"Invalid `datasets`: the stream of class {key} is not a tf.data.Dataset. "
@@ -527,16 +504,7 @@ def _stream_counts(
 def _block_size(datasets: Any) -> int | None:
     """Rows per block when the streams yield blocks (``ClassDatasets.block_size``), else None."""
     block_size = getattr(datasets, "block_size", None) if isinstance(datasets, ClassDatasets) else None
-    if block_size is not None and (
-        isinstance(block_size, (bool, np.bool_))
-        or not isinstance(block_size, (int, np.integer))
-        or block_size <= 0
-    ):
-        raise ValueError(
-            "Invalid `datasets`: its block_size must be a positive int (rows per block) or "
-            f"None (streams of rows). Received: block_size={block_size!r}"
-        )
-    return None if block_size is None else int(block_size)
+    return check_positive_int(block_size, "datasets.block_size", allow_none=True)
 
 
 # tf.data functions that need no AutoGraph conversion (it cannot parse lambdas defined on
@@ -610,7 +578,7 @@ def _resolve_weights(
         if isinstance(weights, Mapping):
             missing = sorted(
                 k for k, v in weights.items()
-                if isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+                if is_integer(k)
                 and (k >= size or not has_stream[k])
             )
             if missing:
@@ -653,14 +621,7 @@ def _epoch_rows(
         ("steps_per_epoch", steps_per_epoch),
         ("batch_size", batch_size),
     ):
-        if value is not None and (
-            isinstance(value, (bool, np.bool_))
-            or not isinstance(value, (int, np.integer))
-            or value <= 0
-        ):
-            raise ValueError(
-                f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
-            )
+        check_positive_int(value, name, allow_none=True)
     if steps_per_epoch is not None:
         if batch_size is None:
             raise ValueError(
@@ -756,7 +717,8 @@ def interleave_by_class(
         length, or naming a class without a stream; bad epoch arguments. A ``tf.Variable``
         later set to such values makes iteration fail with ``InvalidArgumentError``.
     TypeError
-        ``datasets`` or ``weights`` of the wrong kind.
+        ``datasets`` or ``weights`` of the wrong kind; an epoch argument or class id that
+        is not an int.
 
     Notes
     -----
@@ -1269,7 +1231,7 @@ def balanced_batches(
     ValueError
         A stream with rows requested is empty; bad ``rows_per_class`` or ``steps_per_epoch``.
     TypeError
-        ``datasets`` is not a list/dict of datasets.
+        ``datasets`` is not a list/dict of datasets; ``steps_per_epoch`` is not an int.
 
     Examples
     --------
@@ -1284,7 +1246,7 @@ def balanced_batches(
     seed = check_seed(seed)
     streams = _as_stream_dict(datasets)
     size = max(streams) + 1
-    if isinstance(rows_per_class, (int, np.integer)) and not isinstance(rows_per_class, bool):
+    if is_integer(rows_per_class):
         if rows_per_class <= 0:
             raise ValueError(
                 "Invalid `rows_per_class`: expected a positive int, or per-class counts. "
@@ -1315,16 +1277,7 @@ def balanced_batches(
     batch = sum(per_class.values())
     counts_array = _stream_counts(streams, counts, datasets)
     if steps_per_epoch is not None:
-        if (
-            isinstance(steps_per_epoch, (bool, np.bool_))
-            or not isinstance(steps_per_epoch, (int, np.integer))
-            or steps_per_epoch <= 0
-        ):
-            raise ValueError(
-                "Invalid `steps_per_epoch`: expected a positive int. "
-                f"Received: steps_per_epoch={steps_per_epoch!r}"
-            )
-        steps = int(steps_per_epoch)
+        steps = check_positive_int(steps_per_epoch, "steps_per_epoch")
     elif counts_array is not None:
         steps = max(1, math.ceil(counts_array.sum() / batch))
     else:

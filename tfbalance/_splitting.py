@@ -78,6 +78,7 @@ from tfbalance._csv._read import decode_lines, validated_lines
 from tfbalance._labels import Label, batched_label_rank
 from tfbalance._progress import show_progress as _show_progress
 from tfbalance._tf import tf
+from tfbalance._validation import check_bool, check_positive_int, is_integer
 
 __all__ = ["split_by_class", "write_grouped"]
 
@@ -584,16 +585,12 @@ def check_writer_options(
             f"Received: compression={compression!r}"
         )
     for name, value in positive_ints.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(
-                f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}"
-            )
+        check_positive_int(value, name)
     if not isinstance(output_dir, (str, os.PathLike)):
         raise TypeError(
             f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
         )
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"Invalid `overwrite`: expected a bool. Received: overwrite={overwrite!r}")
+    check_bool(overwrite, "overwrite")
     if isinstance(source, tf.data.Dataset):
         if format != "tfrecord":
             raise ValueError(
@@ -674,7 +671,7 @@ def split_by_class(
         an existing split without ``overwrite``, an ``output_dir`` holding files
         ``split_by_class`` did not write, bad options.
     TypeError
-        ``source`` or ``label`` of the wrong kind.
+        ``source``, ``label`` or an option of the wrong kind.
 
     Notes
     -----
@@ -847,7 +844,7 @@ def _block_columns_of(spec: Mapping[str, tuple[str, list[int]]]) -> dict[str, An
 
 
 def _dataset_plan(source, label, batch_size):
-    if label is not None and (isinstance(label, bool) or not isinstance(label, int)):
+    if label is not None and not is_integer(label):
         raise TypeError(
             "Invalid `label`: dataset sources are split from (features, label) elements; "
             f"pass None or the label's tuple position. Received: label={label!r}"

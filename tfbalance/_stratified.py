@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import fractions as _fractions
 import math
-import numbers
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any, Sequence, Union
@@ -44,6 +43,7 @@ from tfbalance._csv import read_csv
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, check_label_argument, get_label
 from tfbalance._tf import tf
+from tfbalance._validation import check_int, check_real
 
 __all__ = ["StratifiedSplit", "stratified_split"]
 
@@ -81,16 +81,7 @@ def _check_fractions(fractions: Any) -> dict[str, _fractions.Fraction]:
                 "Invalid `fractions`: split names must be non-empty strings. "
                 f"Received: fractions={fractions!r} (name {name!r})"
             )
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(
-                "Invalid `fractions`: each fraction must be a real number. "
-                f"Received: fractions={fractions!r} ({name!r}: {value!r})"
-            )
-        if not math.isfinite(float(value)) or value < 0:
-            raise ValueError(
-                "Invalid `fractions`: each fraction must be a finite number >= 0. "
-                f"Received: fractions={fractions!r} ({name!r}: {value!r})"
-            )
+        check_real(value, f"fractions[{name!r}]", minimum=0)
         # Fraction(float) is the float's exact binary value: the rounding below is exact.
         exact[name] = _fractions.Fraction(value)
     total = sum(exact.values())
@@ -100,16 +91,6 @@ def _check_fractions(fractions: Any) -> dict[str, _fractions.Fraction]:
             f"they sum to {float(total)!r}. Received: fractions={fractions!r}"
         )
     return {name: value / total for name, value in exact.items()}
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(
-            "Invalid `seed`: expected an int (the same seed must be used wherever the "
-            "splits are read, or rows would leak between them). "
-            f"Received: seed={seed!r}"
-        )
-    return int(seed)
 
 
 def _split_sizes(n: int, fractions: Sequence[_fractions.Fraction]) -> list[int]:
@@ -576,7 +557,7 @@ def stratified_split(
     if fractions is None:
         fractions = {"train": 0.8, "val": 0.1, "test": 0.1}
     shares = _check_fractions(fractions)
-    seed = _check_seed(seed)
+    seed = check_int(seed, "seed")
     check_label_argument(label)
     if _is_file_source(source):
         if not isinstance(label, str):

@@ -11,15 +11,13 @@ serving time; ``ThresholdTuningCallback`` re-tunes at the end of every epoch.
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from typing import Any, Sequence, Union
 
 import keras
 import numpy as np
 
 from tfbalance._tf import tf
-from tfbalance._validation import check_positive_int
+from tfbalance._validation import check_bool, check_int, check_positive_int, check_real
 from tfbalance.metrics import BestF1, FBetaScore
 
 __all__ = ["DecisionThreshold", "ThresholdTuningCallback", "TunedThreshold", "tune_threshold"]
@@ -70,30 +68,8 @@ class TunedThreshold:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_num_thresholds(value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"Invalid `num_thresholds`: expected an int >= 2. Received: num_thresholds={value!r}"
-        )
-    if value < 2:
-        raise ValueError(
-            f"Invalid `num_thresholds`: expected an int >= 2. Received: num_thresholds={value!r}"
-        )
-    return int(value)
-
-
-def _check_bool(value: Any, arg_name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Invalid `{arg_name}`: expected a bool. Received: {arg_name}={value!r}")
-    return bool(value)
-
-
 def _check_beta(beta: Any) -> float:
-    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
-        raise TypeError(f"Invalid `beta`: expected a number > 0. Received: beta={beta!r}")
-    if not math.isfinite(float(beta)) or beta <= 0:
-        raise ValueError(f"Invalid `beta`: expected a number > 0. Received: beta={beta!r}")
-    return float(beta)
+    return check_real(beta, "beta", minimum=0, min_open=True)
 
 
 def _resolve_metric(
@@ -141,8 +117,8 @@ def _resolve_metric(
         )
     if num_thresholds is None:
         num_thresholds = _DEFAULT_NUM_THRESHOLDS
-    num_thresholds = _check_num_thresholds(num_thresholds)
-    return name, metric_beta, num_thresholds, _check_bool(from_logits, "from_logits")
+    num_thresholds = check_int(num_thresholds, "num_thresholds", minimum=2)
+    return name, metric_beta, num_thresholds, check_bool(from_logits, "from_logits")
 
 
 def _as_batches(validation_data: Any, batch_size: int) -> tf.data.Dataset:
@@ -322,16 +298,13 @@ def _check_threshold(threshold: Any) -> Union[float, list[float]]:
             f"Received: threshold={threshold!r}"
         )
     for value in items:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(
-                "Invalid `threshold`: expected a number in [0, 1] or a list of them. "
-                f"Received: threshold={threshold!r}"
-            )
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(
+        try:
+            check_real(value, "threshold", minimum=0, maximum=1)
+        except (TypeError, ValueError) as exc:  # the check picks the class, this the words
+            raise type(exc)(
                 "Invalid `threshold`: expected a number in [0, 1] or a list of them "
                 f"(probabilities, also with from_logits=True). Received: threshold={threshold!r}"
-            )
+            ) from None
     if isinstance(values, (list, tuple)):
         return [float(v) for v in values]
     return float(values)
@@ -382,7 +355,7 @@ class DecisionThreshold(keras.layers.Layer):
     ) -> None:
         super().__init__(**kwargs)
         self._initial = _check_threshold(threshold)
-        self.from_logits = _check_bool(from_logits, "from_logits")
+        self.from_logits = check_bool(from_logits, "from_logits")
         shape = (len(self._initial),) if isinstance(self._initial, list) else ()
         self._threshold = self.add_weight(
             shape=shape, initializer=keras.initializers.Constant(self._initial),

@@ -14,7 +14,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence, Union, overload
 
 import numpy as np
 
-from tfbalance._distribution import MAX_CLASS_ID, ClassDistribution
+from tfbalance._distribution import MAX_CLASS_ID, ClassDistribution, is_integer
 
 __all__ = [
     "MAX_CLASS_ID",
@@ -38,6 +38,7 @@ __all__ = [
     "check_wanted_counts",
     "check_positive_int",
     "check_num_classes",
+    "is_integer",
 ]
 
 VectorLike = Union[Mapping[int, float], Sequence[float], np.ndarray]
@@ -64,15 +65,13 @@ def resolve_class_vector(
     if isinstance(values, Mapping):
         vector = np.zeros(num_classes, dtype=np.float64)
         for key, value in values.items():
-            if (
-                isinstance(key, (bool, np.bool_))
-                or not isinstance(key, (int, np.integer))
-                or not 0 <= key < num_classes
-            ):
-                raise ValueError(
+            try:
+                check_int(key, "class", minimum=0, maximum=num_classes - 1)
+            except (TypeError, ValueError) as exc:  # the check picks the class, this the words
+                raise type(exc)(
                     f"Invalid `{arg_name}`: class {key!r} is not one of the known classes "
                     f"0..{num_classes - 1}. Received: {arg_name}={values!r}"
-                )
+                ) from None
             vector[int(key)] = _as_float(value, arg_name, values)
         if not allow_missing and len(values) != num_classes:
             missing = sorted(set(range(num_classes)) - set(int(k) for k in values))
@@ -270,12 +269,12 @@ def check_wanted_counts(wanted: Any, shown: Any) -> StrategyCounts:
             f"Received: sampling_strategy={shown!r}"
         )
     for key, n in wanted.items():
-        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-            raise ValueError(
+        if not is_integer(key):
+            raise TypeError(
                 f"Invalid `sampling_strategy`: class {key!r} is not a class id (an int). "
                 f"Received: sampling_strategy={_short(shown)}"
             )
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        if not is_integer(n):
             raise TypeError(
                 f"Invalid `sampling_strategy`: wanted counts must be ints, got {n!r} for class "
                 f"{key}. Received: sampling_strategy={_short(shown)}"
@@ -350,7 +349,7 @@ def check_int(
     expected = _describe_range("an int", minimum, maximum, False, False)
     if value is None and allow_none:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+    if not is_integer(value):
         suffix = " or None" if allow_none else ""
         raise TypeError(
             f"Invalid `{arg_name}`: expected {expected}{suffix}. Received: {arg_name}={value!r}"
@@ -487,7 +486,19 @@ def check_positive_int(value: Any, arg_name: str, *, allow_none: bool = False) -
     return check_int(value, arg_name, minimum=1, allow_none=allow_none)
 
 
-def check_num_classes(value: Any, arg_name: str = "num_classes", *, allow_none: bool = False):
+@overload
+def check_num_classes(
+    value: Any, arg_name: str = ..., *, allow_none: Literal[False] = ...
+) -> int: ...
+
+
+@overload
+def check_num_classes(value: Any, arg_name: str = ..., *, allow_none: bool) -> int | None: ...
+
+
+def check_num_classes(
+    value: Any, arg_name: str = "num_classes", *, allow_none: bool = False
+) -> int | None:
     """A number of classes: a positive int up to ``MAX_CLASS_ID + 1`` (``None`` if allowed)."""
     value = check_positive_int(value, arg_name, allow_none=allow_none)
     if value is not None and value > MAX_CLASS_ID + 1:

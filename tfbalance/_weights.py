@@ -23,7 +23,13 @@ from tfbalance._labels import (
     map_elements,
 )
 from tfbalance._tf import named, tf
-from tfbalance._validation import check_num_classes, resolve_class_vector
+from tfbalance._validation import (
+    check_choice,
+    check_int,
+    check_num_classes,
+    check_real,
+    resolve_class_vector,
+)
 
 __all__ = [
     "ClassWeightCallback",
@@ -44,27 +50,25 @@ PriorLike = Union[ClassDistribution, Mapping[int, float], Sequence[float], np.nd
 # --------------------------------------------------------------------------- class weights
 
 
-def _check_method(method: Any) -> str:
-    if not isinstance(method, str):
-        raise TypeError(
-            f"Invalid `method`: expected one of {list(METHODS)}. Received: method={method!r}"
-        )
-    if method not in METHODS:
-        raise ValueError(
-            f"Invalid `method`: expected one of {list(METHODS)}. Received: method={method!r}"
-        )
-    return method
-
-
 def _check_beta(beta: Any) -> float:
-    if isinstance(beta, (bool, np.bool_)) or not isinstance(
-        beta, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(f"Invalid `beta`: expected a number in (0, 1). Received: beta={beta!r}")
-    beta = float(beta)
-    if not 0.0 < beta < 1.0:
-        raise ValueError(f"Invalid `beta`: expected a number in (0, 1). Received: beta={beta!r}")
-    return beta
+    return check_real(beta, "beta", minimum=0, maximum=1, min_open=True, max_open=True)
+
+
+def _check_update(update: Any) -> str | int:
+    # 'epoch' or a number of batches: the message names both forms, whatever was wrong.
+    if isinstance(update, str):
+        if update == "epoch":
+            return update
+        error: type[Exception] = ValueError
+    else:
+        try:
+            return check_int(update, "update", minimum=1)
+        except (TypeError, ValueError) as exc:
+            error = type(exc)
+    raise error(
+        "Invalid `update`: expected 'epoch' or a positive int (a number of batches). "
+        f"Received: update={update!r}"
+    )
 
 
 def _weight_vector(counts: np.ndarray, method: str, beta: float) -> np.ndarray:
@@ -144,7 +148,7 @@ def class_weights(
     >>> class_weights({1: 30, 2: 10})  # e.g. class_counts of labels 1 and 2
     {0: 0.0, 1: 0.6666666666666666, 2: 2.0}
     """
-    _check_method(method)
+    check_choice(method, "method", METHODS)
     beta = _check_beta(beta)
     dist = as_class_distribution(counts, "counts")
     weights = _weight_vector(dist.to_array(), method, beta)
@@ -851,31 +855,11 @@ class ClassWeightCallback(keras.callbacks.Callback):
         log_prefix: str = "class_weight_",
     ) -> None:
         super().__init__()
-        num_classes = check_num_classes(num_classes)
-        self.num_classes = int(num_classes)
-        self.method = _check_method(method)
+        self.num_classes = check_num_classes(num_classes)
+        self.method = check_choice(method, "method", METHODS)
         self.beta = _check_beta(beta)
-        if update != "epoch" and (
-            isinstance(update, (bool, np.bool_))
-            or not isinstance(update, (int, np.integer))
-            or update < 1
-        ):
-            raise ValueError(
-                "Invalid `update`: expected 'epoch' or a number of batches >= 1. "
-                f"Received: update={update!r}"
-            )
-        self.update = update if update == "epoch" else int(update)
-        if isinstance(momentum, (bool, np.bool_)) or not isinstance(
-            momentum, (int, float, np.integer, np.floating)
-        ):
-            raise TypeError(
-                f"Invalid `momentum`: expected a number in [0, 1). Received: momentum={momentum!r}"
-            )
-        if not 0.0 <= float(momentum) < 1.0:
-            raise ValueError(
-                f"Invalid `momentum`: expected a number in [0, 1). Received: momentum={momentum!r}"
-            )
-        self.momentum = float(momentum)
+        self.update = _check_update(update)
+        self.momentum = check_real(momentum, "momentum", minimum=0, maximum=1, max_open=True)
         self._initial_counts = (
             None if initial_counts is None else _dense_counts(initial_counts, self.num_classes)
         )
@@ -1012,7 +996,7 @@ class ClassWeightCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self._check_transform_used()
-        if self.update == "epoch":
+        if isinstance(self.update, str):  # "epoch": refreshed in on_epoch_end only
             return
         block = (batch + 1) // self.update
         if block != self._last_block:

@@ -8,6 +8,7 @@ from tfbalance._csv._count import count_csv_classes
 from tfbalance._csv._dialect import check_label_column, inspect_files
 from tfbalance._csv._files import FilePattern, open_file, resolve_files
 from tfbalance._csv._schema import MISSING, CsvSchema, check_label_text, normalize_dtype
+from tfbalance._validation import check_positive_int
 
 __all__ = ["infer_csv_schema"]
 
@@ -56,7 +57,7 @@ def infer_csv_schema(
 
     Raises
     ------
-    FileNotFoundError, ValueError
+    FileNotFoundError, ValueError, TypeError
         As ``read_csv``.
 
     Examples
@@ -73,10 +74,7 @@ def infer_csv_schema(
     """
     import pandas as pd
 
-    if isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 1:
-        raise ValueError(
-            f"Invalid `sample_rows`: expected a positive int. Received: sample_rows={sample_rows!r}"
-        )
+    sample_rows = check_positive_int(sample_rows, "sample_rows")
     files = resolve_files(file_pattern)
     infos = inspect_files(files, compression_type, field_delim)
     header = list(infos[0].header)

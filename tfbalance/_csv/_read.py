@@ -16,14 +16,12 @@ import math
 import os
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
-
 from tfbalance._csv._dialect import MAX_RECORD_BYTES, FileInfo, inspect_files
 from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
 from tfbalance._csv._infer import infer_csv_schema
 from tfbalance._csv._schema import LABEL_RULE, MISSING, CsvSchema
 from tfbalance._tf import named, tf
-from tfbalance._validation import MAX_CLASS_ID, check_seed
+from tfbalance._validation import MAX_CLASS_ID, check_int, check_positive_int, check_seed
 
 __all__ = ["decode_lines", "read_csv", "validated_lines"]
 
@@ -141,6 +139,8 @@ def read_csv(
         A glob matches nothing; the label column is absent (the message lists the
         columns); a file is empty, has only a header, is not text, or is a truncated or
         corrupt gzip file; the header repeats a column name; bad options.
+    TypeError
+        Options of the wrong type (``batch_size=2.0``, ``shard_index="1"``).
     tf.errors.InvalidArgumentError
         While iterating: a row with the wrong number of fields, a field that does not
         fit its column's type (``"abc"`` or ``190000.5`` in an int64 column), or a label
@@ -193,7 +193,7 @@ def read_csv(
             "Invalid arguments: pass column_dtypes, column_defaults and label_vocabulary to "
             "infer_csv_schema, or a schema to read_csv, not both."
         )
-    batch_size = _positive_int(batch_size, "batch_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
     seed = check_seed(seed)
     if resample is not None and not callable(resample):
         raise TypeError(
@@ -201,9 +201,9 @@ def read_csv(
             f"tfbalance.undersample(...)) or None. Received: resample={resample!r}"
         )
     if num_epochs is not None:
-        num_epochs = _positive_int(num_epochs, "num_epochs")
+        num_epochs = check_positive_int(num_epochs, "num_epochs")
     if shuffle:
-        shuffle_buffer_size = _positive_int(shuffle_buffer_size, "shuffle_buffer_size")
+        shuffle_buffer_size = check_positive_int(shuffle_buffer_size, "shuffle_buffer_size")
     num_shards, shard_index, batch_size = _resolve_sharding(
         num_shards, shard_index, input_context, batch_size
     )
@@ -253,14 +253,6 @@ def read_csv(
     return named(dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset, name)
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}")
-    if value < 1:
-        raise ValueError(f"Invalid `{name}`: expected a positive int. Received: {name}={value!r}")
-    return int(value)
-
-
 def _resolve_sharding(num_shards, shard_index, input_context, batch_size):
     if input_context is not None:
         if num_shards is not None or shard_index is not None:
@@ -285,15 +277,9 @@ def _resolve_sharding(num_shards, shard_index, input_context, batch_size):
             "Invalid arguments: num_shards and shard_index go together. "
             f"Received: num_shards={num_shards}, shard_index={shard_index}"
         )
-    num_shards = _positive_int(num_shards, "num_shards")
-    if isinstance(shard_index, bool) or not isinstance(shard_index, (int, np.integer)) or not (
-        0 <= shard_index < num_shards
-    ):
-        raise ValueError(
-            f"Invalid `shard_index`: expected an int in [0, {num_shards}). "
-            f"Received: shard_index={shard_index!r}"
-        )
-    return num_shards, int(shard_index), batch_size
+    num_shards = check_positive_int(num_shards, "num_shards")
+    shard_index = check_int(shard_index, "shard_index", minimum=0, maximum=num_shards - 1)
+    return num_shards, shard_index, batch_size
 
 
 def _select(schema: CsvSchema, select_columns: Sequence[str] | None) -> list[str]:
@@ -695,7 +681,7 @@ def validated_lines(
         raise ValueError(
             f"Invalid `label`: the schema's label is {schema.label!r}. Received: label={label!r}"
         )
-    batch_size = _positive_int(batch_size, "batch_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
     files = resolve_files(source)
     infos = inspect_files(files, compression_type, schema.field_delim)
     if infos[0].header != schema.column_names:

@@ -4,7 +4,7 @@ transform (the design is in the package docstring)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +14,13 @@ from tfbalance._sampling._pipeline import Resampling
 from tfbalance._sampling._plans import DEFAULT_MAX_WAIT, count_plan, rejection_plan
 from tfbalance._sampling._rules import sampling_targets
 from tfbalance._tf import named, tf
-from tfbalance._validation import SamplingStrategy, check_positive_int, check_seed
+from tfbalance._validation import (
+    SamplingStrategy,
+    check_bool,
+    check_int,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = [
     "undersample",
@@ -124,8 +130,8 @@ def undersample(
     """
     check_label_argument(label)
     seed = check_seed(seed)
-    _check_bool(exact, "exact")
-    _check_bool(sample_weight, "sample_weight")
+    check_bool(exact, "exact")
+    check_bool(sample_weight, "sample_weight")
     plan = count_plan(
         "under-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
     )
@@ -192,9 +198,9 @@ def oversample(
     """
     check_label_argument(label)
     seed = check_seed(seed)
-    _check_bool(exact, "exact")
-    _check_bool(shuffle, "shuffle")
-    _check_bool(sample_weight, "sample_weight")
+    check_bool(exact, "exact")
+    check_bool(shuffle, "shuffle")
+    check_bool(sample_weight, "sample_weight")
     plan = count_plan(
         "over-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
     )
@@ -268,7 +274,7 @@ def rejection_resample(
     """
     check_label_argument(label)
     seed = check_seed(seed)
-    _check_bool(sample_weight, "sample_weight")
+    check_bool(sample_weight, "sample_weight")
     plan = rejection_plan(target_dist, initial_dist, num_classes, max_wait_elements)
     return Resampling(plan, label=label, seed=seed, shuffle=False, sample_weight=sample_weight,
                       name=name)
@@ -323,15 +329,10 @@ def rebatch(
     >>> int(out.cardinality()), [int(tf.size(t)) for _, t in out]
     (3, [16, 16, 8])
     """
-    batch_size = cast(int, check_positive_int(batch_size, "batch_size"))
-    _check_bool(drop_remainder, "drop_remainder")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    check_bool(drop_remainder, "drop_remainder")
     if num_rows is not None:
-        if isinstance(num_rows, (bool, np.bool_)) or not isinstance(num_rows, (int, np.integer)):
-            raise TypeError(f"Invalid `num_rows`: expected an int. Received: num_rows={num_rows!r}")
-        if num_rows < 0:
-            raise ValueError(
-                f"Invalid `num_rows`: expected a non-negative int. Received: num_rows={num_rows!r}"
-            )
+        num_rows = check_int(num_rows, "num_rows", minimum=0)
 
     def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
         check_dataset(dataset)
@@ -386,7 +387,7 @@ def expected_steps(
     >>> expected_steps([319_553, 62_601], batch_size=256, method="oversample")
     2497
     """
-    batch_size = cast(int, check_positive_int(batch_size, "batch_size"))
+    batch_size = check_positive_int(batch_size, "batch_size")
     rows = _expected_rows(counts, method, sampling_strategy, target_dist)
     return rows // batch_size if drop_remainder else -(-rows // batch_size)
 
@@ -404,9 +405,3 @@ def _expected_rows(counts: Any, method: str, sampling_strategy: Any, target_dist
         "Invalid `method`: expected 'undersample', 'oversample' or 'rejection_resample'. "
         f"Received: method={method!r}"
     )
-
-
-def _check_bool(value: Any, arg_name: str) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Invalid `{arg_name}`: expected a bool. Received: {arg_name}={value!r}")
-

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -150,7 +150,7 @@ def count_plan(
     max_wait_elements: int,
 ) -> Plan:
     """The plan of ``undersample`` / ``oversample``."""
-    max_wait = cast(int, check_positive_int(max_wait_elements, "max_wait_elements"))
+    max_wait = check_positive_int(max_wait_elements, "max_wait_elements")
     num_classes = check_num_classes(num_classes, allow_none=True)
     form = check_sampling_strategy(sampling_strategy, sampling_type)
     under = sampling_type == "under-sampling"
@@ -206,7 +206,7 @@ def rejection_plan(
     target_dist: Any, initial_dist: Any, num_classes: int | None, max_wait_elements: int
 ) -> Plan:
     """The plan of ``rejection_resample``."""
-    max_wait = cast(int, check_positive_int(max_wait_elements, "max_wait_elements"))
+    max_wait = check_positive_int(max_wait_elements, "max_wait_elements")
     num_classes = check_num_classes(num_classes, allow_none=True)
     if isinstance(target_dist, str) and target_dist != "balanced":
         raise ValueError(

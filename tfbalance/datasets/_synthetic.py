@@ -29,7 +29,7 @@ from typing import Any, Iterator, Union
 
 import numpy as np
 
-from tfbalance._validation import check_seed
+from tfbalance._validation import check_int, check_positive_int
 
 __all__ = [
     "INSURANCE_COLUMNS",
@@ -230,39 +230,17 @@ def insurance_positive_count(n_rows: int) -> int:
     >>> insurance_positive_count(1_000)
     164
     """
-    n_rows = _check_rows(n_rows)
+    n_rows = check_positive_int(n_rows, "n_rows")
     return round(Fraction(n_rows * _DEFAULT_POSITIVES, _DEFAULT_ROWS))
 
 
-def _check_rows(n_rows: Any) -> int:
-    if isinstance(n_rows, (bool, np.bool_)) or not isinstance(n_rows, (int, np.integer)):
-        raise TypeError(f"Invalid `n_rows`: expected a positive int. Received: n_rows={n_rows!r}")
-    if n_rows < 1:
-        raise ValueError(f"Invalid `n_rows`: expected a positive int. Received: n_rows={n_rows!r}")
-    return int(n_rows)
-
-
-def _check_positive_count(n_positive: Any, n_rows: int) -> int:
-    if n_positive is None:
-        return insurance_positive_count(n_rows)
-    if isinstance(n_positive, (bool, np.bool_)) or not isinstance(n_positive, (int, np.integer)):
-        raise TypeError(
-            f"Invalid `n_positive`: expected an int or None. Received: n_positive={n_positive!r}"
-        )
-    if not 0 <= n_positive <= n_rows:
-        raise ValueError(
-            f"Invalid `n_positive`: expected an int between 0 and n_rows={n_rows}. "
-            f"Received: n_positive={n_positive!r}"
-        )
-    return int(n_positive)
+def _positive_count(n_positive: Any, n_rows: int) -> int:
+    n_positive = check_int(n_positive, "n_positive", minimum=0, maximum=n_rows, allow_none=True)
+    return insurance_positive_count(n_rows) if n_positive is None else n_positive
 
 
 def _check_generator_seed(seed: Any) -> np.random.SeedSequence:
-    seed = check_seed(seed)
-    if seed is not None and seed < 0:
-        raise ValueError(
-            f"Invalid `seed`: expected a non-negative int or None. Received: seed={seed}"
-        )
+    seed = check_int(seed, "seed", minimum=0, allow_none=True)
     # A fresh entropy draw for seed=None, so one call's blocks still share one stream family.
     return np.random.SeedSequence(seed)
 
@@ -366,18 +344,6 @@ def _check_path(path: Any) -> str:
     return os.fspath(path)
 
 
-def _check_chunk_size(chunk_size: Any) -> int:
-    if isinstance(chunk_size, (bool, np.bool_)) or not isinstance(chunk_size, (int, np.integer)):
-        raise TypeError(
-            f"Invalid `chunk_size`: expected a positive int. Received: chunk_size={chunk_size!r}"
-        )
-    if chunk_size < 1:
-        raise ValueError(
-            f"Invalid `chunk_size`: expected a positive int. Received: chunk_size={chunk_size!r}"
-        )
-    return int(chunk_size)
-
-
 def _resolve_compression(compression: Any, path: str) -> str | None:
     if compression == "infer":
         return "gzip" if path.endswith(".gz") else None
@@ -455,10 +421,10 @@ def make_insurance_csv(
     (1000, 164)
     """
     path = _check_path(path)
-    n_rows = _check_rows(n_rows)
-    n_positive = _check_positive_count(n_positive, n_rows)
+    n_rows = check_positive_int(n_rows, "n_rows")
+    n_positive = _positive_count(n_positive, n_rows)
     seed_sequence = _check_generator_seed(seed)
-    chunk_blocks = max(1, -(-_check_chunk_size(chunk_size) // _BLOCK_ROWS))
+    chunk_blocks = max(1, -(-check_positive_int(chunk_size, "chunk_size") // _BLOCK_ROWS))
     compression = _resolve_compression(compression, path)
 
     with open(path, "wb") as raw:
@@ -524,8 +490,8 @@ def make_insurance_dataframe(
     """
     import pandas as pd
 
-    n_rows = _check_rows(n_rows)
-    n_positive = _check_positive_count(n_positive, n_rows)
+    n_rows = check_positive_int(n_rows, "n_rows")
+    n_positive = _positive_count(n_positive, n_rows)
     seed_sequence = _check_generator_seed(seed)
     blocks = list(_blocks(n_rows, n_positive, seed_sequence))
     columns = {name: np.concatenate([b[name] for _, b in blocks]) for name in blocks[0][1]}

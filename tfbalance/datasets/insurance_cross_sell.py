@@ -32,6 +32,7 @@ from typing import Any, Iterator
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfbalance._validation import check_int
 from tfbalance.datasets._synthetic import INSURANCE_COLUMNS
 
 __all__ = ["InsuranceCrossSell", "insurance_split"]
@@ -134,9 +135,7 @@ def insurance_split(row_id: int) -> str:
     >>> [insurance_split(i) for i in range(1, 9)]
     ['train', 'train', 'test', 'test', 'train', 'train', 'train', 'train']
     """
-    if isinstance(row_id, (bool, np.bool_)) or not isinstance(row_id, (int, np.integer)):
-        raise TypeError(f"Invalid `row_id`: expected an integer. Received: row_id={row_id!r}")
-    return _split_of(int(row_id))
+    return _split_of(check_int(row_id, "row_id"))
 
 
 def _split_of(row_id: int) -> str:
