@@ -47,7 +47,6 @@ _FLAG_ALIASES = {
     "n_rows": "--rows",
     "n_positive": "--positives",
     "field_delim": "--delimiter",
-    "file_pattern": "FILE",
     "source": "FILE",
     "data": "--data",
 }

@@ -29,6 +29,7 @@ from typing import Any, Iterator, Union
 
 import numpy as np
 
+from tfbalance._deprecation import check_compression
 from tfbalance._validation import check_seed
 
 __all__ = [
@@ -379,14 +380,10 @@ def _check_chunk_size(chunk_size: Any) -> int:
 
 
 def _resolve_compression(compression: Any, path: str) -> str | None:
-    if compression == "infer":
+    compression = check_compression(compression)
+    if compression == "auto":
         return "gzip" if path.endswith(".gz") else None
-    if compression is None or compression == "gzip":
-        return compression
-    raise ValueError(
-        "Invalid `compression`: expected 'infer', 'gzip' or None. "
-        f"Received: compression={compression!r}"
-    )
+    return compression
 
 
 def make_insurance_csv(
@@ -396,7 +393,7 @@ def make_insurance_csv(
     *,
     n_positive: int | None = None,
     chunk_size: int = _DEFAULT_CHUNK_ROWS,
-    compression: str | None = "infer",
+    compression: str | None = "auto",
 ) -> str:
     """Write a synthetic "Health Insurance Cross Sell Prediction" CSV file.
 
@@ -426,9 +423,10 @@ def make_insurance_csv(
     chunk_size : int, default 262144
         Rows generated per write (rounded up to whole blocks of 65,536 rows). Affects memory
         and speed only.
-    compression : {'infer', 'gzip', None}, default 'infer'
-        ``'infer'`` compresses with gzip when ``path`` ends with ``.gz``. Gzip output is
-        reproducible too (no timestamp in the header).
+    compression : {'auto', 'gzip', None}, default 'auto'
+        ``'auto'`` compresses with gzip when ``path`` ends with ``.gz`` (as the readers
+        decide). Gzip output is reproducible too (no timestamp in the header). The 0.1.0
+        spelling ``'infer'`` is accepted until 0.3.0.
 
     Returns
     -------
