@@ -24,8 +24,9 @@ from __future__ import annotations
 import gzip
 import math
 import os
+from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any, Iterator, Union
+from typing import Any
 
 import numpy as np
 
@@ -280,7 +281,7 @@ def _blocks(
     )
     quotas = quota_rng.multivariate_hypergeometric(sizes, n_positive, method="marginals")
     first_id = 1
-    for index, (size, quota) in enumerate(zip(sizes.tolist(), quotas.tolist())):
+    for index, (size, quota) in enumerate(zip(sizes.tolist(), quotas.tolist(), strict=True)):
         rng = np.random.Generator(
             np.random.PCG64(np.random.SeedSequence(seed.entropy, spawn_key=(1, index)))
         )
@@ -387,7 +388,7 @@ def _resolve_compression(compression: Any, path: str) -> str | None:
 
 
 def make_insurance_csv(
-    path: Union[str, os.PathLike],
+    path: str | os.PathLike,
     n_rows: int = _DEFAULT_ROWS,
     seed: int | None = 0,
     *,
