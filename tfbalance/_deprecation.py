@@ -43,7 +43,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 def _user_stacklevel() -> int:
     """The ``stacklevel`` of the first caller outside tfbalance (as pandas' find_stack_level),
     so a warning points at the user's line however deep inside the package it is raised."""
-    frame = sys._getframe(1)
+    frame: Any = sys._getframe(1)
     level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
         _PACKAGE_DIR + os.sep

@@ -479,7 +479,7 @@ def expected_steps(
     >>> expected_steps(oversample(counts=counts, exact=True, seed=0), batch_size=256)
     2497
     """
-    old_form = {
+    old_form: dict[str, Any] = {
         key: value
         for key, value in (
             ("method", method), ("sampling_strategy", sampling_strategy),
