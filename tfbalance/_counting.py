@@ -8,7 +8,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from tfbalance._csv import count_csv_classes
-from tfbalance._deprecation import compression_type_of, renamed_keywords
+from tfbalance._deprecation import renamed_keywords
 from tfbalance._distribution import MAX_CLASS_ID, ClassDistribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._progress import show_progress as _show_progress
@@ -75,8 +75,6 @@ def class_counts(
     {0: 3, 1: 1, 2: 1}
     """
     if _is_file_source(source):
-        if "compression" in csv_options:  # the counter takes the CSV stack's own terms
-            csv_options["compression_type"] = compression_type_of(csv_options.pop("compression"))
         return count_csv_classes(source, label, verbose=verbose, **csv_options)
     if not isinstance(source, tf.data.Dataset):
         raise TypeError(
