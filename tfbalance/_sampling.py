@@ -203,7 +203,7 @@ def undersample(
     plan = _count_plan(
         "under-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
     )
-    settings = _Settings("undersample", counts=counts, sampling_strategy=sampling_strategy)
+    settings = _Settings("undersample", counts=_held(counts), sampling_strategy=sampling_strategy)
     return _transform(plan, label=label, seed=seed, shuffle=False, sample_weight=sample_weight,
                       name=name, settings=settings)
 
@@ -273,7 +273,7 @@ def oversample(
     plan = _count_plan(
         "over-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
     )
-    settings = _Settings("oversample", counts=counts, sampling_strategy=sampling_strategy)
+    settings = _Settings("oversample", counts=_held(counts), sampling_strategy=sampling_strategy)
     return _transform(plan, label=label, seed=seed, shuffle=shuffle, sample_weight=sample_weight,
                       name=name, settings=settings)
 
@@ -512,6 +512,11 @@ class _Settings:
     target_dist: Any = "balanced"
     initial_dist: Any = None
     num_classes: int | None = None
+
+
+def _held(counts: CountsLike | None) -> ClassDistribution | None:
+    """The counts a transform holds, as an immutable value (a list given could change)."""
+    return None if counts is None else as_class_distribution(counts, "counts")
 
 
 def _transform_settings(transform: Any) -> _Settings:
