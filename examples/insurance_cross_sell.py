@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 import tfbalance
-from tfbalance.datasets import make_insurance_csv
+from tfbalance.datasets import is_insurance_test_row, make_insurance_csv
 
 LABEL = "Response"
 NUMERIC = ["Age", "Annual_Premium", "Vintage"]
@@ -25,10 +25,11 @@ CATEGORICAL = ["Gender", "Vehicle_Age", "Vehicle_Damage", "Previously_Insured"]
 
 
 def split(dataset, *, test):
-    """Rows with id % 5 == 0 are held out; the rest train."""
+    """The data set's test rows (id % 5 == 0, as tfbalance demo and the TFDS builder hold
+    out), or the rest to train on."""
 
     def keep(features, labels):
-        is_test = tf.equal(tf.math.floormod(tf.cast(features["id"], tf.int64), 5), 0)
+        is_test = is_insurance_test_row(features["id"])
         mask = is_test if test else tf.logical_not(is_test)
         return {k: tf.boolean_mask(v, mask) for k, v in features.items()}, tf.boolean_mask(
             labels, mask
@@ -45,7 +46,9 @@ def make_encoder(train):
     """Keras preprocessing layers, each fitted from one streaming pass."""
     features = train.map(lambda f, y: f)
     numeric = keras.layers.Normalization()
-    numeric.adapt(features.map(lambda f: tf.stack([tf.cast(f[c], tf.float32) for c in NUMERIC], -1)))
+    numeric.adapt(
+        features.map(lambda f: tf.stack([tf.cast(f[c], tf.float32) for c in NUMERIC], -1))
+    )
     lookups = {}
     for column in CATEGORICAL:
         lookups[column] = keras.layers.StringLookup(output_mode="one_hot")
@@ -74,7 +77,7 @@ def new_model(num_features):
         metrics=[
             keras.metrics.Precision(name="precision"),
             keras.metrics.Recall(name="recall"),
-            tfbalance.metrics.F1Score(name="f1"),
+            tfbalance.F1Score(name="f1"),
             keras.metrics.AUC(curve="PR", name="pr_auc"),
         ],
     )
@@ -125,9 +128,10 @@ def main(argv=None):
         # 3. Evaluate on the natural distribution.
         results[name] = model.evaluate(to_model_input(test), return_dict=True, verbose=0)
 
-    print(f"\n{'technique':<15}" + "".join(f"{m:>10}" for m in ("precision", "recall", "f1", "pr_auc")))
+    columns = ("precision", "recall", "f1", "pr_auc")
+    print(f"\n{'technique':<15}" + "".join(f"{m:>10}" for m in columns))
     for name, scores in results.items():
-        print(f"{name:<15}" + "".join(f"{scores[m]:>10.3f}" for m in ("precision", "recall", "f1", "pr_auc")))
+        print(f"{name:<15}" + "".join(f"{scores[m]:>10.3f}" for m in columns))
 
 
 if __name__ == "__main__":

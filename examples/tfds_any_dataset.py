@@ -88,12 +88,13 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. Balance the stream. Both transforms take the TFDS dataset unchanged.
     if args.technique == "undersample":
-        balanced = train.apply(tfbalance.undersample(counts=counts, seed=args.seed))
+        undersample = tfbalance.undersample(counts=counts, seed=args.seed)
+        balanced = train.apply(undersample)
         print("After undersampling (one epoch):")
         print(tfbalance.class_counts(balanced))
         # Undersampling keeps a random number of rows per epoch, so the stream's length is
         # unknown: repeat it and give Keras the expected number of steps instead.
-        steps_per_epoch = tfbalance.expected_steps(counts, batch_size=args.batch_size)
+        steps_per_epoch = tfbalance.expected_steps(undersample, batch_size=args.batch_size)
     else:
         weights = tfbalance.class_weights(counts)
         balanced = train.apply(tfbalance.with_sample_weights(weights))

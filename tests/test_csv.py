@@ -400,7 +400,7 @@ def test_bad_options(csv_text):
         tfbalance.read_csv(path, "y", compression_type="BZ2")
     with pytest.raises(TypeError, match="Invalid options"):
         tfbalance.class_counts(path, "y", batch_size=3)
-    with pytest.raises(TypeError, match="Invalid `file_pattern`"):
+    with pytest.raises(TypeError, match="Invalid `source`"):
         tfbalance.read_csv(3, "y")
 
 

@@ -13,11 +13,11 @@ import pytest
 from tests.stats import assert_proportion
 from tfbalance.datasets import (
     INSURANCE_COLUMNS,
+    _synthetic,
     insurance_positive_count,
     make_insurance_csv,
     make_insurance_dataframe,
 )
-from tfbalance.datasets import _synthetic
 
 KAGGLE_ROWS, KAGGLE_ZEROS, KAGGLE_ONES = 382_154, 319_553, 62_601
 
@@ -274,5 +274,32 @@ def test_synthetic_data_needs_neither_tensorflow_nor_tfds(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Wrote 50 rows" in result.stdout
-    assert 'ImportError: The insurance_cross_sell TFDS builder needs tensorflow-datasets' in result.stdout
+    assert ("ImportError: The insurance_cross_sell TFDS builder needs tensorflow-datasets"
+            in result.stdout)
     assert 'pip install "tfbalance[tfds]"' in result.stdout
+
+
+def test_insurance_test_rule_is_id_multiple_of_5_for_every_kind_of_ids():
+    import tensorflow as tf
+
+    from tfbalance.datasets import is_insurance_test_row
+
+    frame = make_insurance_dataframe(2_000, seed=5)
+    expected = (frame["id"] % 5 == 0).to_numpy()  # the documented rule, in pandas
+    np.testing.assert_array_equal(is_insurance_test_row(frame["id"]).to_numpy(), expected)
+    np.testing.assert_array_equal(is_insurance_test_row(frame["id"].to_numpy()), expected)
+    for dtype in (tf.int32, tf.int64):
+        ids = tf.constant(frame["id"].to_numpy(), dtype)
+        np.testing.assert_array_equal(is_insurance_test_row(ids).numpy(), expected)
+    assert [is_insurance_test_row(i) for i in (5, np.int64(5), 7, np.int32(7))] == [
+        True, True, False, False]
+    assert type(is_insurance_test_row(np.int64(5))) is bool
+    assert expected.mean() == 0.2
+
+
+@pytest.mark.parametrize("bad", [True, 1.0, "5", None, np.array([1.0, 5.0])])
+def test_insurance_test_rule_rejects_non_integer_ids(bad):
+    from tfbalance.datasets import is_insurance_test_row
+
+    with pytest.raises(TypeError, match=r"Invalid `row_id`: expected (an )?integer"):
+        is_insurance_test_row(bad)

@@ -22,6 +22,33 @@ def test_datasets_all_is_sorted_and_resolves():
         assert hasattr(datasets, name), name
 
 
+def test_every_metric_has_one_home_at_the_top_level():
+    import keras
+
+    metric_classes = [getattr(tfbalance.metrics, name) for name in tfbalance.metrics.__all__]
+    assert all(issubclass(cls, keras.metrics.Metric) for cls in metric_classes)
+    for name in tfbalance.metrics.__all__:
+        assert getattr(tfbalance, name) is getattr(tfbalance.metrics, name), name
+        assert name in tfbalance.__all__, name
+
+
+def test_datasets_is_loaded_by_the_package_without_tensorflow_datasets():
+    # `import tfbalance; tfbalance.datasets.<fn>` works as the README shows, in a fresh
+    # process, and the optional TFDS builder (tensorflow-datasets) stays unloaded.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tfbalance; "
+        "print(tfbalance.datasets.insurance_positive_count(1000), "
+        "'tensorflow_datasets' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == [str(tfbalance.datasets.insurance_positive_count(1000)),
+                                       "False"]
+
+
 def test_metrics_are_registered_serializable():
     import keras
 
@@ -37,7 +64,9 @@ def test_lazy_exports_match_the_type_checking_imports():
     import inspect
 
     tree = ast.parse(inspect.getsource(tfbalance))
-    block = next(n for n in tree.body if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.dump(n.test))
+    block = next(
+        n for n in tree.body if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.dump(n.test)
+    )
     imported = {}
     for node in block.body:
         for alias in node.names:
@@ -46,7 +75,7 @@ def test_lazy_exports_match_the_type_checking_imports():
             )
     assert imported == tfbalance._EXPORTS
     submodules = {n for n, m in tfbalance._EXPORTS.items() if m == f"tfbalance.{n}"}
-    assert submodules == {"metrics"}
+    assert submodules == {"datasets", "metrics"}
     assert sorted(tfbalance.__all__) == sorted({*tfbalance._EXPORTS, "__version__"} - submodules)
     for name, module in tfbalance._EXPORTS.items():
         value = getattr(tfbalance, name)

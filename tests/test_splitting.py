@@ -271,7 +271,7 @@ def test_bad_options_and_sources(tmp_path):
         split_by_class(str(source), "Missing", tmp_path / "o1", verbose=False)
     with pytest.raises(ValueError, match="Invalid `format`"):
         split_by_class(str(source), "Response", tmp_path / "o3", format="parquet")
-    with pytest.raises(ValueError, match="Invalid `file_pattern`: the glob matches no file"):
+    with pytest.raises(ValueError, match="Invalid `source`: the glob matches no file"):
         split_by_class(str(tmp_path / "nope*.csv"), "Response", tmp_path / "o4")
     with pytest.raises(FileNotFoundError, match="no such file"):
         split_by_class(str(tmp_path / "nope.csv"), "Response", tmp_path / "o4")

@@ -1,12 +1,11 @@
 """The insurance_cross_sell TFDS builder, prepared from small generated files.
 
 The oracle is pandas reading the same CSV file; the split rule is recomputed here from its
-documented definition (crc32 of the id's decimal text, modulo 100, below 20 -> test).
+documented definition (ids that are multiples of 5 -> test, computed with pandas).
 """
 
 import contextlib
 import socket
-import zlib
 
 import numpy as np
 import pandas as pd
@@ -60,7 +59,7 @@ def _load(manual_dir, data_dir, **kwargs):
 
 
 def _is_test(ids):
-    return np.array([zlib.crc32(str(i).encode()) % 100 < 20 for i in ids])
+    return (pd.Series(ids) % 5 == 0).to_numpy()
 
 
 def _to_frame(ds, info):
@@ -80,7 +79,7 @@ def prepared(tmp_path_factory):
     splits, info = _load(
         manual_dir, tmp_path_factory.mktemp("tfds"), split=["train", "test"], with_info=True
     )
-    return frame, dict(zip(["train", "test"], splits)), info
+    return frame, dict(zip(["train", "test"], splits, strict=True)), info
 
 
 def test_builder_is_registered_by_importing_tfbalance_datasets():
@@ -176,7 +175,7 @@ def test_missing_file_error_repeats_the_instructions(tmp_path, make_dir):
     assert "['train.csv', 'aug_train.csv']" in message
     assert InsuranceCrossSell.MANUAL_DOWNLOAD_INSTRUCTIONS in message
     assert "kaggle.com" in message
-    assert not (tmp_path / "tfds" / "insurance_cross_sell" / "1.0.0").exists()
+    assert not (tmp_path / "tfds" / "insurance_cross_sell" / "2.0.0").exists()
 
 
 def test_default_manual_dir_is_under_data_dir(tmp_path):
@@ -247,7 +246,8 @@ def test_insurance_split_rule_and_fraction():
     ids = np.arange(1, 20_001)
     got = np.array([insurance_split(i) == "test" for i in ids])
     np.testing.assert_array_equal(got, _is_test(ids))
-    assert insurance_split(np.int64(3)) == insurance_split(3) == "test"
+    assert insurance_split(np.int64(5)) == insurance_split(5) == "test"
+    assert tfbalance.datasets.is_insurance_test_row(ids).tolist() == _is_test(ids).tolist()
     assert_proportion(got.mean(), 0.2, len(ids))
 
 

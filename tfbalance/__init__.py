@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from tfbalance._version import __version__
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from tfbalance import metrics
+    from tfbalance import datasets as datasets  # submodules, not in __all__
+    from tfbalance import metrics as metrics
     from tfbalance._class_streams import (
         ClassDatasets,
         SplitResult,
@@ -68,7 +69,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         initial_bias,
         with_sample_weights,
     )
-    from tfbalance.metrics import BestF1, F1Score, FBetaScore
+    from tfbalance.metrics import BestF1, F1Score, FBetaScore, Precision, Recall
 
 # Where each public name lives; tests/test_init.py checks this table against the imports
 # above, so the two cannot drift.
@@ -84,7 +85,9 @@ _EXPORTS: dict[str, str] = {
     "FBetaScore": "tfbalance.metrics",
     "InterleaveScheduleCallback": "tfbalance._interleave",
     "LinearSchedule": "tfbalance._interleave",
+    "Precision": "tfbalance.metrics",
     "PriorCorrection": "tfbalance._weights",
+    "Recall": "tfbalance.metrics",
     "SplitResult": "tfbalance._class_streams",
     "StratifiedSplit": "tfbalance._stratified",
     "StratifiedSplitFiles": "tfbalance._holdout",
@@ -98,6 +101,7 @@ _EXPORTS: dict[str, str] = {
     "class_datasets": "tfbalance._class_streams",
     "class_weights": "tfbalance._weights",
     "correct_probabilities": "tfbalance._weights",
+    "datasets": "tfbalance.datasets",
     "expected_steps": "tfbalance._sampling",
     "infer_csv_schema": "tfbalance._csv",
     "initial_bias": "tfbalance._weights",
@@ -169,7 +173,9 @@ __all__ = [
     "FBetaScore",
     "InterleaveScheduleCallback",
     "LinearSchedule",
+    "Precision",
     "PriorCorrection",
+    "Recall",
     "SplitResult",
     "StratifiedSplit",
     "StratifiedSplitFiles",

@@ -27,7 +27,8 @@ import re
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from tfbalance._version import __version__
 
@@ -47,7 +48,6 @@ _FLAG_ALIASES = {
     "n_rows": "--rows",
     "n_positive": "--positives",
     "field_delim": "--delimiter",
-    "file_pattern": "FILE",
     "source": "FILE",
     "data": "--data",
 }
@@ -112,6 +112,21 @@ def _add_delimiter_argument(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _add_compression_argument(parser: argparse.ArgumentParser, *, what: str,
+                              choices: Sequence[str] = ("auto", "gzip", "none"),
+                              default: str = "auto") -> None:
+    """``--compression``: the library's ``compression=`` values, ``none`` for None."""
+    auto = "gzip when the name ends in .gz, " if "auto" in choices else ""
+    parser.add_argument(
+        "--compression", choices=list(choices), default=default,
+        help=f"compression of {what} ({auto}default {default})",
+    )  # fmt: skip
+
+
+def _compression(args: argparse.Namespace) -> str | None:
+    return None if args.compression == "none" else args.compression
+
+
 # TensorFlow's C++ start-up lines (oneDNN, CPU features) are printed while its shared
 # libraries load, some before TF_CPP_MIN_LOG_LEVEL is read; these are dropped on success.
 _STARTUP_LOG = re.compile(
@@ -162,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add_parser in _SUBCOMMANDS:
         add_parser(subparsers)
-    for name, subparser in subparsers.choices.items():
+    for subparser in subparsers.choices.values():
         subparser.set_defaults(flag_names=_FlagNames(subparser))
     return parser
 
@@ -245,6 +260,7 @@ def _add_inspect_parser(subparsers: Any) -> None:
     parser.add_argument("--label", required=True, metavar="COL", help="label column name")
     parser.add_argument("--plot", metavar="PNG", help="write a class histogram image")
     _add_delimiter_argument(parser)
+    _add_compression_argument(parser, what="the CSV files")
     parser.add_argument("--json", action="store_true", help="print a JSON report instead")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_inspect)
@@ -261,7 +277,8 @@ def _run_inspect(args: argparse.Namespace) -> int:
     # The progress bar is written to stdout: show it only when stdout is a terminal, so
     # redirected reports (and --json) stay clean.
     progress = not (args.quiet or args.json) and sys.stdout.isatty()
-    dist = class_counts(source, args.label, verbose=progress, field_delim=args.delimiter)
+    dist = class_counts(source, args.label, verbose=progress, field_delim=args.delimiter,
+                        compression=_compression(args))
     # A class with count 0 gets no weight: no row carries it.
     weights = {c: (w if dist.counts.get(c) else None) for c, w in class_weights(dist).items()}
     if args.plot:
@@ -346,6 +363,7 @@ def _add_generate_parser(subparsers: Any) -> None:
         "--positives", type=_non_negative_int, default=None, metavar="K",
         help="exact number of Response=1 rows (default: the Kaggle ratio, 16.38%%)",
     )  # fmt: skip
+    _add_compression_argument(parser, what="the file written")
     parser.set_defaults(run=_run_generate)
 
 
@@ -360,7 +378,8 @@ def _run_generate(args: argparse.Namespace) -> int:
         )
 
     start = time.perf_counter()
-    path = make_insurance_csv(args.output, args.rows, args.seed, n_positive=args.positives)
+    path = make_insurance_csv(args.output, args.rows, args.seed, n_positive=args.positives,
+                              compression=_compression(args))
     seconds = time.perf_counter() - start
     positives = insurance_positive_count(args.rows) if args.positives is None else args.positives
     print(
@@ -397,6 +416,8 @@ def _add_split_parser(subparsers: Any) -> None:
     )  # fmt: skip
     parser.add_argument("--overwrite", action="store_true", help="replace an existing split")
     _add_delimiter_argument(parser)
+    _add_compression_argument(parser, what="the shards written", choices=("none", "gzip"),
+                              default="none")
     parser.add_argument("--json", action="store_true", help="print a JSON report instead")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_split)
@@ -417,6 +438,7 @@ def _run_split(args: argparse.Namespace) -> int:
         max_rows_per_shard=args.max_rows_per_shard,
         overwrite=args.overwrite,
         field_delim=args.delimiter,
+        compression=_compression(args),
         verbose=not (args.quiet or args.json) and sys.stdout.isatty(),
     )
     seconds = time.perf_counter() - start
@@ -488,6 +510,8 @@ def _add_holdout_parser(subparsers: Any) -> None:
     )  # fmt: skip
     parser.add_argument("--overwrite", action="store_true", help="replace an existing split")
     _add_delimiter_argument(parser)
+    _add_compression_argument(parser, what="the shards written", choices=("none", "gzip"),
+                              default="none")
     parser.add_argument("--json", action="store_true", help="print a JSON report instead")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_holdout)
@@ -516,11 +540,12 @@ def _run_holdout(args: argparse.Namespace) -> int:
             files[0] if len(files) == 1 else files,
             args.label,
             args.output_dir,
-            fractions=dict(zip(names, shares)),
+            fractions=dict(zip(names, shares, strict=True)),
             seed=args.seed,
             format=args.format,
             overwrite=args.overwrite,
             field_delim=args.delimiter,
+            compression=_compression(args),
             verbose=not (args.quiet or args.json) and sys.stdout.isatty(),
         )
     except ValueError as exc:

@@ -8,6 +8,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from tfbalance._csv import count_csv_classes
+from tfbalance._deprecation import renamed_keywords
 from tfbalance._distribution import MAX_CLASS_ID, ClassDistribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._progress import show_progress as _show_progress
@@ -26,6 +27,7 @@ def _is_file_source(source: Any) -> bool:
     )
 
 
+@renamed_keywords("compression_type")
 def class_counts(
     source: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], tf.data.Dataset],
     label: Label = None,
@@ -47,7 +49,9 @@ def class_counts(
     verbose : bool, optional
         Show a progress bar. ``None`` (default) shows one only on an interactive terminal.
     **csv_options
-        Passed to the CSV counter for file sources (see ``tfbalance.read_csv``).
+        For file sources: ``field_delim``, ``compression`` (``'auto'``, ``'gzip'`` or
+        ``None``), ``label_vocabulary`` and ``schema``, as in ``tfbalance.read_csv`` (the
+        deprecated ``compression_type=`` is accepted until 0.3.0).
 
     Returns
     -------

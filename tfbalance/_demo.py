@@ -7,9 +7,11 @@ the file through ``tfbalance.read_csv`` in batches.
 
 How the comparison is kept honest:
 
-- Three splits by id (``_split_role``): test (``id % 5 == 0``), validation (``id % 5 == 1``,
-  carved from the training rows) and train (the rest). Each model's decision threshold is
-  tuned with ``BestF1`` on validation and only then applied to test.
+- Three splits by id (``_split_role``): test (``id % 5 == 0``, the insurance data's one test
+  rule, ``tfbalance.datasets.is_insurance_test_row``, also used by the examples and the TFDS
+  builder), validation (``id % 5 == 1``, carved from the training rows) and train (the
+  rest). Each model's decision threshold is tuned with ``BestF1`` on validation and only
+  then applied to test.
 - Every test score has a 95% confidence interval from a Poisson bootstrap streamed over the
   test batches (``_BootstrapScores``): each row gets a seeded Poisson(1) weight per
   replicate, so memory is bounded by the replicate count, not the file. The weights depend
@@ -27,8 +29,9 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -36,7 +39,11 @@ import numpy as np
 import tfbalance
 from tfbalance._labels import batched_label_rank
 from tfbalance._tf import tf
-from tfbalance.datasets import make_insurance_csv
+from tfbalance.datasets import (
+    INSURANCE_TEST_MODULUS,
+    is_insurance_test_row,
+    make_insurance_csv,
+)
 
 __all__ = ["DemoResult", "run_demo", "DEFAULT_ROWS", "TECHNIQUES", "METRICS"]
 
@@ -53,8 +60,10 @@ CATEGORICAL_COLUMNS = (
     "Policy_Sales_Channel",
 )
 # Rows are assigned by id residue: the split is the same for every technique and every run,
-# and needs no pass of its own (_split_role).
-SPLIT_MODULUS = 5
+# and needs no pass of its own (_split_role). Test is the data set's own rule
+# (is_insurance_test_row: residue 0); validation takes another residue of the same modulus,
+# so it never overlaps test.
+SPLIT_MODULUS = INSURANCE_TEST_MODULUS
 TEST_RESIDUE, VALIDATION_RESIDUE = 0, 1
 # Bootstrap replicates for the confidence intervals, and score bins for PR-AUC.
 BOOTSTRAP_REPLICATES = 200
@@ -146,7 +155,7 @@ class DemoResult:
         }
 
     @classmethod
-    def from_json(cls, results: dict[str, Any]) -> "DemoResult":
+    def from_json(cls, results: dict[str, Any]) -> DemoResult:
         """The inverse of ``to_json`` (JSON's string keys become class ids again)."""
 
         def ids(counts: dict[str, int]) -> dict[int, int]:
@@ -210,9 +219,10 @@ SPLITS = ("train", "validation", "test")
 
 def _split_role(ids: tf.Tensor) -> tf.Tensor:
     """0 (train), 1 (validation) or 2 (test) for each row id: the demo's split rule."""
-    residue = tf.math.floormod(tf.cast(ids, tf.int64), SPLIT_MODULUS)
+    ids = tf.cast(ids, tf.int64)
+    residue = tf.math.floormod(ids, SPLIT_MODULUS)
     is_validation = tf.cast(tf.equal(residue, VALIDATION_RESIDUE), tf.int64)
-    return tf.where(tf.equal(residue, TEST_RESIDUE), tf.constant(2, tf.int64), is_validation)
+    return tf.where(is_insurance_test_row(ids), tf.constant(2, tf.int64), is_validation)
 
 
 def _split(dataset: tf.data.Dataset, part: str) -> tf.data.Dataset:
@@ -256,7 +266,10 @@ def build_encoder(train: tf.data.Dataset) -> Callable[[dict[str, tf.Tensor]], tf
 
     def encode(features: dict[str, tf.Tensor]) -> tf.Tensor:
         return tf.concat(
-            [normalizer(_numeric(features)), tf.cast(lookup(_category_tokens(features)), tf.float32)],
+            [
+                normalizer(_numeric(features)),
+                tf.cast(lookup(_category_tokens(features)), tf.float32),
+            ],
             axis=-1,
         )
 
@@ -297,7 +310,7 @@ def build_model(num_features: int, seed: int):
         loss="binary_crossentropy",
         metrics=[
             keras.metrics.BinaryAccuracy(name="stream_accuracy"),
-            tfbalance.metrics.F1Score(name="stream_f1"),
+            tfbalance.F1Score(name="stream_f1"),
         ],
     )
     return model
@@ -334,7 +347,7 @@ def _tune_threshold(model: Any, validation: tf.data.Dataset, num_thresholds: int
     NaN when the validation split holds no positive row: no threshold can be chosen then.
     """
 
-    best = tfbalance.metrics.BestF1(num_thresholds=num_thresholds)
+    best = tfbalance.BestF1(num_thresholds=num_thresholds)
     positives = 0
     for labels, probabilities in _predictions(model, validation):
         best.update_state(labels, probabilities)

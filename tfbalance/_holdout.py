@@ -232,8 +232,8 @@ def write_stratified_split(
     format : {'csv', 'tfrecord'}
         'csv': the input lines, byte for byte, under the input header. 'tfrecord': the
         typed blocks of ``split_by_class``.
-    compression : {'auto', 'GZIP', None}
-        Output compression; 'auto' is none.
+    compression : {'auto', 'gzip', None}
+        Output compression, as in ``split_by_class``.
     max_rows_per_shard : int
         A new part file starts after this many rows of a split.
     batch_size : int

@@ -75,6 +75,7 @@ from tfbalance._class_streams import (
 )
 from tfbalance._csv import CsvSchema, infer_csv_schema, inspect_files, resolve_files
 from tfbalance._csv._read import decode_lines, validated_lines
+from tfbalance._deprecation import check_compression
 from tfbalance._labels import Label, batched_label_rank
 from tfbalance._progress import show_progress as _show_progress
 from tfbalance._tf import tf
@@ -577,13 +578,7 @@ def check_writer_options(
             f"Invalid `format`: expected {' or '.join(repr(f) for f in formats)}. "
             f"Received: format={format!r}"
         )
-    if compression == "auto" or compression in (None, ""):
-        compression = ""
-    elif compression != "GZIP":
-        raise ValueError(
-            "Invalid `compression`: expected 'auto', 'GZIP' or None. "
-            f"Received: compression={compression!r}"
-        )
+    compression = "GZIP" if check_compression(compression) == "gzip" else ""
     for name, value in positive_ints.items():
         check_positive_int(value, name)
     if not isinstance(output_dir, (str, os.PathLike)):
@@ -639,8 +634,9 @@ def split_by_class(
     format : {'tfrecord', 'csv'}
         'tfrecord': typed blocks of rows that read back without parsing text. 'csv': the
         input lines unchanged under the input header (CSV sources only).
-    compression : {'auto', 'GZIP', None}
-        Output compression; 'auto' is none.
+    compression : {'auto', 'gzip', None}
+        Output compression: ``'gzip'`` writes gzip shards (``.gz``); ``'auto'`` and
+        ``None`` write plain ones. The 0.1.0 spelling ``'GZIP'`` is accepted until 0.3.0.
     max_rows_per_shard : int
         A new part file starts after this many rows of a class.
     batch_size : int

@@ -22,6 +22,7 @@ import numpy as np
 from tfbalance._csv._dialect import MAX_RECORD_BYTES, check_label_column, inspect_files
 from tfbalance._csv._files import FilePattern, gzip_errors_named, open_file, resolve_files
 from tfbalance._csv._schema import CsvSchema, check_label_text
+from tfbalance._deprecation import compression_type_of
 from tfbalance._distribution import ClassDistribution
 from tfbalance._progress import show_progress as _show_progress
 
@@ -361,8 +362,11 @@ def _check_field_counts(chunk, seps, is_newline, ncols) -> None:
     )
 
 
+# "compression" is the public option (class_counts); "compression_type" the stack's own terms
+# (_files.compression_of), which the other CSV modules pass.
 _COUNT_OPTIONS = frozenset(
-    ["field_delim", "compression_type", "label_vocabulary", "schema", "chunk_bytes"]
+    ["field_delim", "compression", "compression_type", "label_vocabulary", "schema",
+     "chunk_bytes"]
 )
 
 
@@ -389,10 +393,12 @@ def count_csv_classes(
     verbose : bool, optional
         Show a progress bar; ``None`` shows one only on an interactive terminal.
     **options
-        ``field_delim`` (default ``","``), ``compression_type`` (``None`` = detect from a
-        ``.gz`` suffix, ``"auto"`` = from the first bytes, ``""``, ``"GZIP"``), ``label_vocabulary`` (fixes the class id of
-        each string label), ``schema`` (a ``CsvSchema``; supplies the delimiter and
-        vocabulary) and ``chunk_bytes``.
+        ``field_delim`` (default ``","``), ``compression`` (``'auto'``, ``'gzip'`` or
+        ``None``, as ``read_csv``; or ``compression_type`` in the stack's own terms: ``None``
+        = detect from a ``.gz`` suffix, ``"auto"`` = from the first bytes, ``""``,
+        ``"GZIP"``), ``label_vocabulary`` (fixes the class id of each string label),
+        ``schema`` (a ``CsvSchema``; supplies the delimiter and vocabulary) and
+        ``chunk_bytes``.
 
     Returns
     -------
@@ -437,6 +443,8 @@ def count_csv_classes(
         label = schema.label
     chunk_bytes = int(options.get("chunk_bytes", _CHUNK_BYTES))
     files = resolve_files(source)
+    if "compression" in options:
+        options["compression_type"] = compression_type_of(options.pop("compression"))
     infos = inspect_files(files, options.get("compression_type"), field_delim)
     header = infos[0].header
     check_label_column(header, label)

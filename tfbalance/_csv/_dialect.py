@@ -70,7 +70,7 @@ def _not_text(path: str, detail: str) -> ValueError:
     hint = ""
     with open(path, "rb") as f:
         if f.read(2) == b"\x1f\x8b":
-            hint = " It looks gzip-compressed: pass compression_type='GZIP' or 'auto'."
+            hint = " It looks gzip-compressed: pass compression='gzip'."
     return ValueError(f"Invalid CSV file {path!r}: it is not a text CSV file ({detail}).{hint}")
 
 

@@ -3,7 +3,8 @@
 ``resolve_files`` turns a path, glob or list of them into the sorted list of files every
 CSV reader, counter and splitter uses (a file index anywhere in the stack is an index
 into this list). ``compression_of`` decides plain or gzip per file, from a ``.gz``
-suffix by default or from the file's first bytes with ``compression_type="auto"``.
+suffix by default or from the file's first bytes with ``compression_type="auto"`` (the
+stack's own terms; the public ``compression=`` values map onto them in ``_deprecation``).
 ``check_gzip`` decompresses a gzip file once and returns its exact uncompressed size:
 TensorFlow's gzip readers return the data of a truncated file without an error, so the
 check is what turns a cut-off download into an error instead of silently fewer rows
@@ -52,8 +53,8 @@ def resolve_files(file_pattern: Any) -> list[str]:
         patterns = list(file_pattern)
     else:
         raise TypeError(
-            "Invalid `file_pattern`: expected a path, a glob pattern or a non-empty list of "
-            f"them. Received: file_pattern={file_pattern!r}"
+            "Invalid `source`: expected a path, a glob pattern or a non-empty list of "
+            f"them. Received: source={file_pattern!r}"
         )
     files: list[str] = []
     for pattern in patterns:
@@ -62,16 +63,16 @@ def resolve_files(file_pattern: Any) -> list[str]:
             matches = sorted(p for p in _glob.glob(pattern) if os.path.isfile(p))
             if not matches:
                 raise ValueError(
-                    "Invalid `file_pattern`: the glob matches no file. "
-                    f"Received: file_pattern={pattern!r}"
+                    "Invalid `source`: the glob matches no file. "
+                    f"Received: source={pattern!r}"
                 )
             files.extend(matches)
         elif os.path.isfile(pattern):
             files.append(pattern)
         else:
             raise FileNotFoundError(
-                f"Invalid `file_pattern`: no such file {pattern!r}. "
-                f"Received: file_pattern={file_pattern!r}"
+                f"Invalid `source`: no such file {pattern!r}. "
+                f"Received: source={file_pattern!r}"
             )
     return files
 
@@ -110,8 +111,8 @@ def open_file(path: str, compression: str):
             hint = "" if magic else " (the file is empty)"
             raise ValueError(
                 f"Invalid CSV file {path!r}: it is read as gzip (a '.gz' name or "
-                f"compression_type='GZIP') but is not a gzip file{hint}; pass "
-                "compression_type='' or 'auto' to read it as plain text."
+                f"compression='gzip') but is not a gzip file{hint}; pass "
+                "compression=None to read it as plain text."
             )
         return gzip.open(path, "rb")
     return open(path, "rb")

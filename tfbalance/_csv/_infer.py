@@ -8,13 +8,15 @@ from tfbalance._csv._count import count_csv_classes
 from tfbalance._csv._dialect import check_label_column, inspect_files
 from tfbalance._csv._files import FilePattern, open_file, resolve_files
 from tfbalance._csv._schema import MISSING, CsvSchema, check_label_text, normalize_dtype
+from tfbalance._deprecation import compression_type_of, renamed_keywords
 from tfbalance._validation import check_positive_int
 
 __all__ = ["infer_csv_schema"]
 
 
+@renamed_keywords("file_pattern", "compression_type")
 def infer_csv_schema(
-    file_pattern: FilePattern,
+    source: FilePattern,
     label: str,
     *,
     column_dtypes: Mapping[str, Any] | None = None,
@@ -22,7 +24,7 @@ def infer_csv_schema(
     label_vocabulary: Sequence[str] | None = None,
     sample_rows: int = 10_000,
     field_delim: str = ",",
-    compression_type: str | None = None,
+    compression: str | None = "auto",
 ) -> CsvSchema:
     """Infer a ``CsvSchema`` from the header and the first rows of the first file.
 
@@ -33,8 +35,9 @@ def infer_csv_schema(
 
     Parameters
     ----------
-    file_pattern : str, path or list of them
-        CSV files or glob patterns (``.gz`` files are read as gzip).
+    source : str, path or list of them
+        CSV files or glob patterns (``.gz`` files are read as gzip). The deprecated
+        keyword ``file_pattern=`` is accepted until 0.3.0.
     label : str
         The label column.
     column_dtypes : dict, optional
@@ -47,9 +50,9 @@ def infer_csv_schema(
         Rows read to infer the column types.
     field_delim : str
         The field delimiter.
-    compression_type : str, optional
-        ``None`` (detect from a ``.gz`` suffix), ``"auto"`` (from the first bytes), ``""``
-        or ``"GZIP"``.
+    compression : {'auto', 'gzip', None}
+        As ``read_csv``: ``'auto'`` is gzip when the file name ends in ``.gz``. The
+        deprecated keyword ``compression_type=`` is accepted until 0.3.0.
 
     Returns
     -------
@@ -75,7 +78,8 @@ def infer_csv_schema(
     import pandas as pd
 
     sample_rows = check_positive_int(sample_rows, "sample_rows")
-    files = resolve_files(file_pattern)
+    compression_type = compression_type_of(compression)
+    files = resolve_files(source)
     infos = inspect_files(files, compression_type, field_delim)
     header = list(infos[0].header)
     check_label_column(header, label)

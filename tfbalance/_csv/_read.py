@@ -20,6 +20,7 @@ from tfbalance._csv._dialect import MAX_RECORD_BYTES, FileInfo, inspect_files
 from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
 from tfbalance._csv._infer import infer_csv_schema
 from tfbalance._csv._schema import LABEL_RULE, MISSING, CsvSchema
+from tfbalance._deprecation import check_compression, compression_type_of, renamed_keywords
 from tfbalance._tf import named, tf
 from tfbalance._validation import MAX_CLASS_ID, check_int, check_positive_int, check_seed
 
@@ -29,8 +30,9 @@ _BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
 _MAX_RECORD_BYTES = MAX_RECORD_BYTES  # module-level so a test can lower it
 
 
+@renamed_keywords("file_pattern", "compression_type")
 def read_csv(
-    file_pattern: FilePattern,
+    source: FilePattern,
     label: str | None = None,
     *,
     batch_size: int = 256,
@@ -51,7 +53,7 @@ def read_csv(
     deterministic: bool = True,
     drop_remainder: bool = False,
     field_delim: str = ",",
-    compression_type: str | None = None,
+    compression: str | None = "auto",
     prefetch: bool = True,
     resample: Callable[[tf.data.Dataset], tf.data.Dataset] | None = None,
     name: str | None = None,
@@ -65,9 +67,10 @@ def read_csv(
 
     Parameters
     ----------
-    file_pattern : str, path or list of them
+    source : str, path or list of them
         CSV files (with a header row) or glob patterns; matched files are read in sorted
-        order. Files ending in ``.gz`` are read as gzip.
+        order. Files ending in ``.gz`` are read as gzip (see ``compression``). The
+        deprecated keyword ``file_pattern=`` is accepted until 0.3.0.
     label : str
         The label column (optional when ``schema`` is given).
     batch_size : int
@@ -106,10 +109,12 @@ def read_csv(
         Drop the last, smaller batch.
     field_delim : str
         The field delimiter.
-    compression_type : str, optional
-        ``None`` (detect from a ``.gz`` suffix), ``"auto"`` (detect from the file's first
-        bytes), ``""`` or ``"GZIP"``. Gzip files are decompressed once when the pipeline is
-        built, to refuse a truncated or corrupt file before any row is read.
+    compression : {'auto', 'gzip', None}
+        ``'auto'``: gzip when the file name ends in ``.gz``; ``'gzip'``: every file is
+        gzip; ``None``: no file is. Gzip files are decompressed once when the pipeline is
+        built, to refuse a truncated or corrupt file before any row is read. The
+        deprecated keyword ``compression_type=`` (``None``, ``'auto'``, ``''``, ``'GZIP'``)
+        is accepted until 0.3.0.
     prefetch : bool
         End the pipeline with ``prefetch(tf.data.AUTOTUNE)``.
     resample : callable, optional
@@ -176,11 +181,12 @@ def read_csv(
     >>> [sorted(labels.numpy().tolist()) for _, labels in balanced]  # one "no" row dropped
     [[0, 1]]
     """
+    compression = check_compression(compression)
     if schema is None:
         schema = infer_csv_schema(
-            file_pattern, label, column_dtypes=column_dtypes, column_defaults=column_defaults,
+            source, label, column_dtypes=column_dtypes, column_defaults=column_defaults,
             label_vocabulary=label_vocabulary, field_delim=field_delim,
-            compression_type=compression_type,
+            compression=compression,
         )
     elif not isinstance(schema, CsvSchema):
         raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
@@ -209,8 +215,8 @@ def read_csv(
     )
     features = _select(schema, select_columns)
 
-    files = resolve_files(file_pattern)
-    infos = inspect_files(files, compression_type, schema.field_delim)
+    files = resolve_files(source)
+    infos = inspect_files(files, compression_type_of(compression), schema.field_delim)
     if infos[0].header != schema.column_names:
         raise ValueError(
             f"Invalid `schema`: its columns {list(schema.column_names)} differ from the "
@@ -616,7 +622,7 @@ def validated_lines(
     *,
     schema: CsvSchema | None = None,
     field_delim: str = ",",
-    compression_type: str | None = None,
+    compression: str | None = "auto",
     batch_size: int = 8192,
 ) -> tuple[tf.data.Dataset, CsvSchema]:
     """Every record of CSV files, checked in full, as batches of raw lines.
@@ -647,7 +653,7 @@ def validated_lines(
         The label column (optional when ``schema`` is given).
     schema : CsvSchema, optional
         Inferred with ``infer_csv_schema`` when omitted.
-    field_delim, compression_type
+    field_delim, compression
         As ``read_csv`` (``field_delim`` is ignored when ``schema`` is given).
     batch_size : int
         Records per element.
@@ -674,7 +680,7 @@ def validated_lines(
     """
     if schema is None:
         schema = infer_csv_schema(source, label, field_delim=field_delim,
-                                  compression_type=compression_type)
+                                  compression=compression)
     elif not isinstance(schema, CsvSchema):
         raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
     elif label is not None and label != schema.label:
@@ -683,7 +689,7 @@ def validated_lines(
         )
     batch_size = check_positive_int(batch_size, "batch_size")
     files = resolve_files(source)
-    infos = inspect_files(files, compression_type, schema.field_delim)
+    infos = inspect_files(files, compression_type_of(compression), schema.field_delim)
     if infos[0].header != schema.column_names:
         raise ValueError(
             f"Invalid `schema`: its columns {list(schema.column_names)} differ from the "

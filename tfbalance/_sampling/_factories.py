@@ -4,10 +4,12 @@ transform (the design is in the package docstring)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from tfbalance._deprecation import warn_deprecated
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, check_dataset, check_label_argument
 from tfbalance._sampling._pipeline import Resampling
@@ -135,8 +137,9 @@ def undersample(
     plan = count_plan(
         "under-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
     )
+    settings = _Settings("undersample", counts=_held(counts), sampling_strategy=sampling_strategy)
     return Resampling(plan, label=label, seed=seed, shuffle=False, sample_weight=sample_weight,
-                      name=name)
+                      name=name, settings=settings)
 
 
 def oversample(
@@ -204,8 +207,9 @@ def oversample(
     plan = count_plan(
         "over-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
     )
+    settings = _Settings("oversample", counts=_held(counts), sampling_strategy=sampling_strategy)
     return Resampling(plan, label=label, seed=seed, shuffle=shuffle, sample_weight=sample_weight,
-                      name=name)
+                      name=name, settings=settings)
 
 
 def rejection_resample(
@@ -276,8 +280,10 @@ def rejection_resample(
     seed = check_seed(seed)
     check_bool(sample_weight, "sample_weight")
     plan = rejection_plan(target_dist, initial_dist, num_classes, max_wait_elements)
+    settings = _Settings("rejection_resample", target_dist=target_dist, initial_dist=initial_dist,
+                         num_classes=num_classes)
     return Resampling(plan, label=label, seed=seed, shuffle=False, sample_weight=sample_weight,
-                      name=name)
+                      name=name, settings=settings)
 
 
 def rebatch(
@@ -346,62 +352,188 @@ def rebatch(
 
 
 def expected_steps(
-    counts: CountsLike,
+    transform: Transform | None = None,
+    counts: CountsLike | None = None,
     *,
     batch_size: int,
-    method: str = "undersample",
-    sampling_strategy: SamplingStrategy = "auto",
-    target_dist: TargetDist = "balanced",
     drop_remainder: bool = False,
+    method: str | None = None,
+    sampling_strategy: SamplingStrategy | None = None,
+    target_dist: TargetDist | None = None,
 ) -> int:
-    """Training steps per epoch after resampling a data set with the given class counts.
+    """Training steps per epoch of ``transform`` applied to data with the given class counts.
 
     Exact for ``exact=True`` (the output row count is then fixed); for the Bernoulli modes it
     is the expectation (rounded to the nearest row) of a count that varies by a few standard
     deviations of ``sqrt(rows)``. Use it for ``steps_per_epoch`` when the output's
-    cardinality is unknown.
+    cardinality is unknown. The settings are the transform's own (``sampling_strategy``,
+    ``target_dist``, ``initial_dist``, ``counts``), so they cannot disagree with what is
+    applied.
 
     Parameters
     ----------
-    counts : ClassDistribution, dict or list
-        Class counts of one epoch of input.
+    transform : transform
+        What ``undersample``, ``oversample`` or ``rejection_resample`` returned.
+    counts : ClassDistribution, dict or list, optional
+        Class counts of one epoch of the transform's input. Optional when the transform
+        holds them (``undersample`` / ``oversample`` with ``counts=``,
+        ``rejection_resample`` with a ``ClassDistribution`` as ``initial_dist``); given
+        too, they must be the same counts. Required otherwise (online transforms, and
+        ``initial_dist`` given as probabilities: the counts then give the input's size).
     batch_size : int
         Rows per training batch.
-    method : {'undersample', 'oversample', 'rejection_resample'}
-        The transform.
-    sampling_strategy : str, float, dict or callable
-        For ``undersample`` / ``oversample``.
-    target_dist : 'balanced', list or dict
-        For ``rejection_resample``.
     drop_remainder : bool
         Whether the last, smaller batch is dropped.
+    method, sampling_strategy, target_dist
+        Deprecated (until 0.3.0), with the old form ``expected_steps(counts,
+        batch_size=..., method=...)``: pass the transform instead.
 
     Returns
     -------
     int
 
+    Raises
+    ------
+    ValueError
+        ``counts`` missing where the transform holds none, or different from those it
+        holds; class ids the transform does not know.
+    TypeError
+        ``transform`` is not a tfbalance resampling transform.
+
     Examples
     --------
-    >>> expected_steps([319_553, 62_601], batch_size=256)  # 125,202 rows
+    >>> counts = [319_553, 62_601]
+    >>> expected_steps(undersample(seed=0), counts, batch_size=256)  # 125,202 rows
     490
-    >>> expected_steps([319_553, 62_601], batch_size=256, method="oversample")
+    >>> expected_steps(oversample(counts=counts, exact=True, seed=0), batch_size=256)
     2497
     """
+    old_form: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("method", method), ("sampling_strategy", sampling_strategy),
+            ("target_dist", target_dist),
+        )
+        if value is not None
+    }
+    if transform is None and counts is None:
+        raise TypeError(
+            "Invalid `transform`: expected the transform of tfbalance.undersample, oversample "
+            "or rejection_resample. Received: transform=None"
+        )
+    if transform is None or not callable(transform) or old_form:
+        settings, counts = _old_expected_steps_form(transform, counts, **old_form)
+    else:
+        settings = _transform_settings(transform)
     batch_size = check_positive_int(batch_size, "batch_size")
-    rows = _expected_rows(counts, method, sampling_strategy, target_dist)
+    check_bool(drop_remainder, "drop_remainder")
+    rows = _expected_rows(settings, counts)
     return rows // batch_size if drop_remainder else -(-rows // batch_size)
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """What a resampling factory was called with (read back by ``expected_steps``)."""
 
-def _expected_rows(counts: Any, method: str, sampling_strategy: Any, target_dist: Any) -> int:
-    dist = as_class_distribution(counts, "counts")
-    if method in ("undersample", "oversample"):
-        kind = "under-sampling" if method == "undersample" else "over-sampling"
-        return int(sampling_targets(sampling_strategy, dist.counts, kind).sum())
-    if method == "rejection_resample":
-        plan = rejection_plan(target_dist, dist, None, DEFAULT_MAX_WAIT)
-        return int(round(plan.expected_rows(dist.to_array())))
-    raise ValueError(
-        "Invalid `method`: expected 'undersample', 'oversample' or 'rejection_resample'. "
-        f"Received: method={method!r}"
+    method: str  # "undersample", "oversample" or "rejection_resample"
+    counts: Any = None  # undersample / oversample ``counts``
+    sampling_strategy: Any = "auto"
+    target_dist: Any = "balanced"
+    initial_dist: Any = None
+    num_classes: int | None = None
+
+
+def _held(counts: CountsLike | None) -> ClassDistribution | None:
+    """The counts a transform holds, as an immutable value (a list given could change)."""
+    return None if counts is None else as_class_distribution(counts, "counts")
+
+
+def _transform_settings(transform: Any) -> _Settings:
+    """The settings of a tfbalance transform: the one place ``expected_steps`` looks inside."""
+    settings = transform.settings if isinstance(transform, Resampling) else None
+    if not isinstance(settings, _Settings):
+        raise TypeError(
+            "Invalid `transform`: expected the transform of tfbalance.undersample, oversample "
+            f"or rejection_resample. Received: transform={transform!r}"
+        )
+    return settings
+
+
+def _old_expected_steps_form(
+    counts: Any, also_counts: Any, method: str = "undersample",
+    sampling_strategy: Any = "auto", target_dist: Any = "balanced",
+) -> tuple[_Settings, Any]:
+    """0.1.0's ``expected_steps(counts, method=..., sampling_strategy=..., target_dist=...)``."""
+    if counts is not None and callable(counts):
+        raise TypeError(
+            "Invalid arguments: method=, sampling_strategy= and target_dist= belong to the "
+            "deprecated form expected_steps(counts, method=...); with a transform, its own "
+            f"settings apply. Received: transform={counts!r}"
+        )
+    if counts is not None and also_counts is not None:
+        raise TypeError(
+            "Invalid arguments: the deprecated form takes the counts once, as "
+            f"expected_steps(counts, batch_size=...). Received: {counts!r}, {also_counts!r}"
+        )
+    counts = also_counts if counts is None else counts
+    if method not in ("undersample", "oversample", "rejection_resample"):
+        raise ValueError(
+            "Invalid `method`: expected 'undersample', 'oversample' or 'rejection_resample'. "
+            f"Received: method={method!r}"
+        )
+    setting = (
+        f"target_dist={target_dist!r}" if method == "rejection_resample"
+        else f"sampling_strategy={sampling_strategy!r}"
     )
+    warn_deprecated(
+        "expected_steps(counts, method=..., sampling_strategy=..., target_dist=...)",
+        f"expected_steps(tfbalance.{method}({setting}), counts, batch_size=...)",
+    )
+    return _Settings(method, sampling_strategy=sampling_strategy, target_dist=target_dist), counts
+
+
+def _expected_rows(settings: _Settings, counts: Any) -> int:
+    if settings.method == "rejection_resample":
+        held = settings.initial_dist
+        held = held if isinstance(held, ClassDistribution) else None
+    else:
+        held = settings.counts
+    if counts is None:
+        if held is None:
+            raise ValueError(
+                "Invalid `counts`: the transform holds no class counts (it estimates them "
+                "online, or its initial_dist is probabilities); pass the class counts of one "
+                "epoch of its input. Received: counts=None"
+            )
+        dist = as_class_distribution(held, "counts")
+    else:
+        dist = as_class_distribution(counts, "counts")
+        if held is not None and _dense(as_class_distribution(held, "counts")) != _dense(dist):
+            raise ValueError(
+                "Invalid `counts`: they differ from the counts the transform was made with "
+                f"({as_class_distribution(held).counts}); pass the same counts or none. "
+                f"Received: counts={dist.counts}"
+            )
+    if settings.method != "rejection_resample":
+        kind = "under-sampling" if settings.method == "undersample" else "over-sampling"
+        return int(sampling_targets(settings.sampling_strategy, dist.counts, kind).sum())
+    initial: Any = settings.initial_dist
+    if initial is None:  # online: the rates the counts of the whole epoch give
+        size = max(dist.counts) + 1 if settings.num_classes is None else settings.num_classes
+        initial = ClassDistribution(dict(enumerate(dist.to_array(max(size, len(dist.to_array())))
+                                              .tolist())))
+    plan = rejection_plan(settings.target_dist, initial, None, DEFAULT_MAX_WAIT)
+    rates = np.asarray(plan.rates, dtype=np.float64)
+    rows = dist.to_array()
+    unknown = np.flatnonzero(rows)[np.flatnonzero(rows) >= rates.size]
+    if unknown.size:
+        raise ValueError(
+            f"Invalid `counts`: class(es) {unknown.tolist()} are not classes of the "
+            f"transform (of its initial_dist or num_classes). Received: counts={dist.counts}"
+        )
+    return int(round(float((rows * rates[: rows.size]).sum())))
+
+
+def _dense(dist: ClassDistribution) -> list[int]:
+    """Counts by class id, without trailing zeros (``[5, 3]`` and ``{0: 5, 1: 3, 2: 0}`` agree)."""
+    return np.trim_zeros(dist.to_array(), "b").tolist()

@@ -35,8 +35,9 @@ class Resampling:
 
     def __init__(
         self, plan: Plan, *, label: Label, seed: int | None, shuffle: bool,
-        sample_weight: bool, name: str | None,
+        sample_weight: bool, name: str | None, settings: Any = None,
     ) -> None:
+        self._settings = settings  # the factory's arguments, read back by expected_steps
         self._plan = plan
         self._label = label
         self._seed = seed
@@ -49,6 +50,11 @@ class Resampling:
         """What the transform computes per class (``FixedRatesPlan``, ``OnlinePlan`` or
         ``ExactPlan``, frozen): e.g. ``plan.expected_rows(counts)``."""
         return self._plan
+
+    @property
+    def settings(self) -> Any:
+        """The arguments the factory was called with (what ``expected_steps`` reads)."""
+        return self._settings
 
     @property
     def label(self) -> Label:

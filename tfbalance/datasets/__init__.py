@@ -1,11 +1,15 @@
 """Data sets for examples, tests and benchmarks.
 
-The synthetic insurance data needs numpy only. The TFDS builder (``InsuranceCrossSell``,
-``insurance_split``) lives in ``tfbalance.datasets.insurance_cross_sell`` and is the only
-code that imports tensorflow-datasets (the ``tfds`` extra): it is loaded on first use of
-its names, or by ``import tfbalance.datasets.insurance_cross_sell``, which registers the
+The synthetic insurance data and its test-split rule (``is_insurance_test_row``, shared by
+``tfbalance demo``, the examples and the TFDS builder) need numpy only. The TFDS builder
+(``InsuranceCrossSell``, ``insurance_split``) lives in
+``tfbalance.datasets.insurance_cross_sell`` and is the only code that imports
+tensorflow-datasets (the ``tfds`` extra): it is loaded on first use of its names, or by
+``import tfbalance.datasets.insurance_cross_sell``, which registers the
 ``"insurance_cross_sell"`` dataset. When tensorflow-datasets is already imported,
 ``import tfbalance.datasets`` registers it too (the import costs nothing more then).
+``import tfbalance`` loads this module (``tfbalance.datasets.make_insurance_csv``), never
+tensorflow-datasets.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
+from tfbalance.datasets._split import INSURANCE_TEST_MODULUS, is_insurance_test_row
 from tfbalance.datasets._synthetic import (
     INSURANCE_COLUMNS,
     insurance_positive_count,
@@ -29,9 +34,11 @@ _BUILDER_NAMES = ("InsuranceCrossSell", "insurance_split")
 
 __all__ = [
     "INSURANCE_COLUMNS",
+    "INSURANCE_TEST_MODULUS",
     "InsuranceCrossSell",
     "insurance_positive_count",
     "insurance_split",
+    "is_insurance_test_row",
     "make_insurance_csv",
     "make_insurance_dataframe",
 ]

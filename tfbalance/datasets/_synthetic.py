@@ -24,11 +24,13 @@ from __future__ import annotations
 import gzip
 import math
 import os
+from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any, Iterator, Union
+from typing import Any
 
 import numpy as np
 
+from tfbalance._deprecation import check_compression
 from tfbalance._validation import check_int, check_positive_int
 
 __all__ = [
@@ -257,7 +259,7 @@ def _blocks(
     )
     quotas = quota_rng.multivariate_hypergeometric(sizes, n_positive, method="marginals")
     first_id = 1
-    for index, (size, quota) in enumerate(zip(sizes.tolist(), quotas.tolist())):
+    for index, (size, quota) in enumerate(zip(sizes.tolist(), quotas.tolist(), strict=True)):
         rng = np.random.Generator(
             np.random.PCG64(np.random.SeedSequence(seed.entropy, spawn_key=(1, index)))
         )
@@ -345,24 +347,20 @@ def _check_path(path: Any) -> str:
 
 
 def _resolve_compression(compression: Any, path: str) -> str | None:
-    if compression == "infer":
+    compression = check_compression(compression)
+    if compression == "auto":
         return "gzip" if path.endswith(".gz") else None
-    if compression is None or compression == "gzip":
-        return compression
-    raise ValueError(
-        "Invalid `compression`: expected 'infer', 'gzip' or None. "
-        f"Received: compression={compression!r}"
-    )
+    return compression
 
 
 def make_insurance_csv(
-    path: Union[str, os.PathLike],
+    path: str | os.PathLike,
     n_rows: int = _DEFAULT_ROWS,
     seed: int | None = 0,
     *,
     n_positive: int | None = None,
     chunk_size: int = _DEFAULT_CHUNK_ROWS,
-    compression: str | None = "infer",
+    compression: str | None = "auto",
 ) -> str:
     """Write a synthetic "Health Insurance Cross Sell Prediction" CSV file.
 
@@ -392,9 +390,10 @@ def make_insurance_csv(
     chunk_size : int, default 262144
         Rows generated per write (rounded up to whole blocks of 65,536 rows). Affects memory
         and speed only.
-    compression : {'infer', 'gzip', None}, default 'infer'
-        ``'infer'`` compresses with gzip when ``path`` ends with ``.gz``. Gzip output is
-        reproducible too (no timestamp in the header).
+    compression : {'auto', 'gzip', None}, default 'auto'
+        ``'auto'`` compresses with gzip when ``path`` ends with ``.gz`` (as the readers
+        decide). Gzip output is reproducible too (no timestamp in the header). The 0.1.0
+        spelling ``'infer'`` is accepted until 0.3.0.
 
     Returns
     -------

@@ -26,13 +26,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from tfbalance._validation import check_int
+from tfbalance.datasets._split import INSURANCE_TEST_MODULUS, is_insurance_test_row
 from tfbalance.datasets._synthetic import INSURANCE_COLUMNS
 
 __all__ = ["InsuranceCrossSell", "insurance_split"]
@@ -41,7 +42,7 @@ __all__ = ["InsuranceCrossSell", "insurance_split"]
 DATA_FILE_NAMES = ("train.csv", "aug_train.csv")
 
 # Percentage of ids assigned to the "test" split (see `insurance_split`).
-TEST_PERCENT = 20
+TEST_PERCENT = 100 // INSURANCE_TEST_MODULUS
 
 GENDER_NAMES = ("Female", "Male")
 VEHICLE_AGE_NAMES = ("< 1 Year", "1-2 Year", "> 2 Years")
@@ -79,9 +80,11 @@ whether they were interested in vehicle insurance too (`Response`, about 12-16% 
 depending on the release). A classic imbalanced binary classification data set.
 
 The Kaggle release has labels for its `train.csv` only, so this builder splits that file
-deterministically by row id: a row goes to `test` when `zlib.crc32(str(id))` modulo 100
-is below {TEST_PERCENT} (about {TEST_PERCENT}% of the rows), otherwise to `train`. The same
-rule in pandas: `df.id.astype(str).map(lambda s: zlib.crc32(s.encode()) % 100 < {TEST_PERCENT})`.
+deterministically by row id: a row goes to `test` when its id is a multiple of
+{INSURANCE_TEST_MODULUS} ({TEST_PERCENT}% of the rows), otherwise to `train`: the rule of
+`tfbalance.datasets.is_insurance_test_row`, which `tfbalance demo` and the examples hold out
+too. The same rule in pandas: `df.id % {INSURANCE_TEST_MODULUS} == 0`. (Version 1.0.0 used
+`zlib.crc32(str(id)) % 100 < 20` instead.)
 
 Categorical columns are `ClassLabel`s (Gender: {list(GENDER_NAMES)}; Vehicle_Age:
 {list(VEHICLE_AGE_NAMES)}; Vehicle_Damage: {list(VEHICLE_DAMAGE_NAMES)}); Response is
@@ -110,10 +113,10 @@ This data set must be downloaded by hand (Kaggle requires a login):
 def insurance_split(row_id: int) -> str:
     """The split (``"train"`` or ``"test"``) of the row with id ``row_id``.
 
-    A row goes to ``"test"`` when ``zlib.crc32(str(row_id).encode()) % 100`` is below 20,
-    so about 20% of the rows, chosen by id alone: the same row lands in the same split
-    whatever the file's order, size or release, and the rule is easy to reproduce
-    outside TensorFlow (e.g. in pandas) to compare results.
+    A row goes to ``"test"`` when its id is a multiple of 5 (``is_insurance_test_row``, the
+    rule ``tfbalance demo`` and the examples hold out too), so 20% of the rows, chosen by
+    id alone: the same row lands in the same split whatever the file's order, size or
+    release, and the rule is easy to reproduce outside TensorFlow (``df.id % 5 == 0``).
 
     Parameters
     ----------
@@ -132,14 +135,14 @@ def insurance_split(row_id: int) -> str:
 
     Examples
     --------
-    >>> [insurance_split(i) for i in range(1, 9)]
-    ['train', 'train', 'test', 'test', 'train', 'train', 'train', 'train']
+    >>> [insurance_split(i) for i in range(1, 11)]
+    ['train', 'train', 'train', 'train', 'test', 'train', 'train', 'train', 'train', 'test']
     """
     return _split_of(check_int(row_id, "row_id"))
 
 
 def _split_of(row_id: int) -> str:
-    return "test" if zlib.crc32(str(row_id).encode("ascii")) % 100 < TEST_PERCENT else "train"
+    return "test" if is_insurance_test_row(row_id) else "train"
 
 
 class InsuranceCrossSell(tfds.core.GeneratorBasedBuilder):
@@ -189,13 +192,17 @@ class InsuranceCrossSell(tfds.core.GeneratorBasedBuilder):
     ...                download_and_prepare_kwargs={"download_config": config})
     ... # doctest: +ELLIPSIS
     Downloading and preparing dataset ...
-    Dataset insurance_cross_sell downloaded and prepared to .../insurance_cross_sell/1.0.0. ...
-    >>> sorted((int(x["Age"]), int(y)) for x, y in ds)  # ids 3 and 4 fall in "test"
-    [(21, 0), (47, 1)]
+    Dataset insurance_cross_sell downloaded and prepared to .../insurance_cross_sell/2.0.0. ...
+    >>> sorted((int(x["Age"]), int(y)) for x, y in ds)  # id 5 falls in "test"
+    [(29, 0)]
     """
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release: train/test split by id, 80/20."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release: train/test split by id, 80/20 (crc32(id) % 100 < 20).",
+        "2.0.0": "The test split is id % 5 == 0 (tfbalance.datasets.is_insurance_test_row), "
+        "the rows tfbalance demo and the examples hold out; still 80/20.",
+    }
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
     # TFDS 4.9 derives `code_path` through `importlib_resources`, which it only declares as
     # a dependency for Python < 3.9 (tensorflow/datasets#11212); naming the file directly
