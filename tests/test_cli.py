@@ -33,9 +33,34 @@ def _python(code, env=None, timeout=120):
     )  # fmt: skip
 
 
+# Prints the TF_CPP_MIN_LOG_LEVEL that `tfbalance inspect` leaves set; {csv} is the file.
+LOG_LEVEL_CODE = """
+    import os, sys
+    sys.argv[0] = "tfbalance"  # as the console script runs: the package stays lazy
+    from tfbalance._cli import main
+    code = main(["inspect", {csv!r}, "--label", "Response", "--json"])
+    print("LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+    sys.exit(code)
+"""
+
+
+def start_in_background(tmp_path_factory, launch):
+    """The CSV the tests read, and the start-up log test's two interpreters, each of which
+    imports TensorFlow (seconds of CPU): started with the session (tests/conftest.py)."""
+    csv = make_insurance_csv(tmp_path_factory.mktemp("cli") / "train.csv", N_ROWS, seed=4)
+    code = textwrap.dedent(LOG_LEVEL_CODE.format(csv=str(csv)))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
+    runs = {
+        name: launch([sys.executable, "-c", code], env={**env, **extra}, cwd=ROOT, timeout=300)
+        for name, extra in [("silenced", {}), ("shown", {"TF_CPP_MIN_LOG_LEVEL": "0"})]
+    }
+    return {"csv": csv, **runs}
+
+
 @pytest.fixture(scope="module")
-def insurance_csv(tmp_path_factory):
-    return make_insurance_csv(tmp_path_factory.mktemp("cli") / "train.csv", N_ROWS, seed=4)
+def insurance_csv(background):
+    return background[__name__]["csv"]
 
 
 def _sklearn_weights(labels):
@@ -213,40 +238,16 @@ def test_missing_tensorflow_is_one_line_exit_1(insurance_csv):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-def test_tensorflow_startup_log_is_silenced_unless_asked_for(insurance_csv):
-    code = f"""
-        import os, sys
-        sys.argv[0] = "tfbalance"  # as the console script runs: the package stays lazy
-        from tfbalance._cli import main
-        code = main(["inspect", {str(insurance_csv)!r}, "--label", "Response", "--json"])
-        print("LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
-        sys.exit(code)
-    """
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    # Each run imports TensorFlow in a fresh interpreter (seconds of CPU): both start at once
-    # and are awaited together, so the second does not wait for the first.
-    silenced, shown = (
-        subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, cwd=ROOT,
-            env={**env, **extra, "PYTHONPATH": os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])},
-        )
-        for extra in ({}, {"TF_CPP_MIN_LOG_LEVEL": "0"})
-    )  # fmt: skip
-    try:
-        out, err = silenced.communicate(timeout=300)
-        shown_out, _ = shown.communicate(timeout=300)
-    finally:
-        for process in (silenced, shown):
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    assert silenced.returncode == 0, err
-    assert out.strip().endswith("LEVEL 2")
+def test_tensorflow_startup_log_is_silenced_unless_asked_for(background):
+    # LOG_LEVEL_CODE run without TF_CPP_MIN_LOG_LEVEL, and with the user's choice of 0.
+    result = background[__name__]["silenced"].result()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("LEVEL 2")
     for noise in ("oneDNN", "cpu_feature_guard", "absl::InitializeLog"):
-        assert noise not in err
+        assert noise not in result.stderr
     # A level the user chose is left alone.
-    assert shown.returncode == 0 and shown_out.strip().endswith("LEVEL 0")
+    shown = background[__name__]["shown"].result()
+    assert shown.returncode == 0 and shown.stdout.strip().endswith("LEVEL 0")
 
 
 def test_delimiter_for_inspect_and_split(tmp_path, capsys):
