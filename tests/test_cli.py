@@ -33,16 +33,42 @@ def _python(code, env=None, timeout=120):
     )  # fmt: skip
 
 
+# Prints the TF_CPP_MIN_LOG_LEVEL that `tfbalance inspect` leaves set; {csv} is the file.
+LOG_LEVEL_CODE = """
+    import os, sys
+    sys.argv[0] = "tfbalance"  # as the console script runs: the package stays lazy
+    from tfbalance._cli import main
+    code = main(["inspect", {csv!r}, "--label", "Response", "--json"])
+    print("LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+    sys.exit(code)
+"""
+
+
+def start_in_background(tmp_path_factory, launch):
+    """The CSV the tests read, and the start-up log test's two interpreters, each of which
+    imports TensorFlow (seconds of CPU): started with the session (tests/conftest.py)."""
+    csv = make_insurance_csv(tmp_path_factory.mktemp("cli") / "train.csv", N_ROWS, seed=4)
+    code = textwrap.dedent(LOG_LEVEL_CODE.format(csv=str(csv)))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
+    runs = {
+        name: launch([sys.executable, "-c", code], env={**env, **extra}, cwd=ROOT, timeout=300)
+        for name, extra in [("silenced", {}), ("shown", {"TF_CPP_MIN_LOG_LEVEL": "0"})]
+    }
+    return {"csv": csv, **runs}
+
+
 @pytest.fixture(scope="module")
-def insurance_csv(tmp_path_factory):
-    return make_insurance_csv(tmp_path_factory.mktemp("cli") / "train.csv", N_ROWS, seed=4)
+def insurance_csv(background):
+    return background[__name__]["csv"]
 
 
 def _sklearn_weights(labels):
     from sklearn.utils.class_weight import compute_class_weight
 
     classes = np.unique(labels)
-    return dict(zip(classes.tolist(), compute_class_weight("balanced", classes=classes, y=labels)))
+    weights = compute_class_weight("balanced", classes=classes, y=labels)
+    return dict(zip(classes.tolist(), weights, strict=True))
 
 
 def test_inspect_text_report(insurance_csv, capsys):
@@ -185,10 +211,11 @@ def test_help_version_and_usage_errors_do_not_import_tensorflow():
                      ["split", "--help"], ["holdout", "--help"],
                      ["holdout", "x.csv", "--label", "y", "-o", "o", "--names", "a,b"],
                      ["generate", "x.csv", "--rows", "0"], ["frobnicate"]):
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with (contextlib.redirect_stdout(io.StringIO()),
+                  contextlib.redirect_stderr(io.StringIO())):
                 codes.append(main(argv))
-        print(json.dumps({"codes": codes, "tf": sorted(m for m in sys.modules
-                                                        if m.split(".")[0] in ("tensorflow", "keras"))}))
+        tf = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
+        print(json.dumps({"codes": codes, "tf": tf}))
     """)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -211,26 +238,15 @@ def test_missing_tensorflow_is_one_line_exit_1(insurance_csv):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-def test_tensorflow_startup_log_is_silenced_unless_asked_for(insurance_csv):
-    code = f"""
-        import os, sys
-        sys.argv[0] = "tfbalance"  # as the console script runs: the package stays lazy
-        from tfbalance._cli import main
-        code = main(["inspect", {str(insurance_csv)!r}, "--label", "Response", "--json"])
-        print("LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
-        sys.exit(code)
-    """
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-        env={**env, "PYTHONPATH": ROOT}, timeout=300, cwd=ROOT,
-    )  # fmt: skip
+def test_tensorflow_startup_log_is_silenced_unless_asked_for(background):
+    # LOG_LEVEL_CODE run without TF_CPP_MIN_LOG_LEVEL, and with the user's choice of 0.
+    result = background[__name__]["silenced"].result()
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("LEVEL 2")
     for noise in ("oneDNN", "cpu_feature_guard", "absl::InitializeLog"):
         assert noise not in result.stderr
     # A level the user chose is left alone.
-    shown = _python(code, env={"TF_CPP_MIN_LOG_LEVEL": "0"}, timeout=300)
+    shown = background[__name__]["shown"].result()
     assert shown.returncode == 0 and shown.stdout.strip().endswith("LEVEL 0")
 
 

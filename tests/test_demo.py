@@ -1,3 +1,5 @@
+import contextlib
+import io
 import json
 import math
 import os
@@ -20,13 +22,38 @@ from tfbalance._demo import (
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_demo_end_to_end_small(tmp_path, capsys):
-    out = tmp_path / "demo"
-    code = _cli.main(
-        ["demo", "--rows", "20000", "--epochs", "1", "--out", str(out), "--seed", "3"]
-    )
+DEMO_ROWS = 100  # every check below holds at any size; each technique's fit costs the same
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """One `tfbalance demo` run of every technique, checked by the tests below.
+
+    Returns the output folder, what it printed and the metric chart's figure (kept by wrapping
+    ``tfbalance.plot_metric_comparison``). At 100 rows some scores are exactly 1.000 or 0.000,
+    the case the chart's value labels must survive.
+    """
+    import tfbalance
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    figures = []
+    plot = tfbalance.plot_metric_comparison
+
+    def keep(*args, **kwargs):
+        figures.append(plot(*args, **kwargs))
+        return figures[-1]
+
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.setattr(tfbalance, "plot_metric_comparison", keep)
+        argv = ["demo", "--rows", str(DEMO_ROWS), "--epochs", "1", "--out", str(out)]
+        code = _cli.main(argv + ["--seed", "3"])
+    return code, out, printed.getvalue(), figures
+
+
+def test_demo_end_to_end_small(demo_run):
+    code, out, printed, _ = demo_run
     assert code == 0
-    printed = capsys.readouterr().out
     for step in ("Step 1", "Step 2", "Step 3", "Verdict", "Total wall time"):
         assert step in printed
     # Training-time scores are labelled as scores of the stream fit() reads.
@@ -42,7 +69,7 @@ def test_demo_end_to_end_small(tmp_path, capsys):
     for metric in METRICS:
         assert METRIC_TITLES[metric] in table
     results = json.loads((out / "results.json").read_text())
-    assert results["config"] == {"seed": 3, "rows": 20000, "epochs": 1}
+    assert results["config"] == {"seed": 3, "rows": DEMO_ROWS, "epochs": 1}
     assert set(results["metrics"]) == set(TECHNIQUES)
     for technique, values in results["metrics"].items():
         assert set(values) == set(METRICS)
@@ -60,7 +87,7 @@ def test_demo_end_to_end_small(tmp_path, capsys):
     assert sorted(under.values()) == [minority, minority]
     assert sorted(over.values()) == [majority, majority]
     full = {int(k): v for k, v in results["full_counts"].items()}
-    assert sum(full.values()) == 20000
+    assert sum(full.values()) == DEMO_ROWS
     for name in ("class_histogram.png", "metrics.png"):
         with open(out / name, "rb") as handle:
             assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -156,29 +183,17 @@ def test_verdict_says_when_differences_are_noise():
     assert "below Random oversampling at 0.5" in text
 
 
-def test_demo_chart_is_readable_at_100_rows(tmp_path, monkeypatch):
+def test_demo_chart_is_readable_at_100_rows(demo_run):
     # At --rows 100 some scores are exactly 1.000 or 0.000; every value label must stay
-    # inside the axes, off the title (two techniques keep this run short).
-    import tfbalance
-    from tfbalance._demo import run_demo
-
+    # inside the axes, off the title.
     pytest.importorskip("matplotlib")
-    figures = []
-    plot = tfbalance.plot_metric_comparison
-
-    def keep(*args, **kwargs):
-        figures.append(plot(*args, **kwargs))
-        return figures[-1]
-
-    monkeypatch.setattr(tfbalance, "plot_metric_comparison", keep)
-    with open(os.devnull, "w") as sink:
-        result = run_demo(rows=100, epochs=1, out=str(tmp_path), seed=0, verbose=False,
-                          techniques=("baseline", "undersample"), stream=sink)
-    assert sum(result.full_counts.values()) == 100
+    _, out, _, figures = demo_run
+    results = json.loads((out / "results.json").read_text())
+    assert sum(results["full_counts"].values()) == 100
     (axes,) = figures[0].axes
     renderer = figures[0].canvas.get_renderer()
     box, title = axes.get_window_extent(renderer), axes.title.get_window_extent(renderer)
-    assert len(axes.texts) == 2 * len(METRICS)
+    assert len(axes.texts) == len(TECHNIQUES) * len(METRICS)
     for label in axes.texts:
         extent = label.get_window_extent(renderer)
         assert box.y0 <= extent.y0 and extent.y1 <= box.y1 and not extent.overlaps(title)

@@ -1,15 +1,15 @@
 """tfbalance under tf.distribute: MirroredStrategy on two logical CPUs, per-worker sharding.
 
 Logical devices must be configured before TensorFlow initialises, and the test process has
-initialised it long ago, so every scenario runs in one child interpreter that prints a JSON
-report; the tests below check its parts.
+initialised it long ago, so every scenario runs in one child interpreter that writes a JSON
+report; the tests below check its parts. The child starts with the session (tests/conftest.py),
+so its TensorFlow work overlaps the tests that run in this process.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -21,6 +21,10 @@ import pytest
 import tfbalance
 
 ROOT = Path(__file__).resolve().parents[1]
+# The child takes about 40 s of CPU; on a crowded machine its wall time is several times that.
+# It is awaited by the first test that reads its report, so that test's limit is above it.
+CHILD_TIMEOUT = 500
+pytestmark = pytest.mark.timeout(CHILD_TIMEOUT + 100)
 NEEDED = ("read_csv", "undersample", "with_sample_weights", "class_weights", "F1Score",
           "rebatch")
 
@@ -174,11 +178,14 @@ SCRIPT = textwrap.dedent(r'''
 ''')
 
 
-@pytest.fixture(scope="module")
-def frame_and_pattern(tmp_path_factory):
-    missing = [n for n in NEEDED if not hasattr(tfbalance, n)]
-    if missing:
-        pytest.skip(f"tfbalance.{', tfbalance.'.join(missing)} is not available yet")
+def start_in_background(tmp_path_factory, launch):
+    """Write the CSV parts and start the child at session start (see tests/conftest.py).
+
+    Returns ``(frame, pattern, run, report_path)``, or None when tfbalance lacks a name that
+    the script uses.
+    """
+    if any(not hasattr(tfbalance, n) for n in NEEDED):
+        return None
     from tfbalance.datasets import make_insurance_csv
 
     folder = tmp_path_factory.mktemp("distribute_csv")
@@ -187,16 +194,33 @@ def frame_and_pattern(tmp_path_factory):
     (folder / "whole.csv").unlink()
     for k in range(4):
         frame.iloc[k * 750:(k + 1) * 750].to_csv(folder / f"part-{k}.csv", index=False)
-    return frame, str(folder / "part-*.csv")
+    pattern = str(folder / "part-*.csv")
+    out = tmp_path_factory.mktemp("distribute_report") / "report.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    run = launch([sys.executable, "-c", SCRIPT, pattern, str(out)], cwd=str(ROOT), env=env,
+                 timeout=CHILD_TIMEOUT)
+    return frame, pattern, run, out
 
 
 @pytest.fixture(scope="module")
-def report(frame_and_pattern, tmp_path_factory):
-    _, pattern = frame_and_pattern
-    out = tmp_path_factory.mktemp("distribute_report") / "report.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, "-c", SCRIPT, pattern, str(out)], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=240)
+def started(background):
+    handle = background.get(__name__)
+    if handle is None:
+        missing = [n for n in NEEDED if not hasattr(tfbalance, n)]
+        pytest.skip(f"tfbalance.{', tfbalance.'.join(missing)} is not available yet")
+    return handle
+
+
+@pytest.fixture(scope="module")
+def frame_and_pattern(started):
+    frame, pattern, _, _ = started
+    return frame, pattern
+
+
+@pytest.fixture(scope="module")
+def report(started):
+    _, _, run, out = started
+    result = run.result()
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(out.read_text())
 
