@@ -174,7 +174,8 @@ def test_compression_and_compression_type_together_are_refused(files):
          r"Received: compression_type='gzip'"),
         (lambda p: tfbalance.read_csv(p, "y", compression_type=0), ValueError,
          r"Invalid `compression_type`.*Received: compression_type=0"),
-        (lambda p: tfbalance.stratified_split(p, "y", {"a": 0.5, "b": 0.5}, seed=0, compression="bz2"),
+        (lambda p: tfbalance.stratified_split(p, "y", {"a": 0.5, "b": 0.5}, seed=0,
+                                              compression="bz2"),
          ValueError, r"Invalid `compression`.*Received: compression='bz2'"),
     ],
 )
