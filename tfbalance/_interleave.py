@@ -1000,9 +1000,10 @@ def _merge_plan(
     rows: int | None,
     fetch: int,
 ) -> tf.data.Dataset:
-    """The choice stream of the merge: per batch, blocks to fetch, then the counts' digits.
+    """The choice stream of the merge: per batch, blocks to fetch, the counts, the batch tag.
 
-    Tags ``0..K-1`` fetch a block of that class; ``K + d`` is the digit ``d``. The plan
+    Tags ``0..K-1`` fetch a block of that class; ``K + 1 + d`` is the digit ``d`` of a
+    count (weights variable only); ``K`` ends the batch and brings its seed. The plan
     tracks how many rows each class has buffered (``fill``), so it fetches a block only
     when the batch needs more rows than the buffer holds: a buffer never exceeds
     ``fetch + batch`` rows.
@@ -1043,15 +1044,19 @@ def _merge_plan(
         fill = fill + need * fetch - counts
         fetches = tf.repeat(tf.range(size, dtype=tf.int64), need)
         if variable is None:
-            # Fixed weights: the merge redraws the same counts from the same seed.
+            # Fixed weights: the merge redraws the same classes from the batch's seed.
             return (fill, step + 1), tf.concat([fetches, [size]], 0)
         # The merge knows each batch's size, so the last class's count need not travel.
         sent = counts[: _sent_classes(size)]
-        count_digits = size + tf.reshape((sent[:, None] // places) % COUNT_BASE, [-1])
-        return (fill, step + 1), tf.concat([fetches, count_digits], 0)
+        count_digits = size + 1 + tf.reshape((sent[:, None] // places) % COUNT_BASE, [-1])
+        return (fill, step + 1), tf.concat([fetches, count_digits, [size]], 0)
 
     start = (tf.zeros([size], tf.int64), tf.constant(0, tf.int64))
-    return seeds.scan(start, plan).unbatch()
+    tags = seeds.scan(start, plan).unbatch()
+    if variable is None:
+        # Nothing in it reads state that changes, so it may run ahead of the merge.
+        tags = tags.prefetch(tf.data.AUTOTUNE)
+    return tags
 
 
 def _merge_batches(
@@ -1065,19 +1070,17 @@ def _merge_batches(
     rows: int | None,
     fixed_logits: tf.Tensor | None,
 ) -> tf.data.Dataset:
-    """Follow ``plan``: buffer each class's blocks, cut every batch off the buffers' fronts.
+    """Follow ``plan``: buffer each class's blocks, gather every batch off the buffers' fronts.
 
-    With fixed weights (``fixed_logits``) the plan's tag ``K`` brings the batch's seed and
-    the counts are redrawn from it; otherwise they arrive as digit tags.
+    Every element of the plan's stream takes the same path through one scan step, without
+    branches: its block (0 rows for a tag) is written into the buffers, and its batch (0
+    rows but at the batch tag) is gathered from them, one op per component each.
     """
     digits = _digits(batch)
     no_pair = tf.zeros([2], tf.int64)
     empty_block = tf.nest.map_structure(
         lambda s: tf.zeros([0] + s.shape.as_list(), s.dtype), row_spec
     )
-
-    def token(tag):
-        return tf.data.Dataset.from_tensors((tf.constant(tag, tf.int64), no_pair, empty_block))
 
     def constant(value):
         return tf.data.Dataset.from_tensors(value).repeat()
@@ -1086,135 +1089,133 @@ def _merge_batches(
         # A zip, not a map: tf.data would parallelize a map and read blocks ahead.
         return tf.data.Dataset.zip((constant(tf.constant(tag, tf.int64)), constant(no_pair), ds))
 
-    no_classes = tf.zeros([size], tf.int64)
-    empty_taken = tuple(empty_block for _ in range(size))
+    def token(tag):
+        return tf.data.Dataset.from_tensors((tf.constant(tag, tf.int64), no_pair, empty_block))
+
     inputs = [
         tagged(parts[c], c) if c in parts else token(c).take(0)  # never chosen: weight 0
         for c in range(size)
     ]
-    if fixed_logits is not None:
-        # The plan's seeds: the same op with the same seed gives the same pairs, batch by
-        # batch, so the counts drawn here are those the plan fetched blocks for.
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        inputs.append(tf.data.Dataset.zip(
-            (constant(tf.constant(size, tf.int64)), seeds, constant(empty_block))
-        ))
-    else:
-        inputs += [token(size + d).repeat() for d in range(COUNT_BASE)]
+    # The batch tag brings the batch's seed: the plan's seeds again (the same op with the
+    # same seed gives the same pairs, batch by batch), so the classes drawn here are those
+    # the plan fetched blocks for.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    inputs.append(tf.data.Dataset.zip(
+        (constant(tf.constant(size, tf.int64)), seeds, constant(empty_block))
+    ))
+    if fixed_logits is None:
+        inputs += [token(size + 1 + d).repeat() for d in range(COUNT_BASE)]
     elements = tf.data.Dataset.choose_from_datasets(inputs, plan, stop_on_empty_dataset=True)
 
-    # Fixed-capacity ring buffers: a class holds fewer than `fetch` rows after a batch and
-    # gets blocks only while it has fewer than the batch needs, so it never holds more than
-    # `fetch + batch`. Rows are written and read at offsets modulo the capacity, so taking
-    # a batch's rows moves nothing; static shapes also let the scan trace once.
+    # One ring buffer per component holds every class: class c owns rows
+    # [c * capacity, (c + 1) * capacity). A class holds fewer than `fetch` rows after a
+    # batch and gets blocks only while it has fewer than the batch needs, so it never holds
+    # more than `fetch + batch`. Rows are written at offsets modulo the capacity, so taking
+    # a batch's rows moves nothing, and one gather per component builds the batch in its
+    # final row order.
     capacity = fetch + batch
-
     sent = _sent_classes(size)
+    classes = tf.range(size, dtype=tf.int64)
+
+    def allocate(tag):
+        # Blocks are written into the buffers in place (InplaceUpdate), so every iteration
+        # and every component needs a buffer of its own. A fill whose value comes from the
+        # element cannot be folded into a constant that iterators would share, and giving
+        # component j `j` spare rows makes the fills differ, so no two are merged into one
+        # tensor. (`Empty` would do it too, but is stateful: no iterator checkpoints.)
+        zero = tf.minimum(tag, 0)
+        specs = tf.nest.flatten(row_spec)
+        fills = [
+            tf.fill([size * capacity + j] + s.shape.as_list(),
+                    tf.gather(tf.zeros([1], s.dtype), zero))
+            for j, s in enumerate(specs)
+        ]
+        return tf.nest.pack_sequence_as(row_spec, fills)
 
     @tf.autograph.experimental.do_not_convert
     def step(state, element):
         buffers, heads, fills, counts, position, emitted = state
         tag, pair, block = element
+        # The first step of an iteration replaces the initial 0-row buffers.
+        first = tf.shape(tf.nest.flatten(buffers)[0])[0] == 0
+        buffers = tf.cond(first, lambda: allocate(tag), lambda: buffers)
 
-        def take(full):
-            taken = []
-            for c in range(size):
-                slots = (heads[c] + tf.range(full[c])) % capacity
-                taken.append(tf.nest.map_structure(lambda t, s=slots: tf.gather(t, s), buffers[c]))
-            state = (buffers, (heads + full) % capacity, fills - full,
-                     tf.zeros_like(counts), tf.zeros_like(position), emitted + 1)
-            return state, (True, full, tuple(taken))
+        # Write the block (no rows unless the tag is a class) after the class's rows.
+        class_id = tf.minimum(tag, size - 1)
+        arrived = tf.shape(tf.nest.flatten(block)[0], out_type=tf.int64)[0]
+        offsets = heads[class_id] + fills[class_id] + tf.range(arrived)
+        at = tf.cast(class_id * capacity + offsets % capacity, tf.int32)
+        buffers = tf.nest.map_structure(
+            lambda buf, new: tf.raw_ops.InplaceUpdate(x=buf, i=at, v=new), buffers, block
+        )
+        fills = fills + tf.one_hot(class_id, size, dtype=tf.int64) * arrived
 
-        def redraw():
-            return take(_draw_counts(fixed_logits, _batch_rows(emitted, batch, rows), pair, size))
+        # The batch tag: the classes of the batch's rows, position by position.
+        ready = tf.equal(tag, size)
+        n = tf.where(ready, _batch_rows(emitted, batch, rows), 0)
+        if fixed_logits is not None:
+            drawn = tf.random.stateless_categorical(
+                fixed_logits, tf.cast(n, tf.int32), seed=pair, dtype=tf.int64
+            )[0]
+        else:
+            # A digit tag adds its digit to the count of the class it belongs to.
+            is_digit = tag > size
+            digit_class = tf.minimum(position // digits, sent - 1)
+            value = counts[digit_class] * COUNT_BASE + (tag - size - 1)
+            counts = tf.where(
+                is_digit & tf.equal(classes, digit_class), value, counts
+            )
+            position = position + tf.cast(is_digit, tf.int64)
+            full = counts
+            if sent < size:
+                last = n - tf.reduce_sum(counts[:sent])
+                full = tf.concat([counts[:sent], [last]], 0)
+            full = tf.where(ready, full, 0)
+            # Counts from independent draws, put in positions by a seeded permutation: the
+            # law of per-row independent draws.
+            ordered = tf.repeat(classes, full)
+            key = tf.random.experimental.stateless_fold_in(pair, 1)
+            drawn = tf.gather(
+                ordered, tf.argsort(tf.random.stateless_uniform(tf.shape(ordered), seed=key))
+            )
+            counts = tf.where(ready, tf.zeros_like(counts), counts)
+            position = tf.where(ready, tf.zeros_like(position), position)
+        taken = tf.math.bincount(drawn, minlength=size, maxlength=size, dtype=tf.int64)
+        taken = tf.reshape(taken, [size])
 
-        def append(class_id):
-            def branch():
-                slots = (heads[class_id] + fills[class_id] + tf.range(fetch, dtype=tf.int64))
-                slots = (slots % capacity)[:, None]
-                new = list(buffers)
-                new[class_id] = tf.nest.map_structure(
-                    lambda buf, rows: tf.tensor_scatter_nd_update(buf, slots, rows),
-                    buffers[class_id],
-                    block,
-                )
-                grown = fills + tf.one_hot(class_id, size, dtype=tf.int64) * fetch
-                state = (tuple(new), heads, grown, counts, position, emitted)
-                return state, (False, no_classes, empty_taken)
+        # Row i of the batch is the next unread row of its class: its rank among the
+        # batch's rows of that class, after the class's head (a stable sort by class).
+        order = tf.argsort(drawn, stable=True)
+        by_class = tf.gather(drawn, order)
+        rank = tf.range(n) - tf.gather(tf.cumsum(taken, exclusive=True), by_class)
+        slot = by_class * capacity + (tf.gather(heads, by_class) + rank) % capacity
+        slots = tf.scatter_nd(order[:, None], slot, tf.cast(tf.reshape(n, [1]), tf.int32))
+        out = tf.nest.map_structure(lambda buf: tf.gather(buf, slots), buffers)
 
-            return branch
-
-        def digit():
-            class_id = position // digits
-            value = counts[class_id] * COUNT_BASE + (tag - size)
-            new_counts = tf.tensor_scatter_nd_update(counts, [[class_id]], [value])
-            new_position = position + 1
-
-            def emit():
-                if sent < size:
-                    last = _batch_rows(emitted, batch, rows) - tf.reduce_sum(new_counts)
-                    full = tf.tensor_scatter_nd_update(new_counts, [[size - 1]], [last])
-                else:
-                    full = new_counts
-                return take(full)
-
-            def hold():
-                state = (buffers, heads, fills, new_counts, new_position, emitted)
-                return state, (False, no_classes, empty_taken)
-
-            return tf.cond(new_position == sent * digits, emit, hold)
-
-        branches = [append(c) for c in range(size)] + [digit if fixed_logits is None else redraw]
-        new_state, out = tf.switch_case(tf.cast(tf.minimum(tag, size), tf.int32), branches)
-        # The plan fetched blocks for exactly the counts taken; a mismatch would read rows
-        # the buffers do not hold, so it fails loudly instead. (Outside the switch: an
-        # Assert inside it would make the iterator impossible to checkpoint.)
-        left = new_state[2]
+        heads = (heads + taken) % capacity
+        fills = fills - taken
+        emitted = emitted + tf.cast(ready, tf.int64)
+        # The plan fetched blocks for exactly the rows taken; a mismatch would read rows
+        # the buffers do not hold, so it fails loudly instead.
         check = tf.debugging.Assert(
-            tf.reduce_all(left >= 0) & tf.logical_or(tf.logical_not(out[0]),
-                                                     tf.reduce_all(left < fetch)),
-            ["The merge's buffers disagree with its plan: rows left", left],
+            tf.reduce_all(fills >= 0)
+            & tf.logical_or(tf.logical_not(ready), tf.reduce_all(fills < fetch)),
+            ["The merge's buffers disagree with its plan: rows left", fills],
         )
         with tf.control_dependencies([check]):
+            new_state = (buffers, heads, fills, counts, position, emitted)
             return tf.nest.map_structure(tf.identity, (new_state, out))
 
-    empty_buffer = tf.nest.map_structure(
-        lambda s: tf.zeros([capacity] + s.shape.as_list(), s.dtype), row_spec
-    )
     start = (
-        tuple(empty_buffer for _ in range(size)),
+        empty_block,
         tf.zeros([size], tf.int64),
         tf.zeros([size], tf.int64),
         tf.zeros([size], tf.int64),
         tf.constant(0, tf.int64),
         tf.constant(0, tf.int64),
     )
-    batches = (
-        elements.scan(start, step)
-        .filter(tf.autograph.experimental.do_not_convert(lambda ready, counts, out: ready))
-        .map(tf.autograph.experimental.do_not_convert(lambda ready, counts, out: (counts, out)))
-    )
-    # The buffers give each batch's rows class by class. A seeded permutation of the class
-    # ids gives every arrangement of them equal chance; each class's rows then fill its
-    # positions in stream order (a stable sort), so a stream is still read in order, and
-    # one dynamic_stitch per component writes every row to its place.
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-
-    @tf.autograph.experimental.do_not_convert
-    def arrange(pair, counts, taken):
-        classes = tf.repeat(tf.range(size, dtype=tf.int64), counts)
-        key = tf.random.experimental.stateless_fold_in(pair, 1)
-        shuffled = tf.gather(
-            classes, tf.argsort(tf.random.stateless_uniform(tf.shape(classes), seed=key))
-        )
-        places = tf.split(tf.argsort(shuffled, stable=True), counts)
-        return tf.nest.map_structure(
-            lambda *parts_: tf.dynamic_stitch(places, list(parts_)), *taken
-        )
-
-    return tf.data.Dataset.zip((seeds, batches)).map(
-        tf.autograph.experimental.do_not_convert(lambda pair, both: arrange(pair, *both))
-    )
+    # Only the batch tag's step gathers rows (every batch has at least one).
+    return elements.scan(start, step).filter(_has_rows)
 
 
 # --------------------------------------------------------------------------------------
