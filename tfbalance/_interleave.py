@@ -22,7 +22,8 @@ deterministic under a seed, differs per epoch and restores from an iterator chec
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -42,7 +43,7 @@ __all__ = [
     "interleave_by_class",
 ]
 
-DistributionLike = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
+DistributionLike = str | Mapping[int, float] | Sequence[float] | np.ndarray
 
 # Row output (no `batch_size`) is merged in internal batches of this many rows: the class
 # draws of a batch are one vectorised op. Rows stay i.i.d.; a weights variable is read once
@@ -526,7 +527,9 @@ def _stream_counts(
 
 def _block_size(datasets: Any) -> int | None:
     """Rows per block when the streams yield blocks (``ClassDatasets.block_size``), else None."""
-    block_size = getattr(datasets, "block_size", None) if isinstance(datasets, ClassDatasets) else None
+    block_size = None
+    if isinstance(datasets, ClassDatasets):
+        block_size = datasets.block_size
     if block_size is not None and (
         isinstance(block_size, (bool, np.bool_))
         or not isinstance(block_size, (int, np.integer))
@@ -681,7 +684,7 @@ def _epoch_rows(
 
 
 def interleave_by_class(
-    datasets: Union[Sequence[tf.data.Dataset], Mapping[int, tf.data.Dataset]],
+    datasets: Sequence[tf.data.Dataset] | Mapping[int, tf.data.Dataset],
     weights: Any = "balanced",
     *,
     seed: int | None = None,
@@ -838,11 +841,6 @@ def interleave_by_class(
     # within that many rows.
     out_batch = DRAW_BLOCK_ROWS if batch_size is None else int(batch_size)
     fetch = block_size or FETCH_BLOCK_ROWS
-    parts = {
-        c: _fetch_blocks(streams[c], block_size, fetch)
-        for c in streams
-        if not empty_mask[c]
-    }
     if seed is None:
         # Plan and merge must draw from the same seeds; two unseeded random ops would not.
         # Drawn with TF's RNG, so tf.random.set_seed still makes runs repeatable.
@@ -850,11 +848,25 @@ def interleave_by_class(
             seed = int(tf.random.uniform([], 0, 2**62, dtype=tf.int64))
         else:  # built while tracing: no value to read, so NumPy's entropy
             seed = int(np.random.default_rng().integers(2**62))
-    plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
-    fixed_logits = None if variable is not None else _fixed_logits(vector)
-    merged = _merge_batches(
-        parts, size, row_spec, plan, seed, out_batch, fetch, rows, fixed_logits
-    )
+    if variable is None and rows is not None:
+        # Fixed weights and a known epoch: every batch's class counts are drawn when the
+        # epoch starts, and each class stream is cut into its batches' pieces by rebatch.
+        drawn = [c for c in streams if not empty_mask[c] and vector[c] > 0]
+        merged = _planned_batches(
+            {c: _class_blocks(streams[c], block_size) for c in drawn},
+            vector, seed, out_batch, rows,
+        )
+    else:
+        parts = {
+            c: _fetch_blocks(streams[c], block_size, fetch)
+            for c in streams
+            if not empty_mask[c]
+        }
+        plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
+        fixed_logits = None if variable is not None else _fixed_logits(vector)
+        merged = _merge_batches(
+            parts, size, row_spec, plan, seed, out_batch, fetch, rows, fixed_logits
+        )
     if batch_size is None:
         merged = merged.unbatch()
         if rows is not None:
@@ -960,7 +972,7 @@ def _row_spec(streams: dict[int, tf.data.Dataset], block_size: int | None) -> An
             tf.nest.assert_same_structure(reference, spec)
             same = all(
                 a.dtype == b.dtype
-                for a, b in zip(tf.nest.flatten(reference), tf.nest.flatten(spec))
+                for a, b in zip(tf.nest.flatten(reference), tf.nest.flatten(spec), strict=True)
             )
         except (TypeError, ValueError):
             same = False
@@ -989,6 +1001,77 @@ def _fetch_blocks(ds: tf.data.Dataset, block_size: int | None, fetch: int) -> tf
         # tensors (no per-row work) so every block has `fetch` rows.
         return ds.repeat().rebatch(fetch, drop_remainder=True)
     return ds.repeat().batch(fetch, drop_remainder=True)
+
+
+def _class_blocks(ds: tf.data.Dataset, block_size: int | None) -> tf.data.Dataset:
+    """An endless stream of blocks (of any sizes) of one class, in stream order."""
+    if block_size:
+        return ds.repeat()
+    return ds.repeat().batch(FETCH_BLOCK_ROWS)
+
+
+def _planned_batches(
+    blocks: dict[int, tf.data.Dataset],
+    vector: np.ndarray,
+    seed: int,
+    batch: int,
+    rows: int,
+) -> tf.data.Dataset:
+    """The merge under fixed weights and a known epoch length: no scan, no per-batch plan.
+
+    When an epoch starts, one vectorised draw gives every batch's class counts: a
+    multinomial (the counts of ``n`` independent class draws) as a chain of binomials, one
+    per class, each over all the epoch's batches at once. Each class stream is then cut by
+    ``rebatch`` into pieces of exactly its counts, batch after batch (whole-tensor slices,
+    read in order, at most one block ahead), and a seeded shuffle of the batch's class ids
+    gives the positions of each class's rows: multinomial counts in uniformly random
+    positions are exactly the law of independent per-row draws. Batches are assembled by
+    a parallel, order-keeping map, one ``dynamic_stitch`` per component.
+    """
+    classes = sorted(blocks)
+    probs = vector[classes] / vector[classes].sum()
+    # P(class i | not one of the classes before it): the binomial chain of a multinomial.
+    rest = np.cumsum(probs[::-1])[::-1]
+    conditional = [min(float(p / r), 1.0) for p, r in zip(probs[:-1], rest[:-1], strict=True)]
+    batches = -(-rows // batch)
+    kinds = len(classes)
+
+    @tf.autograph.experimental.do_not_convert
+    def epoch(key):
+        sizes = tf.minimum(
+            tf.constant(batch, tf.int64), rows - tf.range(batches, dtype=tf.int64) * batch
+        )
+        left = tf.cast(sizes, tf.float64)
+        counts = []
+        for i, q in enumerate(conditional):
+            drawn = tf.random.stateless_binomial(
+                [batches], seed=tf.random.experimental.stateless_fold_in(key, i),
+                counts=left, probs=tf.constant(q, tf.float64), output_dtype=tf.int64,
+            )
+            counts.append(drawn)
+            left = left - tf.cast(drawn, tf.float64)
+        counts.append(tf.cast(left, tf.int64))
+        pairs = tf.random.stateless_uniform(
+            [batches, 2], seed=tf.random.experimental.stateless_fold_in(key, kinds),
+            minval=None, maxval=None, dtype=tf.int64,
+        )
+        pieces = tuple(blocks[c].rebatch(n) for c, n in zip(classes, counts, strict=True))
+        plan = tf.data.Dataset.from_tensor_slices((pairs, tf.stack(counts, axis=1)))
+        return tf.data.Dataset.zip((plan,) + pieces)
+
+    @tf.autograph.experimental.do_not_convert
+    def arrange(plan, *pieces):
+        pair, counts = plan
+        ids = tf.random.experimental.stateless_shuffle(
+            tf.repeat(tf.range(kinds, dtype=tf.int32), counts), seed=pair
+        )
+        places = tf.dynamic_partition(tf.range(tf.size(ids)), ids, kinds)
+        return tf.nest.map_structure(lambda *parts: tf.dynamic_stitch(places, parts), *pieces)
+
+    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2).take(1)
+    return keys.flat_map(epoch).map(
+        arrange, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
 
 
 def _merge_plan(
@@ -1224,8 +1307,8 @@ def _merge_batches(
 
 
 def balanced_batches(
-    datasets: Union[Sequence[tf.data.Dataset], Mapping[int, tf.data.Dataset]],
-    rows_per_class: Union[int, Sequence[int], Mapping[int, int]] = 32,
+    datasets: Sequence[tf.data.Dataset] | Mapping[int, tf.data.Dataset],
+    rows_per_class: int | Sequence[int] | Mapping[int, int] = 32,
     *,
     seed: int | None = None,
     counts: CountsLike | None = None,
