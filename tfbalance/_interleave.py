@@ -1429,12 +1429,22 @@ def balanced_batches(
     )
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
-    def combine(pair, *blocks):
-        joined = tf.nest.map_structure(lambda *t: tf.concat(t, axis=0), *blocks)
-        order = tf.argsort(tf.random.stateless_uniform([batch], seed=pair))
-        return tf.nest.map_structure(lambda t: tf.gather(t, order), joined)
+    sizes = list(per_class.values())
 
-    out = tf.data.Dataset.zip((seeds,) + parts).map(combine)
+    @tf.autograph.experimental.do_not_convert
+    def combine(pair, *blocks):
+        # Row i of the batch is row order[i] of the classes' pieces laid end to end; each
+        # piece's rows go straight to their places (one dynamic_stitch, no concat).
+        order = tf.argsort(tf.random.stateless_uniform([batch], seed=pair))
+        places = tf.split(tf.math.invert_permutation(order), sizes)
+        return tf.nest.map_structure(
+            lambda *t: tf.ensure_shape(tf.dynamic_stitch(places, t), [batch] + t[0].shape[1:]),
+            *blocks,
+        )
+
+    out = tf.data.Dataset.zip((seeds,) + parts).map(
+        combine, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
     if steps is not None:
         out = out.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
     return named(out, name)
