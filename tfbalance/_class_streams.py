@@ -159,8 +159,8 @@ def class_datasets(
         if block_size == "auto":
             block_size = source._block_rows()
         return source.datasets(
-            classes=classes, shuffle_files=shuffle_files, seed=seed, block_size=block_size,
-            name=name,
+            classes=classes, shuffle_files=shuffle_files, seed=seed,
+            block_size=None if block_size is None else int(block_size), name=name,
         )
     if not isinstance(source, tf.data.Dataset):
         raise TypeError(

@@ -7,9 +7,10 @@ with chosen weights: no row is read only to be thrown away, as rejection resampl
   fallback, by filtering an ordinary dataset (which re-reads the source once per class).
 * ``interleave_by_class`` merges the streams; each output row's class is drawn from the
   current weights (a fixed vector, a ``tf.Variable`` read once per output batch, or a
-  schedule). The merge works on blocks: streams are read a block at a time into per-class
-  buffers, a whole batch's classes are drawn in one op, and the batch is gathered from the
-  buffers (see "How the batched merge works" below). Rows stay independent draws.
+  schedule). The merge works on blocks: a whole batch's classes (with fixed weights, a
+  whole epoch's class counts) are drawn in one op and the batch is cut from the streams'
+  blocks, never row by row (see "How the batched merge works" below). Rows stay
+  independent draws.
 * ``LinearSchedule`` / ``ExponentialSchedule`` move the weights from one distribution to
   another over epochs or steps; ``InterleaveScheduleCallback`` drives them during ``fit``.
 * ``balanced_batches`` yields batches with exactly the requested rows of every class.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import keras
 import numpy as np
@@ -698,12 +699,14 @@ def interleave_by_class(
 
     Every output row is drawn independently: class ``c`` with probability
     ``weights[c] / sum(weights)``, then the next row of stream ``c``. Streams are repeated
-    as needed, so a small class is re-read rather than exhausted. The merge is batched:
-    each stream is read a block at a time into a buffer, the classes of a whole output
-    batch are drawn in one vectorised op, and the batch is gathered from the buffers, so
-    no row passes through tf.data alone. The rows of a batch are still independent draws
-    (class counts have binomial spread, positions are random) and each stream's rows come
-    out in its order.
+    as needed, so a small class is re-read rather than exhausted. The merge is batched: no
+    row passes through tf.data alone. With fixed weights and a known epoch length, every
+    batch's class counts are drawn in one vectorised op when the epoch starts and each
+    stream is sliced into its batches' pieces (``rebatch``); with a ``tf.Variable`` or
+    schedule, each batch's classes are drawn from the weights of the moment, and the
+    batch is gathered from per-class ring buffers that the streams fill a block at a
+    time. Either way the rows of a batch are independent draws (class counts have binomial
+    spread, positions are random) and each stream's rows come out in its order.
 
     Parameters
     ----------
@@ -772,10 +775,12 @@ def interleave_by_class(
     workers need fixed weights.
 
     Memory and reading are bounded by the buffers: a class stream is read at most one
-    block ahead of the rows it has delivered, and a buffer holds at most a block plus a
-    batch of rows. Weights that are fixed let tf.data compute batches ahead in parallel;
-    with a ``tf.Variable`` or schedule the pipeline turns that off (map parallelization
-    and prefetch injection) so new weights reach the next batch.
+    block ahead of the rows the merge has cut from it, and a buffer holds at most a block
+    plus a batch of rows. Weights that are fixed let tf.data compute batches ahead in
+    parallel (an order-keeping map: the output does not depend on it); their epoch plan
+    holds a few int64 per class and batch (``epoch_rows / batch_size`` batches);
+    with a ``tf.Variable`` or schedule the pipeline turns parallelism off (map
+    parallelization and prefetch injection) so new weights reach the next batch.
 
     Each epoch starts every stream from its beginning. With the default epoch length a
     majority stream is only partly read per epoch, so shuffle its shards and rows
@@ -851,10 +856,10 @@ def interleave_by_class(
     if variable is None and rows is not None:
         # Fixed weights and a known epoch: every batch's class counts are drawn when the
         # epoch starts, and each class stream is cut into its batches' pieces by rebatch.
-        drawn = [c for c in streams if not empty_mask[c] and vector[c] > 0]
+        drawn = [c for c in streams if not empty_mask[c] and cast(np.ndarray, vector)[c] > 0]
         merged = _planned_batches(
             {c: _class_blocks(streams[c], block_size) for c in drawn},
-            vector, seed, out_batch, rows,
+            cast(np.ndarray, vector), seed, out_batch, rows,
         )
     else:
         parts = {
@@ -902,19 +907,26 @@ def interleave_by_class(
 
 # How the batched merge works
 # ---------------------------
-# Each class stream is read in blocks of exactly `fetch` rows (rows batched, or a block
-# stream rebatched, both repeated), so the rows a class has buffered are known from the
-# class counts alone. A plan stream (a scan over seeds) draws the classes of each output
-# batch at once (categorical from the current weights, counted per class) and lists the
-# elements the merge must see for that batch: the class id of every block to fetch, then
-# what the merge needs to know the counts. `choose_from_datasets` turns that list into one
-# stream of (tag, seed, block) elements. With fixed weights one token brings the batch's
-# seed (the plan's seeds again, from the same op and seed) and the merge redraws the same
-# counts; with a weights variable the counts travel as digit tokens from constant streams
-# instead, because a variable read twice could give two different draws. A scan keeps one
-# ring buffer per class; at a batch's last token it takes the counted rows off the front of
-# every buffer, and a seeded arrangement puts the classes in random positions, which with
-# multinomial counts gives exactly the law of independent per-row class draws.
+# Fixed weights, known epoch (`_planned_batches`): when an epoch starts, one key gives every
+# batch's class counts (a chain of binomials, each over all batches at once) and seed. Each
+# class stream, repeated, is cut by `rebatch` with the vector of its counts, so piece b of
+# class c holds exactly its rows of batch b, in stream order; a zip brings batch b's pieces
+# together and a parallel map shuffles the batch's class ids with its seed and stitches
+# each piece's rows into the positions of its class. Multinomial counts in uniformly random
+# positions are exactly the law of independent per-row class draws.
+#
+# A weights variable (or an endless epoch) (`_merge_plan` + `_merge_batches`): each class
+# stream is read in blocks of exactly `fetch` rows, so the rows a class has buffered are
+# known from the class counts alone. A plan stream (a scan over seeds) draws the classes of
+# each output batch at once (categorical from the current weights, counted per class) and
+# lists the elements the merge must see for that batch: the class id of every block to
+# fetch, the counts as digit tags (a variable read twice could give two different draws,
+# so they travel instead of being redrawn; with fixed weights the merge redraws them), then
+# the batch tag, which brings the batch's seed (the plan's seeds again, from the same op
+# and seed). `choose_from_datasets` turns that list into one stream of (tag, seed, block)
+# elements. A scan keeps one ring buffer per component for all classes and treats every
+# element alike: it writes the element's block (no rows for a tag) in place after its
+# class's rows and gathers the batch (no rows but at the batch tag) in its final order.
 
 
 def _fixed_logits(vector: np.ndarray) -> tf.Tensor:
