@@ -55,6 +55,10 @@ DRAW_BLOCK_ROWS = 1024
 FETCH_BLOCK_ROWS = 1024
 # A block stream without a row among its first this many blocks counts as empty.
 PROBE_BLOCKS = 1000
+# Fixed weights plan a whole epoch (a few int64 per class and batch) when it has at most
+# this many batches (1M: 1024-row batches of 10^9 rows); longer epochs use the scan merge,
+# so memory stays bounded whatever the epoch length.
+PLANNED_BATCHES = 1 << 20
 # A batch's per-class counts reach the merging scan as digits of this base, one element per
 # digit (see "How the batched merge works"): 2 digits per class for batches up to 4095.
 COUNT_BASE = 64
@@ -778,7 +782,8 @@ def interleave_by_class(
     block ahead of the rows the merge has cut from it, and a buffer holds at most a block
     plus a batch of rows. Weights that are fixed let tf.data compute batches ahead in
     parallel (an order-keeping map: the output does not depend on it); their epoch plan
-    holds a few int64 per class and batch (``epoch_rows / batch_size`` batches);
+    holds a few int64 per class and batch (epochs of up to 2**20 batches; longer ones
+    are merged by the buffered path, whose memory does not grow with the epoch);
     with a ``tf.Variable`` or schedule the pipeline turns parallelism off (map
     parallelization and prefetch injection) so new weights reach the next batch.
 
@@ -853,7 +858,7 @@ def interleave_by_class(
             seed = int(tf.random.uniform([], 0, 2**62, dtype=tf.int64))
         else:  # built while tracing: no value to read, so NumPy's entropy
             seed = int(np.random.default_rng().integers(2**62))
-    if variable is None and rows is not None:
+    if variable is None and rows is not None and -(-rows // out_batch) <= PLANNED_BATCHES:
         # Fixed weights and a known epoch: every batch's class counts are drawn when the
         # epoch starts, and each class stream is cut into its batches' pieces by rebatch.
         drawn = [c for c in streams if not empty_mask[c] and cast(np.ndarray, vector)[c] > 0]
@@ -915,18 +920,19 @@ def interleave_by_class(
 # each piece's rows into the positions of its class. Multinomial counts in uniformly random
 # positions are exactly the law of independent per-row class draws.
 #
-# A weights variable (or an endless epoch) (`_merge_plan` + `_merge_batches`): each class
-# stream is read in blocks of exactly `fetch` rows, so the rows a class has buffered are
-# known from the class counts alone. A plan stream (a scan over seeds) draws the classes of
-# each output batch at once (categorical from the current weights, counted per class) and
-# lists the elements the merge must see for that batch: the class id of every block to
-# fetch, the counts as digit tags (a variable read twice could give two different draws,
-# so they travel instead of being redrawn; with fixed weights the merge redraws them), then
-# the batch tag, which brings the batch's seed (the plan's seeds again, from the same op
-# and seed). `choose_from_datasets` turns that list into one stream of (tag, seed, block)
-# elements. A scan keeps one ring buffer per component for all classes and treats every
-# element alike: it writes the element's block (no rows for a tag) in place after its
-# class's rows and gathers the batch (no rows but at the batch tag) in its final order.
+# A weights variable, or an endless or very long epoch (`_merge_plan` + `_merge_batches`):
+# each class stream is read in blocks of exactly `fetch` rows, so the rows a class has
+# buffered are known from the class counts alone. A plan stream (a scan over seeds) draws
+# the classes of each output batch at once (categorical from the current weights, counted
+# per class) and lists the elements the merge must see for that batch: the class id of
+# every block to fetch, the counts as digit tags (a variable read twice could give two
+# different draws, so they travel instead of being redrawn; with fixed weights the merge
+# redraws them), then the batch tag, which brings the batch's seed (the plan's seeds
+# again, from the same op and seed). `choose_from_datasets` turns that list into one
+# stream of (tag, seed, block) elements. A scan keeps one ring buffer per component for
+# all classes and treats every element alike: it writes the element's block (no rows for
+# a tag) in place after its class's rows and gathers the batch (no rows but at the batch
+# tag) in its final order.
 
 
 def _fixed_logits(vector: np.ndarray) -> tf.Tensor:
