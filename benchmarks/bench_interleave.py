@@ -6,27 +6,30 @@ CSV (about 16.4% ``Response=1``) this script stores each class's rows as typed b
 times, in batches of 1024:
 
 * ``read_csv`` plain read of the whole source CSV (the reference, 1.00x);
-* ``interleave_by_class(..., "balanced", batch_size=1024)`` on the block streams;
+* ``interleave_by_class(..., "balanced", batch_size=1024)`` on the block streams (fixed
+  weights: the epoch-planned merge);
 * ``balanced_batches(..., 512)`` on the same streams;
 * the merge before the batched one (row streams, class ids drawn 128 at a time, one
   ``choose_from_datasets`` step per row, then ``.batch``), on the same stored rows;
 * ``tf.data.Dataset.sample_from_datasets`` on the same row streams (the built-in; 200k rows).
 
-Every pipeline but the built-in delivers as many rows as the CSV holds. Each round runs every pipeline
-paired with a plain read, in alternating order (read first on even rounds), so a load
-change on the shared machine hits both sides of a ratio; the table gives medians and
-ranges over rounds of rows/s and of the paired ratio. Iterator setup and 20 warm-up
-batches are not timed. "Bytes/row" is the stored bytes read per delivered row (a class
-stream reads each of its rows once per pass, plus at most one block per class ahead;
-minority rows are re-read), or the CSV bytes per row for the plain read.
+Every pipeline but the built-in delivers as many rows as the CSV holds. Each round runs
+every pipeline paired with a plain read, in alternating order (read first on even rounds),
+so a load change on the shared machine hits both sides of a ratio; the table gives medians
+and ranges over rounds of rows/s, of the paired ratio and of the CPU time per delivered row
+(the whole process, every tf.data thread: what a pipeline costs, less inflated by other
+users' load than wall time). Iterator setup and 20 warm-up batches are not timed.
+"Bytes/row" is the stored bytes read per delivered row (a class stream reads each of its
+rows once per pass, plus at most one block per class ahead; minority rows are re-read), or
+the CSV bytes per row for the plain read.
 
 Where the per-class blocks come from (``--source``):
 
 * ``saved`` (default): ``tf.data.Dataset.save`` of each class's typed batches (what a
   block-shard split writes) read back with ``Dataset.load``;
 * ``memory``: the same blocks held in memory (``from_tensor_slices`` of blocks): no I/O;
-* ``split``: ``split_by_class(csv, ...).datasets(block_size=...)``, the library's own
-  split, once ``SplitResult.datasets`` takes ``block_size``.
+* ``split``: ``split_by_class(csv, ...).datasets(block_size=8192)``, the library's own
+  split (what ``class_datasets(split)`` gives).
 
     python benchmarks/bench_interleave.py                  # 1M rows, 3 rounds
     python benchmarks/bench_interleave.py --rows 5000000 --rounds 1
@@ -73,18 +76,22 @@ BLOCK = 8192
 WARMUP_BATCHES = 20
 
 
-def _timed(ds: tf.data.Dataset) -> tuple[float, np.ndarray]:
-    """Seconds to pull every batch after the warm-up, and the class counts pulled."""
+def _timed(ds: tf.data.Dataset) -> tuple[float, np.ndarray, float]:
+    """Seconds to pull every batch after the warm-up, the class counts pulled, CPU seconds.
+
+    CPU seconds are the whole process's (every tf.data thread): on a shared machine they
+    say what a pipeline costs better than wall time, which other users' load inflates.
+    """
     counts = np.zeros(2, np.int64)
     iterator = iter(ds.prefetch(2))
     for _ in range(WARMUP_BATCHES):
         counts += np.bincount(next(iterator)[1].numpy(), minlength=2)[:2]
     warm = counts.copy()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _, labels in iterator:
         counts += np.bincount(labels.numpy(), minlength=2)[:2]
     seconds = time.perf_counter() - start
-    return seconds, counts - warm
+    return seconds, counts - warm, time.process_time() - cpu
 
 
 # ---- where the per-class blocks come from ----------------------------------------------
@@ -184,7 +191,7 @@ def _demo(args) -> int:
     rates = []
     for _ in range(args.rounds):
         source, _callback = _demo._interleave_schedule(train, counts, 1, BATCH, 0)
-        seconds, got = _timed(source.batch(BATCH))
+        seconds, got, _ = _timed(source.batch(BATCH))
         rates.append(got.sum() / seconds)
     print(f"tfbalance from {os.path.dirname(tfbalance.__file__)}")
     print(f"demo interleave input ({counts.total:,} rows, batches of {BATCH}): "
@@ -226,22 +233,26 @@ def main(argv=None) -> int:
     pipelines = _pipelines(blocks, block, total, counts)
     if args.only:
         pipelines = {k: v for k, v in pipelines.items() if args.only in k}
-    results = {name: {"rate": [], "ratio": [], "bytes": 0.0, "share": 0.0} for name in pipelines}
-    reads = []
+    results = {name: {"rate": [], "ratio": [], "bytes": 0.0, "share": 0.0, "cpu": []}
+               for name in pipelines}
+    reads, read_cpu = [], []
     for r in range(args.rounds):
         for name, make in pipelines.items():
             order = [("read", plain_read), (name, make)]
             if r % 2:
                 order.reverse()
-            rate = {}
+            rate, cpu = {}, {}
             for label, build in order:
-                seconds, got = _timed(build())
+                seconds, got, cpu_seconds = _timed(build())
                 rate[label] = got.sum() / seconds
+                cpu[label] = cpu_seconds / got.sum() * 1e6  # CPU microseconds per row
                 if label == name:
                     results[name]["bytes"] = float(
                         (got * [stored_per_row[0], stored_per_row[1]]).sum() / got.sum())
                     results[name]["share"] = got[1] / got.sum()
             reads.append(rate["read"])
+            read_cpu.append(cpu["read"])
+            results[name]["cpu"].append(cpu[name])
             results[name]["rate"].append(rate[name])
             results[name]["ratio"].append(rate[name] / rate["read"])
             print(f"  round {r + 1}: {name:<42} {rate[name]:>12,.0f} rows/s, "
@@ -253,12 +264,14 @@ def main(argv=None) -> int:
                 f"[{fmt.format(min(values))}-{fmt.format(max(values))}]")
 
     print(f"\n{'pipeline':<42} {'rows/s median [range]':>32} {'x plain read':>22} "
-          f"{'bytes/row':>9} {'pos share':>9}")
+          f"{'bytes/row':>9} {'pos share':>9} {'CPU us/row':>18}")
     print(f"{'read_csv plain read (whole CSV)':<42} {span(reads, '{:,.0f}'):>32} "
-          f"{'1.00':>22} {csv_per_row:>9.0f} {counts[1] / total:>9.3f}")
+          f"{'1.00':>22} {csv_per_row:>9.0f} {counts[1] / total:>9.3f} "
+          f"{span(read_cpu, '{:.2f}'):>18}")
     for name, res in results.items():
         print(f"{name:<42} {span(res['rate'], '{:,.0f}'):>32} "
-              f"{span(res['ratio'], '{:.2f}'):>22} {res['bytes']:>9.0f} {res['share']:>9.3f}")
+              f"{span(res['ratio'], '{:.2f}'):>22} {res['bytes']:>9.0f} {res['share']:>9.3f} "
+              f"{span(res['cpu'], '{:.2f}'):>18}")
     return 0
 
 

@@ -291,7 +291,7 @@ def test_traces_in_tf_function_and_uses_no_py_function():
     @tf.function
     def total(dataset):
         n = tf.constant(0, tf.int64)
-        for _, y in dataset:
+        for _element in dataset:
             n += 1
         return n
 
@@ -580,3 +580,34 @@ def test_batched_merge_bad_streams():
         interleave_by_class(streams)
     with pytest.raises(ValueError, match="Invalid `batch_size`"):
         interleave_by_class(_streams([5, 5]), batch_size=0)
+
+
+def test_long_epochs_take_the_buffered_merge_with_the_same_guarantees(monkeypatch, tmp_path):
+    # Epochs longer than PLANNED_BATCHES batches are merged by the ring-buffer scan, whose
+    # memory does not grow with the epoch; force it and check what the planned path gives.
+    import tfbalance._interleave as interleave
+
+    monkeypatch.setattr(interleave, "PLANNED_BATCHES", 0)
+    ds = interleave_by_class(_blocks([50, 3], 4), [0.25, 0.75], seed=1, batch_size=64,
+                             epoch_rows=64 * 60)
+    assert int(ds.cardinality()) == 60
+    x = np.concatenate([b[0] for b in ds.as_numpy_iterator()])
+    assert x.size == 64 * 60
+    assert_count(int(np.sum(x >= 1000)), x.size, 0.75)
+    for c, n in ((0, 50), (1, 3)):
+        got = x[(x >= 1000 * c) & (x < 1000 * c + 1000)] - 1000 * c
+        assert got.tolist() == [i % n for i in range(len(got))]
+    rows = interleave_by_class(
+        ClassDatasets(dict(enumerate(_streams([40, 9]))), counts=[40, 9]),
+        [0.3, 0.7], seed=4, batch_size=16, epoch_rows=300,
+    )
+    blocks = interleave_by_class(_blocks([40, 9], 7), [0.3, 0.7], seed=4, batch_size=16,
+                                 epoch_rows=300)
+    assert _batches(blocks) == _batches(rows)
+    it = iter(blocks)
+    next(it)
+    ckpt = tf.train.Checkpoint(iterator=it)
+    path = ckpt.save(str(tmp_path / "ckpt"))
+    expected = [next(it)[0].numpy().tolist() for _ in range(5)]
+    ckpt.restore(path)
+    assert [next(it)[0].numpy().tolist() for _ in range(5)] == expected

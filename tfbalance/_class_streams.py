@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
-from typing import Any, Iterator, Sequence, Union
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from tfbalance._csv import CsvSchema, inspect_files
 from tfbalance._csv._read import _decoder, _lines_of_files  # CSV shards: the stack's reader
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
-from tfbalance._tf import tf
+from tfbalance._tf import named, tf
 from tfbalance._validation import check_int, check_positive_int, check_seed
 
 __all__ = ["ClassDatasets", "SplitResult", "class_datasets", "load_split"]
@@ -71,12 +71,17 @@ def class_datasets(
     counts: CountsLike | None = None,
     shuffle_files: bool = True,
     seed: int | None = None,
+    block_size: int | str | None = "auto",
+    name: str | None = None,
 ) -> ClassDatasets:
-    """One ``tf.data.Dataset`` of rows per class.
+    """One ``tf.data.Dataset`` per class: of blocks of rows from a split, else of rows.
 
     From split shards (the result of ``split_by_class`` or its ``output_dir``) each class
-    reads only its own files: the cheap layout. From an ordinary dataset each class stream
-    is a filter over the whole source.
+    reads only its own files: the cheap layout. Its streams yield blocks of rows (as
+    ``SplitResult.datasets(block_size=...)``; ``ClassDatasets.block_size`` says so), which
+    ``interleave_by_class`` and ``balanced_batches`` slice into batches without
+    unbatching: the fast path. From an ordinary dataset each class stream is a filter over
+    the whole source, and yields rows.
 
     Parameters
     ----------
@@ -97,18 +102,28 @@ def class_datasets(
         order matters.
     seed : int, optional
         Seed of the shard order.
+    block_size : 'auto', int or None
+        Split sources only. 'auto' (default): blocks as the split stores them (its
+        ``block_rows``, 8192 by default, for typed shards; 1024 rows for CSV shards). An
+        int: blocks of that many rows (the last of each shard file may be shorter). None:
+        single rows. A dataset source always gives rows ('auto' or None).
+    name : str, optional
+        Names the op that delivers each stream ``f"{name}_{class_id}"`` (for profiles and
+        debugging), as tf.data's own ``name=`` arguments.
 
     Returns
     -------
     ClassDatasets
-        ``{class_id: dataset}`` with a ``counts`` attribute. Streams from split CSV shards
-        yield ``(features_dict, label)`` rows (numbers parsed, the label column removed from
-        the features); streams from a dataset source yield that source's elements, unbatched.
+        ``{class_id: dataset}`` with ``counts`` and ``block_size`` attributes. Streams from
+        a split yield ``(features, label)`` blocks, each tensor with a leading row axis
+        (or single rows with ``block_size=None``): numbers parsed, the label column removed
+        from the features. Streams from a dataset source yield that source's elements,
+        unbatched.
 
     Raises
     ------
     ValueError
-        The directory holds no split, a requested class is unknown.
+        The directory holds no split, a requested class is unknown, a bad ``block_size``.
     TypeError
         ``source`` is none of the accepted kinds.
 
@@ -125,16 +140,37 @@ def class_datasets(
     >>> streams = class_datasets(ds, counts=[3, 1])
     >>> [float(x) for x, y in streams[0]], [float(x) for x, y in streams[1]]
     ([1.0, 3.0, 4.0], [2.0])
+
+    From a split, blocks (here of up to 8 rows):
+
+    >>> import tempfile
+    >>> from tfbalance import split_by_class
+    >>> split = split_by_class(ds, None, tempfile.mkdtemp() + "/out", verbose=False)
+    >>> blocks = class_datasets(split, block_size=8)
+    >>> blocks.block_size, [x.numpy().tolist() for x, y in blocks[0]]
+    (8, [[1.0, 3.0, 4.0]])
     """
     seed = check_seed(seed)
+    if block_size != "auto":
+        _check_block_size(block_size)
     if isinstance(source, (str, os.PathLike)):
         source = load_split(source)
     if isinstance(source, SplitResult):
-        return source.datasets(classes=classes, shuffle_files=shuffle_files, seed=seed)
+        if block_size == "auto":
+            block_size = source._block_rows()
+        return source.datasets(
+            classes=classes, shuffle_files=shuffle_files, seed=seed,
+            block_size=None if block_size is None else int(block_size), name=name,
+        )
     if not isinstance(source, tf.data.Dataset):
         raise TypeError(
             "Invalid `source`: expected a split_by_class result, its output directory or a "
             f"tf.data.Dataset. Received: source={source!r}"
+        )
+    if block_size not in ("auto", None):
+        raise ValueError(
+            "Invalid `block_size`: blocks come from a split's shards; a dataset source "
+            f"gives rows ('auto' or None). Received: block_size={block_size!r}"
         )
     if counts is not None:
         counts = as_class_distribution(counts)
@@ -146,8 +182,29 @@ def class_datasets(
     rank = batched_label_rank(source, label)
     streams = {}
     for class_id in classes:
-        streams[class_id] = _filter_class(source, label, rank, class_id)
+        streams[class_id] = _named_stream(_filter_class(source, label, rank, class_id),
+                                          name, class_id)
     return ClassDatasets(streams, counts=counts)
+
+
+def _check_block_size(block_size: Any) -> None:
+    if block_size is not None and (
+        isinstance(block_size, (bool, np.bool_))
+        or not isinstance(block_size, (int, np.integer)) or block_size < 1
+    ):
+        raise ValueError(
+            "Invalid `block_size`: expected 'auto', None or a positive int. "
+            f"Received: block_size={block_size!r}"
+        )
+
+
+def _named_stream(ds: tf.data.Dataset, name: str | None, class_id: int) -> tf.data.Dataset:
+    """``ds`` with its last op named ``f"{name}_{class_id}"`` (unchanged for no name)."""
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(
+            f"Invalid `name`: expected a non-empty str or None. Received: name={name!r}"
+        )
+    return named(ds, None if name is None else f"{name}_{class_id}")
 
 
 def _check_classes(classes: Any) -> list[int]:
@@ -256,6 +313,7 @@ class SplitResult(Mapping):
         shuffle_files: bool = True,
         seed: int | None = None,
         block_size: int | None = None,
+        name: str | None = None,
     ) -> ClassDatasets:
         """Per-class streams of parsed rows, or of blocks of rows (see ``class_datasets``).
 
@@ -274,6 +332,8 @@ class SplitResult(Mapping):
             so to ``interleave_by_class`` and ``balanced_batches``. The split's
             ``block_rows`` (default 8192) is the fastest: its records are those blocks
             (only the last of each part file is shorter); other sizes are re-batched.
+        name : str, optional
+            Names the op that delivers each stream ``f"{name}_{class_id}"``.
 
         Returns
         -------
@@ -299,6 +359,7 @@ class SplitResult(Mapping):
         """
         seed = check_seed(seed)
         block_size = check_positive_int(block_size, "block_size", allow_none=True)
+        _named_stream(tf.data.Dataset.range(0), name, 0)  # a bad name fails before any read
         wanted = self.counts.classes if classes is None else _check_classes(classes)
         unknown = sorted(set(wanted) - set(self._files))
         if unknown:
@@ -319,9 +380,14 @@ class SplitResult(Mapping):
                 streams[class_id] = blocks  # stored as blocks of this size: no re-batching
             else:
                 streams[class_id] = blocks.rebatch(int(block_size))
+            streams[class_id] = _named_stream(streams[class_id], name, class_id)
         return ClassDatasets(
             streams, counts=self.counts, block_size=None if block_size is None else int(block_size)
         )
+
+    def _block_rows(self) -> int:
+        """Rows per block that the shards give without re-batching."""
+        return self._stored_block_rows() or _READ_BATCH
 
     def _stored_block_rows(self) -> int | None:
         """Rows per record of typed blocks (all but the last of each file), else None."""
@@ -378,7 +444,7 @@ class SplitResult(Mapping):
         def parse(lines):
             values = tf.io.decode_csv(lines, defaults, field_delim=delim)
             features = {
-                name: value for i, (name, value) in enumerate(zip(columns, values))
+                name: value for i, (name, value) in enumerate(zip(columns, values, strict=True))
                 if i != label_index
             }
             return features, values[label_index]
@@ -504,7 +570,7 @@ def _block_parser(columns, source_kind: str, features_kind: str | None):
     return parse
 
 
-def load_split(output_dir: Union[str, os.PathLike]) -> SplitResult:
+def load_split(output_dir: str | os.PathLike) -> SplitResult:
     """Open a directory written by ``split_by_class``.
 
     Parameters

@@ -7,9 +7,10 @@ with chosen weights: no row is read only to be thrown away, as rejection resampl
   fallback, by filtering an ordinary dataset (which re-reads the source once per class).
 * ``interleave_by_class`` merges the streams; each output row's class is drawn from the
   current weights (a fixed vector, a ``tf.Variable`` read once per output batch, or a
-  schedule). The merge works on blocks: streams are read a block at a time into per-class
-  buffers, a whole batch's classes are drawn in one op, and the batch is gathered from the
-  buffers (see "How the batched merge works" below). Rows stay independent draws.
+  schedule). The merge works on blocks: a whole batch's classes (with fixed weights, a
+  whole epoch's class counts) are drawn in one op and the batch is cut from the streams'
+  blocks, never row by row (see "How the batched merge works" below). Rows stay
+  independent draws.
 * ``LinearSchedule`` / ``ExponentialSchedule`` move the weights from one distribution to
   another over epochs or steps; ``InterleaveScheduleCallback`` drives them during ``fit``.
 * ``balanced_batches`` yields batches with exactly the requested rows of every class.
@@ -22,7 +23,8 @@ deterministic under a seed, differs per epoch and restores from an iterator chec
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import keras
 import numpy as np
@@ -49,7 +51,7 @@ __all__ = [
     "interleave_by_class",
 ]
 
-DistributionLike = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
+DistributionLike = str | Mapping[int, float] | Sequence[float] | np.ndarray
 
 # Row output (no `batch_size`) is merged in internal batches of this many rows: the class
 # draws of a batch are one vectorised op. Rows stay i.i.d.; a weights variable is read once
@@ -60,6 +62,10 @@ DRAW_BLOCK_ROWS = 1024
 FETCH_BLOCK_ROWS = 1024
 # A block stream without a row among its first this many blocks counts as empty.
 PROBE_BLOCKS = 1000
+# Fixed weights plan a whole epoch (a few int64 per class and batch) when it has at most
+# this many batches (1M: 1024-row batches of 10^9 rows); longer epochs use the scan merge,
+# so memory stays bounded whatever the epoch length.
+PLANNED_BATCHES = 1 << 20
 # A batch's per-class counts reach the merging scan as digits of this base, one element per
 # digit (see "How the batched merge works"): 2 digits per class for batches up to 4095.
 COUNT_BASE = 64
@@ -642,7 +648,7 @@ def _epoch_rows(
 
 
 def interleave_by_class(
-    datasets: Union[Sequence[tf.data.Dataset], Mapping[int, tf.data.Dataset]],
+    datasets: Sequence[tf.data.Dataset] | Mapping[int, tf.data.Dataset],
     weights: Any = "balanced",
     *,
     seed: int | None = None,
@@ -656,12 +662,14 @@ def interleave_by_class(
 
     Every output row is drawn independently: class ``c`` with probability
     ``weights[c] / sum(weights)``, then the next row of stream ``c``. Streams are repeated
-    as needed, so a small class is re-read rather than exhausted. The merge is batched:
-    each stream is read a block at a time into a buffer, the classes of a whole output
-    batch are drawn in one vectorised op, and the batch is gathered from the buffers, so
-    no row passes through tf.data alone. The rows of a batch are still independent draws
-    (class counts have binomial spread, positions are random) and each stream's rows come
-    out in its order.
+    as needed, so a small class is re-read rather than exhausted. The merge is batched: no
+    row passes through tf.data alone. With fixed weights and a known epoch length, every
+    batch's class counts are drawn in one vectorised op when the epoch starts and each
+    stream is sliced into its batches' pieces (``rebatch``); with a ``tf.Variable`` or
+    schedule, each batch's classes are drawn from the weights of the moment, and the
+    batch is gathered from per-class ring buffers that the streams fill a block at a
+    time. Either way the rows of a batch are independent draws (class counts have binomial
+    spread, positions are random) and each stream's rows come out in its order.
 
     Parameters
     ----------
@@ -731,10 +739,13 @@ def interleave_by_class(
     workers need fixed weights.
 
     Memory and reading are bounded by the buffers: a class stream is read at most one
-    block ahead of the rows it has delivered, and a buffer holds at most a block plus a
-    batch of rows. Weights that are fixed let tf.data compute batches ahead in parallel;
-    with a ``tf.Variable`` or schedule the pipeline turns that off (map parallelization
-    and prefetch injection) so new weights reach the next batch.
+    block ahead of the rows the merge has cut from it, and a buffer holds at most a block
+    plus a batch of rows. Weights that are fixed let tf.data compute batches ahead in
+    parallel (an order-keeping map: the output does not depend on it); their epoch plan
+    holds a few int64 per class and batch (epochs of up to 2**20 batches; longer ones
+    are merged by the buffered path, whose memory does not grow with the epoch);
+    with a ``tf.Variable`` or schedule the pipeline turns parallelism off (map
+    parallelization and prefetch injection) so new weights reach the next batch.
 
     Each epoch starts every stream from its beginning. With the default epoch length a
     majority stream is only partly read per epoch, so shuffle its shards and rows
@@ -800,11 +811,6 @@ def interleave_by_class(
     # within that many rows.
     out_batch = DRAW_BLOCK_ROWS if batch_size is None else int(batch_size)
     fetch = block_size or FETCH_BLOCK_ROWS
-    parts = {
-        c: _fetch_blocks(streams[c], block_size, fetch)
-        for c in streams
-        if not empty_mask[c]
-    }
     if seed is None:
         # Plan and merge must draw from the same seeds; two unseeded random ops would not.
         # Drawn with TF's RNG, so tf.random.set_seed still makes runs repeatable.
@@ -812,11 +818,25 @@ def interleave_by_class(
             seed = int(tf.random.uniform([], 0, 2**62, dtype=tf.int64))
         else:  # built while tracing: no value to read, so NumPy's entropy
             seed = int(np.random.default_rng().integers(2**62))
-    plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
-    fixed_logits = None if variable is not None else _fixed_logits(vector)
-    merged = _merge_batches(
-        parts, size, row_spec, plan, seed, out_batch, fetch, rows, fixed_logits
-    )
+    if variable is None and rows is not None and -(-rows // out_batch) <= PLANNED_BATCHES:
+        # Fixed weights and a known epoch: every batch's class counts are drawn when the
+        # epoch starts, and each class stream is cut into its batches' pieces by rebatch.
+        drawn = [c for c in streams if not empty_mask[c] and cast(np.ndarray, vector)[c] > 0]
+        merged = _planned_batches(
+            {c: _class_blocks(streams[c], block_size) for c in drawn},
+            cast(np.ndarray, vector), seed, out_batch, rows,
+        )
+    else:
+        parts = {
+            c: _fetch_blocks(streams[c], block_size, fetch)
+            for c in streams
+            if not empty_mask[c]
+        }
+        plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
+        fixed_logits = None if variable is not None else _fixed_logits(vector)
+        merged = _merge_batches(
+            parts, size, row_spec, plan, seed, out_batch, fetch, rows, fixed_logits
+        )
     if batch_size is None:
         merged = merged.unbatch()
         if rows is not None:
@@ -852,19 +872,27 @@ def interleave_by_class(
 
 # How the batched merge works
 # ---------------------------
-# Each class stream is read in blocks of exactly `fetch` rows (rows batched, or a block
-# stream rebatched, both repeated), so the rows a class has buffered are known from the
-# class counts alone. A plan stream (a scan over seeds) draws the classes of each output
-# batch at once (categorical from the current weights, counted per class) and lists the
-# elements the merge must see for that batch: the class id of every block to fetch, then
-# what the merge needs to know the counts. `choose_from_datasets` turns that list into one
-# stream of (tag, seed, block) elements. With fixed weights one token brings the batch's
-# seed (the plan's seeds again, from the same op and seed) and the merge redraws the same
-# counts; with a weights variable the counts travel as digit tokens from constant streams
-# instead, because a variable read twice could give two different draws. A scan keeps one
-# ring buffer per class; at a batch's last token it takes the counted rows off the front of
-# every buffer, and a seeded arrangement puts the classes in random positions, which with
-# multinomial counts gives exactly the law of independent per-row class draws.
+# Fixed weights, known epoch (`_planned_batches`): when an epoch starts, one key gives every
+# batch's class counts (a chain of binomials, each over all batches at once) and seed. Each
+# class stream, repeated, is cut by `rebatch` with the vector of its counts, so piece b of
+# class c holds exactly its rows of batch b, in stream order; a zip brings batch b's pieces
+# together and a parallel map shuffles the batch's class ids with its seed and stitches
+# each piece's rows into the positions of its class. Multinomial counts in uniformly random
+# positions are exactly the law of independent per-row class draws.
+#
+# A weights variable, or an endless or very long epoch (`_merge_plan` + `_merge_batches`):
+# each class stream is read in blocks of exactly `fetch` rows, so the rows a class has
+# buffered are known from the class counts alone. A plan stream (a scan over seeds) draws
+# the classes of each output batch at once (categorical from the current weights, counted
+# per class) and lists the elements the merge must see for that batch: the class id of
+# every block to fetch, the counts as digit tags (a variable read twice could give two
+# different draws, so they travel instead of being redrawn; with fixed weights the merge
+# redraws them), then the batch tag, which brings the batch's seed (the plan's seeds
+# again, from the same op and seed). `choose_from_datasets` turns that list into one
+# stream of (tag, seed, block) elements. A scan keeps one ring buffer per component for
+# all classes and treats every element alike: it writes the element's block (no rows for
+# a tag) in place after its class's rows and gathers the batch (no rows but at the batch
+# tag) in its final order.
 
 
 def _fixed_logits(vector: np.ndarray) -> tf.Tensor:
@@ -922,7 +950,7 @@ def _row_spec(streams: dict[int, tf.data.Dataset], block_size: int | None) -> An
             tf.nest.assert_same_structure(reference, spec)
             same = all(
                 a.dtype == b.dtype
-                for a, b in zip(tf.nest.flatten(reference), tf.nest.flatten(spec))
+                for a, b in zip(tf.nest.flatten(reference), tf.nest.flatten(spec), strict=True)
             )
         except (TypeError, ValueError):
             same = False
@@ -953,6 +981,77 @@ def _fetch_blocks(ds: tf.data.Dataset, block_size: int | None, fetch: int) -> tf
     return ds.repeat().batch(fetch, drop_remainder=True)
 
 
+def _class_blocks(ds: tf.data.Dataset, block_size: int | None) -> tf.data.Dataset:
+    """An endless stream of blocks (of any sizes) of one class, in stream order."""
+    if block_size:
+        return ds.repeat()
+    return ds.repeat().batch(FETCH_BLOCK_ROWS)
+
+
+def _planned_batches(
+    blocks: dict[int, tf.data.Dataset],
+    vector: np.ndarray,
+    seed: int,
+    batch: int,
+    rows: int,
+) -> tf.data.Dataset:
+    """The merge under fixed weights and a known epoch length: no scan, no per-batch plan.
+
+    When an epoch starts, one vectorised draw gives every batch's class counts: a
+    multinomial (the counts of ``n`` independent class draws) as a chain of binomials, one
+    per class, each over all the epoch's batches at once. Each class stream is then cut by
+    ``rebatch`` into pieces of exactly its counts, batch after batch (whole-tensor slices,
+    read in order, at most one block ahead), and a seeded shuffle of the batch's class ids
+    gives the positions of each class's rows: multinomial counts in uniformly random
+    positions are exactly the law of independent per-row draws. Batches are assembled by
+    a parallel, order-keeping map, one ``dynamic_stitch`` per component.
+    """
+    classes = sorted(blocks)
+    probs = vector[classes] / vector[classes].sum()
+    # P(class i | not one of the classes before it): the binomial chain of a multinomial.
+    rest = np.cumsum(probs[::-1])[::-1]
+    conditional = [min(float(p / r), 1.0) for p, r in zip(probs[:-1], rest[:-1], strict=True)]
+    batches = -(-rows // batch)
+    kinds = len(classes)
+
+    @tf.autograph.experimental.do_not_convert
+    def epoch(key):
+        sizes = tf.minimum(
+            tf.constant(batch, tf.int64), rows - tf.range(batches, dtype=tf.int64) * batch
+        )
+        left = tf.cast(sizes, tf.float64)
+        counts = []
+        for i, q in enumerate(conditional):
+            drawn = tf.random.stateless_binomial(
+                [batches], seed=tf.random.experimental.stateless_fold_in(key, i),
+                counts=left, probs=tf.constant(q, tf.float64), output_dtype=tf.int64,
+            )
+            counts.append(drawn)
+            left = left - tf.cast(drawn, tf.float64)
+        counts.append(tf.cast(left, tf.int64))
+        pairs = tf.random.stateless_uniform(
+            [batches, 2], seed=tf.random.experimental.stateless_fold_in(key, kinds),
+            minval=None, maxval=None, dtype=tf.int64,
+        )
+        pieces = tuple(blocks[c].rebatch(n) for c, n in zip(classes, counts, strict=True))
+        plan = tf.data.Dataset.from_tensor_slices((pairs, tf.stack(counts, axis=1)))
+        return tf.data.Dataset.zip((plan,) + pieces)
+
+    @tf.autograph.experimental.do_not_convert
+    def arrange(plan, *pieces):
+        pair, counts = plan
+        ids = tf.random.experimental.stateless_shuffle(
+            tf.repeat(tf.range(kinds, dtype=tf.int32), counts), seed=pair
+        )
+        places = tf.dynamic_partition(tf.range(tf.size(ids)), ids, kinds)
+        return tf.nest.map_structure(lambda *parts: tf.dynamic_stitch(places, parts), *pieces)
+
+    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2).take(1)
+    return keys.flat_map(epoch).map(
+        arrange, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+
+
 def _merge_plan(
     vector: np.ndarray,
     variable: tf.Variable | None,
@@ -962,9 +1061,10 @@ def _merge_plan(
     rows: int | None,
     fetch: int,
 ) -> tf.data.Dataset:
-    """The choice stream of the merge: per batch, blocks to fetch, then the counts' digits.
+    """The choice stream of the merge: per batch, blocks to fetch, the counts, the batch tag.
 
-    Tags ``0..K-1`` fetch a block of that class; ``K + d`` is the digit ``d``. The plan
+    Tags ``0..K-1`` fetch a block of that class; ``K + 1 + d`` is the digit ``d`` of a
+    count (weights variable only); ``K`` ends the batch and brings its seed. The plan
     tracks how many rows each class has buffered (``fill``), so it fetches a block only
     when the batch needs more rows than the buffer holds: a buffer never exceeds
     ``fetch + batch`` rows.
@@ -1005,15 +1105,19 @@ def _merge_plan(
         fill = fill + need * fetch - counts
         fetches = tf.repeat(tf.range(size, dtype=tf.int64), need)
         if variable is None:
-            # Fixed weights: the merge redraws the same counts from the same seed.
+            # Fixed weights: the merge redraws the same classes from the batch's seed.
             return (fill, step + 1), tf.concat([fetches, [size]], 0)
         # The merge knows each batch's size, so the last class's count need not travel.
         sent = counts[: _sent_classes(size)]
-        count_digits = size + tf.reshape((sent[:, None] // places) % COUNT_BASE, [-1])
-        return (fill, step + 1), tf.concat([fetches, count_digits], 0)
+        count_digits = size + 1 + tf.reshape((sent[:, None] // places) % COUNT_BASE, [-1])
+        return (fill, step + 1), tf.concat([fetches, count_digits, [size]], 0)
 
     start = (tf.zeros([size], tf.int64), tf.constant(0, tf.int64))
-    return seeds.scan(start, plan).unbatch()
+    tags = seeds.scan(start, plan).unbatch()
+    if variable is None:
+        # Nothing in it reads state that changes, so it may run ahead of the merge.
+        tags = tags.prefetch(tf.data.AUTOTUNE)
+    return tags
 
 
 def _merge_batches(
@@ -1027,19 +1131,17 @@ def _merge_batches(
     rows: int | None,
     fixed_logits: tf.Tensor | None,
 ) -> tf.data.Dataset:
-    """Follow ``plan``: buffer each class's blocks, cut every batch off the buffers' fronts.
+    """Follow ``plan``: buffer each class's blocks, gather every batch off the buffers' fronts.
 
-    With fixed weights (``fixed_logits``) the plan's tag ``K`` brings the batch's seed and
-    the counts are redrawn from it; otherwise they arrive as digit tags.
+    Every element of the plan's stream takes the same path through one scan step, without
+    branches: its block (0 rows for a tag) is written into the buffers, and its batch (0
+    rows but at the batch tag) is gathered from them, one op per component each.
     """
     digits = _digits(batch)
     no_pair = tf.zeros([2], tf.int64)
     empty_block = tf.nest.map_structure(
         lambda s: tf.zeros([0] + s.shape.as_list(), s.dtype), row_spec
     )
-
-    def token(tag):
-        return tf.data.Dataset.from_tensors((tf.constant(tag, tf.int64), no_pair, empty_block))
 
     def constant(value):
         return tf.data.Dataset.from_tensors(value).repeat()
@@ -1048,135 +1150,133 @@ def _merge_batches(
         # A zip, not a map: tf.data would parallelize a map and read blocks ahead.
         return tf.data.Dataset.zip((constant(tf.constant(tag, tf.int64)), constant(no_pair), ds))
 
-    no_classes = tf.zeros([size], tf.int64)
-    empty_taken = tuple(empty_block for _ in range(size))
+    def token(tag):
+        return tf.data.Dataset.from_tensors((tf.constant(tag, tf.int64), no_pair, empty_block))
+
     inputs = [
         tagged(parts[c], c) if c in parts else token(c).take(0)  # never chosen: weight 0
         for c in range(size)
     ]
-    if fixed_logits is not None:
-        # The plan's seeds: the same op with the same seed gives the same pairs, batch by
-        # batch, so the counts drawn here are those the plan fetched blocks for.
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        inputs.append(tf.data.Dataset.zip(
-            (constant(tf.constant(size, tf.int64)), seeds, constant(empty_block))
-        ))
-    else:
-        inputs += [token(size + d).repeat() for d in range(COUNT_BASE)]
+    # The batch tag brings the batch's seed: the plan's seeds again (the same op with the
+    # same seed gives the same pairs, batch by batch), so the classes drawn here are those
+    # the plan fetched blocks for.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    inputs.append(tf.data.Dataset.zip(
+        (constant(tf.constant(size, tf.int64)), seeds, constant(empty_block))
+    ))
+    if fixed_logits is None:
+        inputs += [token(size + 1 + d).repeat() for d in range(COUNT_BASE)]
     elements = tf.data.Dataset.choose_from_datasets(inputs, plan, stop_on_empty_dataset=True)
 
-    # Fixed-capacity ring buffers: a class holds fewer than `fetch` rows after a batch and
-    # gets blocks only while it has fewer than the batch needs, so it never holds more than
-    # `fetch + batch`. Rows are written and read at offsets modulo the capacity, so taking
-    # a batch's rows moves nothing; static shapes also let the scan trace once.
+    # One ring buffer per component holds every class: class c owns rows
+    # [c * capacity, (c + 1) * capacity). A class holds fewer than `fetch` rows after a
+    # batch and gets blocks only while it has fewer than the batch needs, so it never holds
+    # more than `fetch + batch`. Rows are written at offsets modulo the capacity, so taking
+    # a batch's rows moves nothing, and one gather per component builds the batch in its
+    # final row order.
     capacity = fetch + batch
-
     sent = _sent_classes(size)
+    classes = tf.range(size, dtype=tf.int64)
+
+    def allocate(tag):
+        # Blocks are written into the buffers in place (InplaceUpdate), so every iteration
+        # and every component needs a buffer of its own. A fill whose value comes from the
+        # element cannot be folded into a constant that iterators would share, and giving
+        # component j `j` spare rows makes the fills differ, so no two are merged into one
+        # tensor. (`Empty` would do it too, but is stateful: no iterator checkpoints.)
+        zero = tf.minimum(tag, 0)
+        specs = tf.nest.flatten(row_spec)
+        fills = [
+            tf.fill([size * capacity + j] + s.shape.as_list(),
+                    tf.gather(tf.zeros([1], s.dtype), zero))
+            for j, s in enumerate(specs)
+        ]
+        return tf.nest.pack_sequence_as(row_spec, fills)
 
     @tf.autograph.experimental.do_not_convert
     def step(state, element):
         buffers, heads, fills, counts, position, emitted = state
         tag, pair, block = element
+        # The first step of an iteration replaces the initial 0-row buffers.
+        first = tf.shape(tf.nest.flatten(buffers)[0])[0] == 0
+        buffers = tf.cond(first, lambda: allocate(tag), lambda: buffers)
 
-        def take(full):
-            taken = []
-            for c in range(size):
-                slots = (heads[c] + tf.range(full[c])) % capacity
-                taken.append(tf.nest.map_structure(lambda t, s=slots: tf.gather(t, s), buffers[c]))
-            state = (buffers, (heads + full) % capacity, fills - full,
-                     tf.zeros_like(counts), tf.zeros_like(position), emitted + 1)
-            return state, (True, full, tuple(taken))
+        # Write the block (no rows unless the tag is a class) after the class's rows.
+        class_id = tf.minimum(tag, size - 1)
+        arrived = tf.shape(tf.nest.flatten(block)[0], out_type=tf.int64)[0]
+        offsets = heads[class_id] + fills[class_id] + tf.range(arrived)
+        at = tf.cast(class_id * capacity + offsets % capacity, tf.int32)
+        buffers = tf.nest.map_structure(
+            lambda buf, new: tf.raw_ops.InplaceUpdate(x=buf, i=at, v=new), buffers, block
+        )
+        fills = fills + tf.one_hot(class_id, size, dtype=tf.int64) * arrived
 
-        def redraw():
-            return take(_draw_counts(fixed_logits, _batch_rows(emitted, batch, rows), pair, size))
+        # The batch tag: the classes of the batch's rows, position by position.
+        ready = tf.equal(tag, size)
+        n = tf.where(ready, _batch_rows(emitted, batch, rows), 0)
+        if fixed_logits is not None:
+            drawn = tf.random.stateless_categorical(
+                fixed_logits, tf.cast(n, tf.int32), seed=pair, dtype=tf.int64
+            )[0]
+        else:
+            # A digit tag adds its digit to the count of the class it belongs to.
+            is_digit = tag > size
+            digit_class = tf.minimum(position // digits, sent - 1)
+            value = counts[digit_class] * COUNT_BASE + (tag - size - 1)
+            counts = tf.where(
+                is_digit & tf.equal(classes, digit_class), value, counts
+            )
+            position = position + tf.cast(is_digit, tf.int64)
+            full = counts
+            if sent < size:
+                last = n - tf.reduce_sum(counts[:sent])
+                full = tf.concat([counts[:sent], [last]], 0)
+            full = tf.where(ready, full, 0)
+            # Counts from independent draws, put in positions by a seeded permutation: the
+            # law of per-row independent draws.
+            ordered = tf.repeat(classes, full)
+            key = tf.random.experimental.stateless_fold_in(pair, 1)
+            drawn = tf.gather(
+                ordered, tf.argsort(tf.random.stateless_uniform(tf.shape(ordered), seed=key))
+            )
+            counts = tf.where(ready, tf.zeros_like(counts), counts)
+            position = tf.where(ready, tf.zeros_like(position), position)
+        taken = tf.math.bincount(drawn, minlength=size, maxlength=size, dtype=tf.int64)
+        taken = tf.reshape(taken, [size])
 
-        def append(class_id):
-            def branch():
-                slots = (heads[class_id] + fills[class_id] + tf.range(fetch, dtype=tf.int64))
-                slots = (slots % capacity)[:, None]
-                new = list(buffers)
-                new[class_id] = tf.nest.map_structure(
-                    lambda buf, rows: tf.tensor_scatter_nd_update(buf, slots, rows),
-                    buffers[class_id],
-                    block,
-                )
-                grown = fills + tf.one_hot(class_id, size, dtype=tf.int64) * fetch
-                state = (tuple(new), heads, grown, counts, position, emitted)
-                return state, (False, no_classes, empty_taken)
+        # Row i of the batch is the next unread row of its class: its rank among the
+        # batch's rows of that class, after the class's head (a stable sort by class).
+        order = tf.argsort(drawn, stable=True)
+        by_class = tf.gather(drawn, order)
+        rank = tf.range(n) - tf.gather(tf.cumsum(taken, exclusive=True), by_class)
+        slot = by_class * capacity + (tf.gather(heads, by_class) + rank) % capacity
+        slots = tf.scatter_nd(order[:, None], slot, tf.cast(tf.reshape(n, [1]), tf.int32))
+        out = tf.nest.map_structure(lambda buf: tf.gather(buf, slots), buffers)
 
-            return branch
-
-        def digit():
-            class_id = position // digits
-            value = counts[class_id] * COUNT_BASE + (tag - size)
-            new_counts = tf.tensor_scatter_nd_update(counts, [[class_id]], [value])
-            new_position = position + 1
-
-            def emit():
-                if sent < size:
-                    last = _batch_rows(emitted, batch, rows) - tf.reduce_sum(new_counts)
-                    full = tf.tensor_scatter_nd_update(new_counts, [[size - 1]], [last])
-                else:
-                    full = new_counts
-                return take(full)
-
-            def hold():
-                state = (buffers, heads, fills, new_counts, new_position, emitted)
-                return state, (False, no_classes, empty_taken)
-
-            return tf.cond(new_position == sent * digits, emit, hold)
-
-        branches = [append(c) for c in range(size)] + [digit if fixed_logits is None else redraw]
-        new_state, out = tf.switch_case(tf.cast(tf.minimum(tag, size), tf.int32), branches)
-        # The plan fetched blocks for exactly the counts taken; a mismatch would read rows
-        # the buffers do not hold, so it fails loudly instead. (Outside the switch: an
-        # Assert inside it would make the iterator impossible to checkpoint.)
-        left = new_state[2]
+        heads = (heads + taken) % capacity
+        fills = fills - taken
+        emitted = emitted + tf.cast(ready, tf.int64)
+        # The plan fetched blocks for exactly the rows taken; a mismatch would read rows
+        # the buffers do not hold, so it fails loudly instead.
         check = tf.debugging.Assert(
-            tf.reduce_all(left >= 0) & tf.logical_or(tf.logical_not(out[0]),
-                                                     tf.reduce_all(left < fetch)),
-            ["The merge's buffers disagree with its plan: rows left", left],
+            tf.reduce_all(fills >= 0)
+            & tf.logical_or(tf.logical_not(ready), tf.reduce_all(fills < fetch)),
+            ["The merge's buffers disagree with its plan: rows left", fills],
         )
         with tf.control_dependencies([check]):
+            new_state = (buffers, heads, fills, counts, position, emitted)
             return tf.nest.map_structure(tf.identity, (new_state, out))
 
-    empty_buffer = tf.nest.map_structure(
-        lambda s: tf.zeros([capacity] + s.shape.as_list(), s.dtype), row_spec
-    )
     start = (
-        tuple(empty_buffer for _ in range(size)),
+        empty_block,
         tf.zeros([size], tf.int64),
         tf.zeros([size], tf.int64),
         tf.zeros([size], tf.int64),
         tf.constant(0, tf.int64),
         tf.constant(0, tf.int64),
     )
-    batches = (
-        elements.scan(start, step)
-        .filter(tf.autograph.experimental.do_not_convert(lambda ready, counts, out: ready))
-        .map(tf.autograph.experimental.do_not_convert(lambda ready, counts, out: (counts, out)))
-    )
-    # The buffers give each batch's rows class by class. A seeded permutation of the class
-    # ids gives every arrangement of them equal chance; each class's rows then fill its
-    # positions in stream order (a stable sort), so a stream is still read in order, and
-    # one dynamic_stitch per component writes every row to its place.
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-
-    @tf.autograph.experimental.do_not_convert
-    def arrange(pair, counts, taken):
-        classes = tf.repeat(tf.range(size, dtype=tf.int64), counts)
-        key = tf.random.experimental.stateless_fold_in(pair, 1)
-        shuffled = tf.gather(
-            classes, tf.argsort(tf.random.stateless_uniform(tf.shape(classes), seed=key))
-        )
-        places = tf.split(tf.argsort(shuffled, stable=True), counts)
-        return tf.nest.map_structure(
-            lambda *parts_: tf.dynamic_stitch(places, list(parts_)), *taken
-        )
-
-    return tf.data.Dataset.zip((seeds, batches)).map(
-        tf.autograph.experimental.do_not_convert(lambda pair, both: arrange(pair, *both))
-    )
+    # Only the batch tag's step gathers rows (every batch has at least one).
+    return elements.scan(start, step).filter(_has_rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -1185,8 +1285,8 @@ def _merge_batches(
 
 
 def balanced_batches(
-    datasets: Union[Sequence[tf.data.Dataset], Mapping[int, tf.data.Dataset]],
-    rows_per_class: Union[int, Sequence[int], Mapping[int, int]] = 32,
+    datasets: Sequence[tf.data.Dataset] | Mapping[int, tf.data.Dataset],
+    rows_per_class: int | Sequence[int] | Mapping[int, int] = 32,
     *,
     seed: int | None = None,
     counts: CountsLike | None = None,
@@ -1298,12 +1398,22 @@ def balanced_batches(
     )
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
-    def combine(pair, *blocks):
-        joined = tf.nest.map_structure(lambda *t: tf.concat(t, axis=0), *blocks)
-        order = tf.argsort(tf.random.stateless_uniform([batch], seed=pair))
-        return tf.nest.map_structure(lambda t: tf.gather(t, order), joined)
+    sizes = list(per_class.values())
 
-    out = tf.data.Dataset.zip((seeds,) + parts).map(combine)
+    @tf.autograph.experimental.do_not_convert
+    def combine(pair, *blocks):
+        # Row i of the batch is row order[i] of the classes' pieces laid end to end; each
+        # piece's rows go straight to their places (one dynamic_stitch, no concat).
+        order = tf.argsort(tf.random.stateless_uniform([batch], seed=pair))
+        places = tf.split(tf.math.invert_permutation(order), sizes)
+        return tf.nest.map_structure(
+            lambda *t: tf.ensure_shape(tf.dynamic_stitch(places, t), [batch] + t[0].shape[1:]),
+            *blocks,
+        )
+
+    out = tf.data.Dataset.zip((seeds,) + parts).map(
+        combine, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
     if steps is not None:
         out = out.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
     return named(out, name)
