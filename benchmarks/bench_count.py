@@ -21,9 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pandas as pd  # noqa: E402
+from _data import LABEL, insurance_csv  # noqa: E402
 
 import tfbalance  # noqa: E402
-from _data import LABEL, insurance_csv  # noqa: E402
 
 
 def pandas_counts(path: str, chunksize: int) -> dict[int, int]:

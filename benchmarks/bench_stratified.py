@@ -31,10 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _data import LABEL, insurance_csv  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 import tfbalance  # noqa: E402
-from _data import LABEL, insurance_csv  # noqa: E402
 
 FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
 BATCH = 8192

@@ -110,7 +110,7 @@ def test_checkpoint_restore_mid_epoch_continues_identically(factory, batch, tmp_
     restored = [x.numpy() for x, _ in it]
     # `rest` is the uninterrupted run; the restored iterator must replay it exactly.
     assert len(rest) == len(restored) > 0
-    for a, b in zip(rest, restored):
+    for a, b in zip(rest, restored, strict=False):
         np.testing.assert_array_equal(a, b)
 
 
@@ -167,7 +167,7 @@ def test_labels_of_shape_one_keep_rows_whole(factory, batch):
     out = ds.apply(factory([N0, N1], 3))
     if batch is None:
         assert out.element_spec == ds.element_spec
-    xs, ys = zip(*[(a.numpy(), b.numpy()) for a, b in out])
+    xs, ys = zip(*[(a.numpy(), b.numpy()) for a, b in out], strict=False)
     _check_rows_whole(np.concatenate([np.reshape(a, [-1]) for a in xs]),
                       np.concatenate([np.reshape(b, [-1]) for b in ys]), x, labels)
 

@@ -107,7 +107,9 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_import_graph_reads_every_module():
     graph, _ = _graph()
     assert "tfbalance._csv" in graph or any(m.startswith("tfbalance._csv.") for m in graph)
-    assert "tfbalance._sampling" in graph or any(m.startswith("tfbalance._sampling.") for m in graph)
+    assert "tfbalance._sampling" in graph or any(
+        m.startswith("tfbalance._sampling.") for m in graph
+    )
     assert graph["tfbalance"], "the package's __init__ imports its submodules"
 
 

@@ -63,7 +63,7 @@ def test_named_output_keeps_the_elements(csv_path):
     plain = list(tfbalance.read_csv(csv_path, "y", batch_size=4).as_numpy_iterator())
     named = list(tfbalance.read_csv(csv_path, "y", batch_size=4, name="r").as_numpy_iterator())
     assert len(plain) == len(named)
-    for (fa, la), (fb, lb) in zip(plain, named):
+    for (fa, la), (fb, lb) in zip(plain, named, strict=False):
         np.testing.assert_array_equal(la, lb)
         np.testing.assert_array_equal(fa["x"], fb["x"])
 

@@ -187,7 +187,7 @@ def test_value_labels_stay_inside_the_axes_and_off_the_title(tmp_path, value):
         assert not extent.overlaps(title), label.get_text()
     # Neighbouring labels never overlap each other.
     extents = sorted((t.get_window_extent(renderer) for t in axes.texts), key=lambda e: e.x0)
-    assert all(a.x1 <= b.x0 + 0.5 for a, b in zip(extents, extents[1:]))
+    assert all(a.x1 <= b.x0 + 0.5 for a, b in zip(extents, extents[1:], strict=False))
     # Ticks stay within the value range; the legend is outside the plot area.
     assert max(axes.get_yticks()) <= 1.0
     legend = axes.get_legend().get_window_extent(renderer)

@@ -115,8 +115,8 @@ def test_resume_mid_epoch_continues_the_uninterrupted_run(tmp_path, name):
 
     resumed = before + after
     assert len(resumed) == len(reference)
-    for i, (got, want) in enumerate(zip(resumed, reference)):
-        for g, w in zip(got, want):
+    for i, (got, want) in enumerate(zip(resumed, reference, strict=False)):
+        for g, w in zip(got, want, strict=False):
             np.testing.assert_array_equal(g, w, err_msg=f"batch {i} differs after resuming")
     # Flattened element: id, x, label[, weight]: the final class counts agree as well.
     assert _final_counts(resumed, 2).tolist() == _final_counts(reference, 2).tolist()
@@ -165,7 +165,7 @@ def test_resume_training_restores_model_and_data_exactly(tmp_path):
             with tf.GradientTape() as tape:
                 loss = loss_fn(tf.cast(y, tf.float32)[:, None], model(x), sample_weight=w)
             grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=False))
 
         done = 0
         for x, y, w in iterator:
@@ -189,7 +189,7 @@ def test_resume_training_restores_model_and_data_exactly(tmp_path):
     iterator = iter(pipeline())
     tf.train.Checkpoint(iterator=iterator, model=model, optimizer=optimizer).read(path)
     train(model, optimizer, iterator)
-    for got, want in zip(model.weights, reference):
+    for got, want in zip(model.weights, reference, strict=False):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-7)
 
 
@@ -226,8 +226,8 @@ def test_multi_epoch_recipe_resumes_exactly(tmp_path):
     after = run(path)
     resumed = before + after
     assert len(resumed) == len(reference)
-    for got, want in zip(resumed, reference):
-        for g, w in zip(got, want):
+    for got, want in zip(resumed, reference, strict=False):
+        for g, w in zip(got, want, strict=False):
             np.testing.assert_array_equal(g, w)
 
 

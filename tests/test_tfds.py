@@ -16,10 +16,9 @@ tfds = pytest.importorskip("tensorflow_datasets")
 
 import tfbalance  # noqa: E402
 import tfbalance.datasets  # noqa: E402
+from tests.stats import assert_proportion  # noqa: E402
 from tfbalance.datasets import InsuranceCrossSell, insurance_split, make_insurance_csv  # noqa: E402
 from tfbalance.datasets.insurance_cross_sell import FEATURE_COLUMNS  # noqa: E402
-
-from tests.stats import assert_proportion  # noqa: E402
 
 ROWS = 400
 CATEGORY_COLUMNS = ("Gender", "Vehicle_Age", "Vehicle_Damage")

@@ -12,6 +12,7 @@ from sklearn.metrics import log_loss
 from sklearn.utils.class_weight import compute_class_weight
 
 import tfbalance
+from tests.stats import K_SIGMA, binomial_tolerance
 from tfbalance import (
     ClassDistribution,
     ClassWeightCallback,
@@ -22,7 +23,6 @@ from tfbalance import (
     initial_bias,
     with_sample_weights,
 )
-from tests.stats import K_SIGMA, binomial_tolerance
 
 COUNT_VECTORS = [[900, 100], [5, 3, 1], [1, 1, 1, 1], [319_553, 62_601], [7, 1000, 42, 3, 250]]
 
@@ -30,7 +30,8 @@ COUNT_VECTORS = [[900, 100], [5, 3, 1], [1, 1, 1, 1], [319_553, 62_601], [7, 100
 def _sklearn_balanced(counts):
     y = np.repeat(np.arange(len(counts)), counts)
     classes = np.unique(y)
-    return dict(zip(classes.tolist(), compute_class_weight("balanced", classes=classes, y=y)))
+    weights = compute_class_weight("balanced", classes=classes, y=y)
+    return dict(zip(classes.tolist(), weights, strict=True))
 
 
 # ------------------------------------------------------------------------- class_weights
@@ -174,7 +175,7 @@ def test_variable_weights_change_while_iterating_and_checkpoint(tmp_path):
     saved = checkpoint.write(str(tmp_path / "it"))
     after = [t.numpy() for t in next(it)]
     checkpoint.read(saved).assert_consumed()
-    for a, b in zip(next(it), after):
+    for a, b in zip(next(it), after, strict=False):
         np.testing.assert_array_equal(a.numpy(), b)
     # Variable weights cannot be part of an iterator checkpoint: loud, not silent.
     it = iter(_xy([0, 1]).apply(with_sample_weights(weights)))
@@ -233,7 +234,7 @@ def test_training_matches_keras_class_weight(kind):
     h1 = keras_model.fit(ds, class_weight=cw, epochs=3, verbose=0, shuffle=False)
     h2 = ours.fit(ds.apply(with_sample_weights(cw)), epochs=3, verbose=0, shuffle=False)
     np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=0, atol=1e-5)
-    for a, b in zip(keras_model.get_weights(), ours.get_weights()):
+    for a, b in zip(keras_model.get_weights(), ours.get_weights(), strict=False):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def _is_file_source(source: Any) -> bool:
 
 @renamed_keywords("compression_type")
 def class_counts(
-    source: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], tf.data.Dataset],
+    source: str | os.PathLike | Sequence[str | os.PathLike] | tf.data.Dataset,
     label: Label = None,
     *,
     verbose: bool | None = None,
@@ -75,7 +76,8 @@ def class_counts(
     {0: 3, 1: 1, 2: 1}
     """
     if _is_file_source(source):
-        return count_csv_classes(source, label, verbose=verbose, **csv_options)
+        # The CSV counter checks that the label is a column name (a str) itself.
+        return count_csv_classes(source, cast(Any, label), verbose=verbose, **csv_options)
     if not isinstance(source, tf.data.Dataset):
         raise TypeError(
             "Invalid `source`: expected a CSV path, glob or list of paths, or a "
@@ -118,7 +120,9 @@ def class_counts(
         if progbar is not None:
             progbar.update(step)
     if totals.size == 0:
-        raise ValueError(f"Invalid `source`: the dataset has no elements. Received: source={source!r}")
+        raise ValueError(
+            f"Invalid `source`: the dataset has no elements. Received: source={source!r}"
+        )
     # Only the ids that occur: an id without rows is not a class of the data.
     return ClassDistribution({c: n for c, n in enumerate(totals.tolist()) if n})
 

@@ -15,7 +15,8 @@ position or a dict key: a class declared but empty); counting labels never inven
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence, TypeGuard, Union
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class ClassDistribution:
 
     def __init__(
         self,
-        counts: Union[Mapping[int, int], Sequence[int], np.ndarray],
+        counts: Mapping[int, int] | Sequence[int] | np.ndarray,
         names: Sequence[str] | None = None,
     ) -> None:
         self._counts = _validate_counts(counts, "counts")
@@ -108,7 +109,7 @@ class ClassDistribution:
             return cls({}, names=names)
         # Only the ids that occur: an id without rows is not a class of the data.
         ids, counts = np.unique(array.reshape(-1), return_counts=True)
-        return cls(dict(zip(ids.tolist(), counts.tolist())), names=names)
+        return cls(dict(zip(ids.tolist(), counts.tolist(), strict=False)), names=names)
 
     @property
     def counts(self) -> dict[int, int]:
@@ -239,7 +240,7 @@ class ClassDistribution:
         return "\n".join(lines)
 
 
-CountsLike = Union[ClassDistribution, Mapping[int, int], Sequence[int], np.ndarray]
+CountsLike = ClassDistribution | Mapping[int, int] | Sequence[int] | np.ndarray
 
 
 def _validate_counts(counts: Any, arg_name: str) -> dict[int, int]:

@@ -11,11 +11,12 @@ Every transform, weight and counting function reads labels through this module, 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any
 
 from tfbalance._tf import tf
 
-Label = Union[None, str, int, Callable[[Any], Any]]
+Label = None | str | int | Callable[[Any], Any]
 
 __all__ = [
     "Label",

@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import Any, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tfbalance._distribution import CountsLike, as_class_distribution
 
 __all__ = ["plot_class_distribution", "plot_metric_comparison"]
 
-_PathLike = Union[str, os.PathLike]
+_PathLike = str | os.PathLike
 _MAJORITY_COLOR = "#4C72B0"
 _MINORITY_COLOR = "#DD8452"
 
@@ -138,7 +139,10 @@ def plot_class_distribution(
     counts_ax = axes[0]
     bars = counts_ax.bar(positions, counts, color=colors)
     counts_ax.bar_label(
-        bars, labels=[f"{n:,}\n({s:.1%})" for n, s in zip(counts, shares)], padding=2, fontsize=9
+        bars,
+        labels=[f"{n:,}\n({s:.1%})" for n, s in zip(counts, shares, strict=True)],
+        padding=2,
+        fontsize=9,
     )
     counts_ax.set_title("Rows per class")
     counts_ax.set_xlabel("Class")

@@ -33,8 +33,8 @@ from __future__ import annotations
 import fractions as _fractions
 import math
 import os
-from collections.abc import Iterator, Mapping
-from typing import Any, Sequence, Union
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -203,7 +203,9 @@ def _unseeded(ds: tf.data.Dataset) -> bool:
     # tf.data stores a missing seed as the pair (0, 0), which its kernels replace by fresh
     # random seeds.
     seeds = [getattr(ds, "_seed", None), getattr(ds, "_seed2", None)]
-    return any(s is None for s in seeds) or all(int(s) == 0 for s in seeds)
+    if any(s is None for s in seeds):
+        return True
+    return all(int(s) == 0 for s in seeds if s is not None)
 
 
 def _order_problem(dataset: tf.data.Dataset) -> str | None:
@@ -464,7 +466,7 @@ def _assignments(
 
 
 def stratified_split(
-    source: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]], tf.data.Dataset],
+    source: str | os.PathLike | Sequence[str | os.PathLike] | tf.data.Dataset,
     label: Label = None,
     fractions: Mapping[str, float] | None = None,
     *,

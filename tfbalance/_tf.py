@@ -39,5 +39,7 @@ def named(dataset: tf.data.Dataset, name: str | None) -> tf.data.Dataset:
     if name is None:
         return dataset
     if not isinstance(name, str) or not name:
-        raise TypeError(f"Invalid `name`: expected a non-empty str or None. Received: name={name!r}")
+        raise TypeError(
+            f"Invalid `name`: expected a non-empty str or None. Received: name={name!r}"
+        )
     return dataset.with_options(tf.data.Options(), name=name)

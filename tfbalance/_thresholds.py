@@ -11,7 +11,8 @@ serving time; ``ThresholdTuningCallback`` re-tunes at the end of every epoch.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -57,8 +58,8 @@ class TunedThreshold:
     (0.5, 0.8)
     """
 
-    threshold: Union[float, np.ndarray]
-    score: Union[float, np.ndarray]
+    threshold: float | np.ndarray
+    score: float | np.ndarray
     thresholds: np.ndarray
     scores: np.ndarray
     metric: str
@@ -157,7 +158,7 @@ def tune_threshold(
     model: Any,
     validation_data: Any,
     *,
-    metric: Union[str, BestF1, FBetaScore] = "f1",
+    metric: str | BestF1 | FBetaScore = "f1",
     beta: float | None = None,
     num_thresholds: int | None = None,
     from_logits: bool = False,
@@ -287,7 +288,7 @@ def tune_threshold(
 # --------------------------------------------------------------------------- layer
 
 
-def _check_threshold(threshold: Any) -> Union[float, list[float]]:
+def _check_threshold(threshold: Any) -> float | list[float]:
     values = threshold
     if isinstance(threshold, np.ndarray):
         values = threshold.tolist()
@@ -350,7 +351,7 @@ class DecisionThreshold(keras.layers.Layer):
     """
 
     def __init__(
-        self, threshold: Union[float, Sequence[float]] = 0.5, *, from_logits: bool = False,
+        self, threshold: float | Sequence[float] = 0.5, *, from_logits: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -363,13 +364,13 @@ class DecisionThreshold(keras.layers.Layer):
         )
 
     @property
-    def threshold(self) -> Union[float, list[float]]:
+    def threshold(self) -> float | list[float]:
         """The current threshold(s); assign a number or list of the same length to change."""
         value = keras.ops.convert_to_numpy(self._threshold.value)
         return value.tolist() if value.ndim else float(value)
 
     @threshold.setter
-    def threshold(self, value: Union[float, Sequence[float]]) -> None:
+    def threshold(self, value: float | Sequence[float]) -> None:
         value = _check_threshold(value)
         size = len(value) if isinstance(value, list) else None
         current = tuple(self._threshold.shape)
@@ -489,7 +490,8 @@ class ThresholdTuningCallback(keras.callbacks.Callback):
             return
         score_key = f"val_best_{tuned.metric}"
         if isinstance(tuned.threshold, np.ndarray):
-            for i, (t, s) in enumerate(zip(tuned.threshold, tuned.score)):
+            scores = np.atleast_1d(tuned.score)
+            for i, (t, s) in enumerate(zip(tuned.threshold, scores, strict=True)):
                 logs[f"val_best_threshold_{i}"] = float(t)
                 logs[f"{score_key}_{i}"] = float(s)
         else:

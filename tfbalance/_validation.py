@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Sequence, Union, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -41,7 +42,7 @@ __all__ = [
     "is_integer",
 ]
 
-VectorLike = Union[Mapping[int, float], Sequence[float], np.ndarray]
+VectorLike = Mapping[int, float] | Sequence[float] | np.ndarray
 
 
 def resolve_class_vector(
@@ -94,7 +95,8 @@ def resolve_class_vector(
         )
     if np.any(vector < 0):
         raise ValueError(
-            f"Invalid `{arg_name}`: values must be non-negative. Received: {arg_name}={_short(values)}"
+            f"Invalid `{arg_name}`: values must be non-negative. "
+            f"Received: {arg_name}={_short(values)}"
         )
     return vector
 

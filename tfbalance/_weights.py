@@ -8,7 +8,8 @@ Weights are looked up with ``tf.gather`` on a weight vector (a constant, or a
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import keras
 import numpy as np
@@ -43,8 +44,8 @@ __all__ = [
 
 METHODS = ("balanced", "balanced_sqrt", "effective_number")
 
-WeightsLike = Union[Mapping[int, float], Sequence[float], np.ndarray, tf.Variable]
-PriorLike = Union[ClassDistribution, Mapping[int, float], Sequence[float], np.ndarray]
+WeightsLike: TypeAlias = Mapping[int, float] | Sequence[float] | np.ndarray | tf.Variable
+PriorLike = ClassDistribution | Mapping[int, float] | Sequence[float] | np.ndarray
 
 
 # --------------------------------------------------------------------------- class weights
@@ -158,7 +159,7 @@ def class_weights(
 # ----------------------------------------------------------------- per-sample weights
 
 
-def _weight_table(weights: Any) -> Union[tf.Tensor, tf.Variable]:
+def _weight_table(weights: Any) -> tf.Tensor | tf.Variable:
     """A float32 weight vector (constant) or the user's rank-1 ``tf.Variable``."""
     if isinstance(weights, tf.Variable):
         if not weights.dtype.is_floating:
@@ -848,7 +849,7 @@ class ClassWeightCallback(keras.callbacks.Callback):
         method: str = "balanced",
         *,
         beta: float = 0.999,
-        update: Union[str, int] = "epoch",
+        update: str | int = "epoch",
         momentum: float = 0.0,
         initial_counts: CountsLike | None = None,
         label: Label = None,

@@ -13,7 +13,12 @@ from tfbalance._deprecation import warn_deprecated
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, check_dataset, check_label_argument
 from tfbalance._sampling._pipeline import Resampling
-from tfbalance._sampling._plans import DEFAULT_MAX_WAIT, count_plan, rejection_plan
+from tfbalance._sampling._plans import (
+    DEFAULT_MAX_WAIT,
+    FixedRatesPlan,
+    count_plan,
+    rejection_plan,
+)
 from tfbalance._sampling._rules import sampling_targets
 from tfbalance._tf import named, tf
 from tfbalance._validation import (
@@ -523,6 +528,8 @@ def _expected_rows(settings: _Settings, counts: Any) -> int:
         initial = ClassDistribution(dict(enumerate(dist.to_array(max(size, len(dist.to_array())))
                                               .tolist())))
     plan = rejection_plan(settings.target_dist, initial, None, DEFAULT_MAX_WAIT)
+    # A given initial_dist always makes a fixed-rates plan.
+    assert isinstance(plan, FixedRatesPlan)
     rates = np.asarray(plan.rates, dtype=np.float64)
     rows = dist.to_array()
     unknown = np.flatnonzero(rows)[np.flatnonzero(rows) >= rates.size]

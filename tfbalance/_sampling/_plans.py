@@ -214,10 +214,10 @@ def rejection_plan(
             f"probabilities. Received: target_dist={target_dist!r}"
         )
     if initial_dist is None:
-        if not isinstance(target_dist, str) and num_classes is None:
-            num_classes = _vector_size(target_dist, "target_dist")
         target = None
         if not isinstance(target_dist, str):
+            if num_classes is None:
+                num_classes = _vector_size(target_dist, "target_dist")
             target = resolve_distribution(target_dist, num_classes, "target_dist")
         elif num_classes is not None:
             target = np.full(num_classes, 1.0 / num_classes)
