@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
-from typing import Any, Iterator, Sequence, Union
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from tfbalance._counting import class_counts
-from tfbalance._csv import CsvSchema, inspect_files
-from tfbalance._csv._read import _decoder, _lines_of_files  # CSV shards: the stack's reader
+from tfbalance._csv import CsvSchema, batch_decoder, inspect_files, records_of_files
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._tf import tf
@@ -354,8 +353,8 @@ class SplitResult(Mapping):
         if self._version >= 2:  # CSV shards: the CSV stack's reader checks and decodes them
             schema = self.schema
             infos = inspect_files(files, compression or "", schema.field_delim)
-            decode, _ = _decoder(schema, list(schema.feature_names), paths)
-            lines = order.flat_map(_lines_of_files(infos)).rebatch(_READ_BATCH)
+            decode, _ = batch_decoder(schema, list(schema.feature_names), paths)
+            lines = order.flat_map(records_of_files(infos)).rebatch(_READ_BATCH)
             return lines.map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
         names = order.map(lambda i: paths[i])
         if self.format == "csv":
@@ -388,7 +387,7 @@ class SplitResult(Mapping):
         def parse(lines):
             values = tf.io.decode_csv(lines, defaults, field_delim=delim)
             features = {
-                name: value for i, (name, value) in enumerate(zip(columns, values))
+                name: value for i, (name, value) in enumerate(zip(columns, values, strict=True))
                 if i != label_index
             }
             return features, values[label_index]
@@ -514,7 +513,7 @@ def _block_parser(columns, source_kind: str, features_kind: str | None):
     return parse
 
 
-def load_split(output_dir: Union[str, os.PathLike]) -> SplitResult:
+def load_split(output_dir: str | os.PathLike) -> SplitResult:
     """Open a directory written by ``split_by_class``.
 
     Parameters
