@@ -3,11 +3,16 @@
 Reading splits files, plain or gzip, into large byte blocks (``FixedLengthRecordDataset``)
 and cuts each block into records by byte positions: a line break ends a record when an
 even number of quotes precedes it, so quoted fields may hold line breaks (the counter's
-rule). Every record keeps the 1-based physical line where it starts. Whole batches are
-then checked by one RE2 match (field count and every column's type; a failing batch is
-looked at row by row to name file, line, column and value) and decoded with
-``tf.io.decode_csv`` in a parallel map, which therefore never fails with a batch-relative
-"record N". No per-line ``tf.data`` element is ever created.
+rule). Every record keeps the 1-based physical line where it starts. Each batch's
+records are then checked by one RE2 match per record (field count, every column's type;
+the first failing record alone is looked at field by field to name file, line, column
+and value) and decoded with ``tf.io.decode_csv`` in a parallel map, which therefore never
+fails with a batch-relative "record N". No per-line ``tf.data`` element is ever created.
+
+``records_of_files`` (the records of each file) and ``batch_decoder`` (their check and
+decode) are the two stages other modules may build on, besides ``validated_lines`` and
+``decode_lines``. Per-batch functions are kept to few ops: each op is paid when the
+function is traced, when every iterator instantiates it, and on every batch.
 """
 
 from __future__ import annotations
