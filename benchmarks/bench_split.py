@@ -52,10 +52,16 @@ def folder_bytes(folder: str) -> int:
                for root, _, files in os.walk(folder) for f in files)
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(fn, *args):
-    start = time.perf_counter()
+    """``(wall seconds, process CPU seconds, result)`` of ``fn(*args)``."""
+    start, cpu = time.perf_counter(), cpu_seconds()
     result = fn(*args)
-    return time.perf_counter() - start, result
+    return time.perf_counter() - start, cpu_seconds() - cpu, result
 
 
 def rows_per_second(dataset: tf.data.Dataset) -> tuple[float, int]:
@@ -90,29 +96,36 @@ def split_section(path: str, rows: int, rounds: int, chunksize: int, work: str):
     }
     names = list(contenders)
     times = {name: [] for name in names}
+    cpus = {name: [] for name in names}
     sizes = {}
     for r in range(rounds):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
             out = os.path.join(work, f"split_{r}_{names.index(name)}")
-            seconds, counts = timed(contenders[name], out)
+            seconds, cpu, counts = timed(contenders[name], out)
             times[name].append(seconds)
+            cpus[name].append(cpu)
             sizes[name] = folder_bytes(out)
             if counts != dict(sorted(counts.items())) or sum(counts.values()) != rows:
                 raise SystemExit(f"{name} wrote {counts}, expected {rows} rows")
             shutil.rmtree(out)
     base = names[0]
+    load = os.getloadavg()
     print(f"\n## Split of {rows:,} rows ({os.path.getsize(path):,} bytes of CSV), "
-          f"{rounds} paired rounds\n")
+          f"{rounds} paired rounds, load average at the end {load[0]:.1f} / {load[1]:.1f} / "
+          f"{load[2]:.1f}\n")
     print("| splitter | median s | range s | rows/s | bytes written | pandas / ours "
-          "(median of paired ratios) |")
-    print("|---|---:|---:|---:|---:|---:|")
+          "(median of paired ratios) | median CPU s | pandas / ours, CPU s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
-        ratios = [p / s for p, s in zip(times[base], times[name])]
+        ratios = [p / s for p, s in zip(times[base], times[name], strict=True)]
+        cpu_ratios = [p / s for p, s in zip(cpus[base], cpus[name], strict=True)]
         print(f"| {name} | {statistics.median(times[name]):.2f} | "
               f"{min(times[name]):.2f}-{max(times[name]):.2f} | "
               f"{rows / statistics.median(times[name]):,.0f} | {sizes[name]:,} | "
-              f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) |")
+              f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) | "
+              f"{statistics.median(cpus[name]):.2f} | {statistics.median(cpu_ratios):.2f}x "
+              f"({min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}) |")
 
 
 def read_section(path: str, rows: int, rounds: int, block_size: int, work: str):

@@ -463,8 +463,7 @@ def test_resample_while_reading_still_checks_every_row(csv_text):
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"line 22: .*NaN"):
         read(f"x,y\n{rows}99,nan\n", "label.csv")
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"feature\.csv, line 22: column `x` must hold int64"
-                             r".*Received: `oops`"):
+                       match=r"feature\.csv, line 22: column `x` must hold int64.*`oops`"):
         read(f"x,y\n{rows}oops,0\n", "feature.csv")
     assert sum(int(tf.size(y)) for _, y in read(f"x,y\n{rows}", "good.csv")) == 10
 
@@ -597,6 +596,10 @@ def test_validated_lines_name_files_by_index_and_check_every_row(tmp_path):
         ("7,3.5,a", r"line 41: expected 4 fields, found 3"),
         ("seven,3.5,a,0", r"line 41: column `n` must hold int64 values.*Received: `seven`"),
         ("190000.5,3.5,a,0", r"line 41: column `n` must hold int64.*Received: `190000.5`"),
+        # Out of int64's range: decode_csv alone would fail with a batch-relative record.
+        ("9223372036854775808,3.5,a,0",
+         r"line 41: column `n` must hold int64.*Received: `9223372036854775808`"),
+        ('7,3.5,"a"b,0', r"line 41: column `s` must hold text.*Received: `.+a.+b`"),
         ("7,high,a,0", r"line 41: column `f` must hold float32 values.*Received: `high`"),
         ("7,0x10,a,0", r"line 41: column `f` must hold float32.*Received: `0x10`"),
         ("7,3.5,a,inf", r"line 41: column `y`: class labels must be finite whole numbers"),
@@ -619,6 +622,17 @@ def test_row_errors_past_the_sample_name_file_and_line(csv_text, row, message):
         list(tfbalance.read_csv(path, schema=schema, batch_size=8))
     with pytest.raises(tf.errors.InvalidArgumentError, match=rf"late\.csv, {message}"):
         list(_csv.validated_lines(path, schema=schema, batch_size=8)[0])
+
+
+def test_int64_extremes_are_read(csv_text):
+    lows, highs = ["-9223372036854775808", "-0009", "0"], ["9223372036854775807", "+12", "007"]
+    rows = "".join(f"{a},{b},{i % 2}\n" for i, (a, b) in enumerate(zip(lows, highs, strict=True)))
+    path = csv_text(f"a,b,y\n{rows}")
+    schema = tfbalance.CsvSchema(["a", "b", "y"], {"a": "int64", "b": "int64", "y": "int64"}, "y")
+    features, labels = collect(tfbalance.read_csv(path, schema=schema, batch_size=2))
+    assert features["a"].tolist() == [int(v) for v in lows]
+    assert features["b"].tolist() == [int(v) for v in highs]
+    assert labels.tolist() == [0, 1, 0]
 
 
 def test_counter_refuses_the_same_labels_with_file_and_line(csv_text):

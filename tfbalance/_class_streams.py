@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from tfbalance._counting import class_counts
-from tfbalance._csv import CsvSchema, inspect_files
-from tfbalance._csv._read import _decoder, _lines_of_files  # CSV shards: the stack's reader
+from tfbalance._csv import CsvSchema, batch_decoder, inspect_files, records_of_files
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
 from tfbalance._labels import Label, batched_label_rank, get_label, map_elements
 from tfbalance._tf import named, tf
@@ -410,8 +409,8 @@ class SplitResult(Mapping):
         if self._version >= 2:  # CSV shards: the CSV stack's reader checks and decodes them
             schema = self.schema
             infos = inspect_files(files, compression or "", schema.field_delim)
-            decode, _ = _decoder(schema, list(schema.feature_names), paths)
-            lines = order.flat_map(_lines_of_files(infos)).rebatch(_READ_BATCH)
+            decode, _ = batch_decoder(schema, list(schema.feature_names), paths)
+            lines = order.flat_map(records_of_files(infos)).rebatch(_READ_BATCH)
             return lines.map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
         names = order.map(lambda i: paths[i])
         if self.format == "csv":

@@ -59,7 +59,8 @@ import re
 import secrets
 import socket
 import sys
-from typing import Any, Callable, Mapping, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -73,8 +74,13 @@ from tfbalance._class_streams import (
     SplitResult,
     _block_columns,
 )
-from tfbalance._csv import CsvSchema, infer_csv_schema, inspect_files, resolve_files
-from tfbalance._csv._read import decode_lines, validated_lines
+from tfbalance._csv import (
+    CsvSchema,
+    infer_csv_schema,
+    inspect_files,
+    resolve_files,
+    validated_lines,
+)
 from tfbalance._deprecation import check_compression
 from tfbalance._labels import Label, batched_label_rank
 from tfbalance._progress import show_progress as _show_progress
@@ -87,6 +93,9 @@ _FORMATS = ("tfrecord", "csv")
 _FORMAT_VERSION = 2
 _LINE_KEY = "__line__"  # the CSV format's one column: the raw line plus its "\n"
 _RESERVED = frozenset([_LINE_KEY, _LABEL_KEY, "__extras__", "__rows__"])
+# The functions handed to tf.data hold no Python control flow on tensors; AutoGraph's
+# conversion of them was a good part of a split's fixed cost.
+_plain = tf.autograph.experimental.do_not_convert
 
 
 # --------------------------------------------------------------------------------------
@@ -123,7 +132,7 @@ class _Shards:
     for blocks of that size takes the records as they are, with no re-batching.
     """
 
-    def __init__(self, root: str, folder: str, encoder: "_Encoder", max_rows: int,
+    def __init__(self, root: str, folder: str, encoder: _Encoder, max_rows: int,
                  block_rows: int) -> None:
         self.folder = folder
         self.root = root
@@ -322,6 +331,7 @@ def write_grouped(
     caller closes nothing (every file is closed on return or on error).
     """
 
+    @_plain
     def group(batch):
         extras = batch.pop("__extras__", {})
         grouped, counts = _group_batch(batch, key_fn(batch))
@@ -604,7 +614,7 @@ def check_writer_options(
 def split_by_class(
     source: Any,
     label: Label,
-    output_dir: Union[str, os.PathLike],
+    output_dir: str | os.PathLike,
     *,
     format: str = "tfrecord",
     compression: str | None = "auto",
@@ -771,19 +781,20 @@ def _csv_plan(source, label, fmt, batch_size, delim, schema):
         )
     # Every record checked in full (field count, each column's type, the label rule), its
     # errors naming file, line and value; the text kept byte for byte.
-    lines, schema = validated_lines(source, label, schema=schema, batch_size=batch_size)
-    infos = inspect_files(resolve_files(source), None, schema.field_delim)
+    # Typed shards take the columns from the same decode_csv pass that reads the labels.
     features = list(schema.feature_names)
-    decode = decode_lines(schema, features)
+    lines, schema = validated_lines(source, label, schema=schema, batch_size=batch_size,
+                                    features=None if fmt == "csv" else features)
+    infos = inspect_files(resolve_files(source), None, schema.field_delim)
 
+    @_plain
     def prepare(batch):
         text = batch["line"]
         size = tf.reduce_sum(tf.strings.length(text)) + tf.size(text)
         extras = {"size": tf.cast(size, tf.int64)}
         if fmt == "csv":
             return {_LINE_KEY: text + "\n", _LABEL_KEY: batch["label"], "__extras__": extras}
-        columns, ids = decode(text)
-        return {**columns, _LABEL_KEY: ids, "__extras__": extras}
+        return {**batch["features"], _LABEL_KEY: batch["label"], "__extras__": extras}
 
     batches = lines.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
@@ -879,6 +890,7 @@ def _dataset_plan(source, label, batch_size):
     columns[_LABEL_KEY] = ("int64", [])
     _block_columns(_block_columns_of(columns))  # refuses dtypes the reader cannot decode
 
+    @_plain
     def rows_of(*element):
         features = element[feature_pos]
         if features_kind == "tensor":

@@ -7,8 +7,9 @@ Modules, each importing only those listed before it:
 - ``_schema``: ``CsvSchema`` and the class-label rule.
 - ``_count``: the NumPy class counter (``count_csv_classes``).
 - ``_infer``: ``infer_csv_schema``.
-- ``_read``: ``read_csv`` and the validated-lines interface other modules build on
-  (``validated_lines``, ``decode_lines``).
+- ``_read``: ``read_csv`` and the interfaces other modules build on: validated records
+  (``validated_lines``, ``decode_lines``) and the reader's own two stages, records of
+  files and their batch decoder (``records_of_files``, ``batch_decoder``).
 """
 
 from tfbalance._csv._count import count_csv_classes
@@ -22,7 +23,13 @@ from tfbalance._csv._files import (
     resolve_files,
 )
 from tfbalance._csv._infer import infer_csv_schema
-from tfbalance._csv._read import decode_lines, read_csv, validated_lines
+from tfbalance._csv._read import (
+    batch_decoder,
+    decode_lines,
+    read_csv,
+    records_of_files,
+    validated_lines,
+)
 from tfbalance._csv._schema import CsvSchema, check_label_text
 
 __all__ = [
@@ -30,6 +37,7 @@ __all__ = [
     "FileInfo",
     "FilePattern",
     "PathLike",
+    "batch_decoder",
     "check_gzip",
     "check_label_column",
     "check_label_text",
@@ -41,6 +49,7 @@ __all__ = [
     "open_file",
     "read_csv",
     "read_header",
+    "records_of_files",
     "resolve_files",
     "validated_lines",
 ]

@@ -15,7 +15,8 @@ import collections
 import concurrent.futures
 import gzip
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -328,7 +329,7 @@ def _tally_fields(chunk, array, start, end, last_column: bool, quoted: bool) -> 
             strings = matrix.view(f"S{widest}").reshape(-1)
             uniques, first, counts = np.unique(strings, return_index=True, return_counts=True)
             raws = [bytes(u) for u in uniques]
-        for raw, row, n in zip(raws, first, counts):
+        for raw, row, n in zip(raws, first, counts, strict=True):
             text = _unquote(raw) if quoted else raw.decode("utf-8", errors="replace")
             tally.add(text, int(n), lambda r=int(row): where(r))
     return tally.counts

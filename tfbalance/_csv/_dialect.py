@@ -20,12 +20,19 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tfbalance._csv._files import compression_of, gzip_errors_named, open_file
 
-__all__ = ["FileInfo", "MAX_RECORD_BYTES", "check_field_delim", "check_label_column", "inspect_files",
-           "read_header"]
+__all__ = [
+    "FileInfo",
+    "MAX_RECORD_BYTES",
+    "check_field_delim",
+    "check_label_column",
+    "inspect_files",
+    "read_header",
+]
 
 # Bytes of a file's start checked for being text, and the longest header read.
 _PROBE_BYTES = 1 << 16

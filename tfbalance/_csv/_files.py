@@ -18,7 +18,8 @@ import glob as _glob
 import gzip
 import os
 import zlib
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "FilePattern",
@@ -30,8 +31,8 @@ __all__ = [
     "resolve_files",
 ]
 
-PathLike = Union[str, os.PathLike]
-FilePattern = Union[PathLike, Sequence[PathLike]]
+PathLike = str | os.PathLike
+FilePattern = PathLike | Sequence[PathLike]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _COMPRESSIONS = (None, "", "GZIP", "auto")

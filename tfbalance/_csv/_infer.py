@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tfbalance._csv._count import count_csv_classes
 from tfbalance._csv._dialect import check_label_column, inspect_files

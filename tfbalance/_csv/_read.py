@@ -3,18 +3,24 @@
 Reading splits files, plain or gzip, into large byte blocks (``FixedLengthRecordDataset``)
 and cuts each block into records by byte positions: a line break ends a record when an
 even number of quotes precedes it, so quoted fields may hold line breaks (the counter's
-rule). Every record keeps the 1-based physical line where it starts. Whole batches are
-then checked by one RE2 match (field count and every column's type; a failing batch is
-looked at row by row to name file, line, column and value) and decoded with
-``tf.io.decode_csv`` in a parallel map, which therefore never fails with a batch-relative
-"record N". No per-line ``tf.data`` element is ever created.
+rule). Every record keeps the 1-based physical line where it starts. Each batch's
+records are then checked by one RE2 match per record (field count, every column's type;
+the first failing record alone is looked at field by field to name file, line, column
+and value) and decoded with ``tf.io.decode_csv`` in a parallel map, which therefore never
+fails with a batch-relative "record N". No per-line ``tf.data`` element is ever created.
+
+``records_of_files`` (the records of each file) and ``batch_decoder`` (their check and
+decode) are the two stages other modules may build on, besides ``validated_lines`` and
+``decode_lines``. Per-batch functions are kept to few ops: each op is paid when the
+function is traced, when every iterator instantiates it, and on every batch.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from tfbalance._csv._dialect import MAX_RECORD_BYTES, FileInfo, inspect_files
 from tfbalance._csv._files import FilePattern, check_gzip, resolve_files
@@ -24,9 +30,12 @@ from tfbalance._deprecation import check_compression, compression_type_of, renam
 from tfbalance._tf import named, tf
 from tfbalance._validation import MAX_CLASS_ID, check_int, check_positive_int, check_seed
 
-__all__ = ["decode_lines", "read_csv", "validated_lines"]
+__all__ = ["batch_decoder", "decode_lines", "read_csv", "records_of_files", "validated_lines"]
 
 _BLOCK_BYTES = 1 << 20  # bytes per FixedLengthRecordDataset block when reading
+# The functions handed to tf.data hold no Python control flow on tensors; AutoGraph's
+# conversion of them took most of the second or more that building a reader cost.
+_plain = tf.autograph.experimental.do_not_convert
 _MAX_RECORD_BYTES = MAX_RECORD_BYTES  # module-level so a test can lower it
 
 
@@ -231,7 +240,7 @@ def read_csv(
     if shuffle:
         index = index.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     paths = tf.constant([info.path for info in infos])
-    lines_of = _lines_of_files(infos)
+    lines_of = records_of_files(infos)
     lines = index.interleave(
         lines_of,
         cycle_length=reads,
@@ -248,7 +257,7 @@ def read_csv(
         ).batch(batch_size, drop_remainder=drop_remainder)
     else:
         lines = lines.rebatch(batch_size, drop_remainder=drop_remainder)
-    decode, decode_labels = _decoder(schema, features, paths)
+    decode, decode_labels = batch_decoder(schema, features, paths)
     map_options = {"num_parallel_calls": calls, "deterministic": deterministic}
     if resample is None:
         dataset = lines.map(decode, **map_options)
@@ -305,9 +314,14 @@ def _select(schema: CsvSchema, select_columns: Sequence[str] | None) -> list[str
     return [c for c in schema.column_names if c in select_columns and c != schema.label]
 
 
-def _lines_of_files(infos: Sequence[FileInfo]) -> Callable[[tf.Tensor], tf.data.Dataset]:
-    """``lines_of(i)``: the records of file ``i`` in ``(lines, line_numbers, file_index)``
-    vectors (see ``_block_lines``). Gzip files are checked whole first (``check_gzip``)."""
+def records_of_files(infos: Sequence[FileInfo]) -> Callable[[tf.Tensor], tf.data.Dataset]:
+    """``lines_of(i)``: the records of file ``i`` of ``infos`` (from ``inspect_files``).
+
+    The CSV stack's record reader: a function for ``Dataset.flat_map`` or ``interleave``
+    over file indices, giving datasets of ``(lines, line_numbers, file_index)`` vectors,
+    one element per byte block (see ``_block_lines``); ``batch_decoder`` checks and
+    decodes them. Gzip files are checked whole first (``check_gzip``).
+    """
     paths = tf.constant([info.path for info in infos])
     compressions = tf.constant([info.compression for info in infos])
     header_bytes = tf.constant([info.header_bytes for info in infos], tf.int64)
@@ -318,6 +332,7 @@ def _lines_of_files(infos: Sequence[FileInfo]) -> Callable[[tf.Tensor], tf.data.
     ], tf.int64)
     first_lines = tf.constant([info.header_lines + 1 for info in infos], tf.int64)
 
+    @_plain
     def lines_of(i):
         return _block_lines(paths[i], header_bytes[i], body_bytes[i], compressions[i],
                             first_lines[i], i)
@@ -344,12 +359,12 @@ def _block_lines(path, header_bytes, body_bytes, compression, first_line, file_i
         path, _BLOCK_BYTES, header_bytes=header_bytes + first, compression_type=compression
     )
     # A final line break ends a last line without one; the flag marks the end of the file.
-    blocks = head.concatenate(rest).map(lambda b: (b, False)).concatenate(
+    blocks = head.concatenate(rest).map(_plain(lambda b: (b, False))).concatenate(
         tf.data.Dataset.from_tensors((tf.constant("\n"), True))
     )
     return blocks.scan(
         (tf.constant(""), tf.cast(first_line, tf.int64)),
-        lambda state, element: _split_records(state, element, path, file_index),
+        _plain(lambda state, element: _split_records(state, element, path, file_index)),
     )
 
 
@@ -361,7 +376,8 @@ def _split_records(state, element, path, file_index):
     by byte positions (``tf.strings.substr``) with no branch: a ``tf.cond`` in this nested
     dataset function costs more per block than the quote bookkeeping, which is nearly
     free when the text holds no quote. A trailing ``\r`` is cut per record, so ``\n``
-    and ``\r\n`` endings may mix; blank lines are skipped.
+    and ``\r\n`` endings may mix; blank lines are dropped as positions, before any record
+    string is made (masking the strings afterwards would copy every one of them again).
     """
     carry, line = state
     block, last = element
@@ -374,18 +390,16 @@ def _split_records(state, element, path, file_index):
     ends_at = tf.where(tf.equal(tf.math.floormod(before, 2), 0))[:, 0]  # index in breaks
     ends = tf.gather(breaks, ends_at)
     starts = tf.concat([tf.zeros([1], tf.int64), ends[:-1] + 1], 0)[: tf.size(ends)]
-    length = ends - starts
-    # A '\r' before the break is the line terminator's.
-    cr = tf.cast(tf.equal(tf.gather(raw, tf.maximum(ends - 1, 0)), 13) & (length > 0), tf.int64)
-    # substr broadcasts the one text over the vectors of positions and lengths.
-    records = tf.strings.substr(text, tf.cast(starts, tf.int32), tf.cast(length - cr, tf.int32))
     first_break = tf.concat([tf.zeros([1], tf.int64), ends_at[:-1] + 1], 0)[: tf.size(ends)]
-    numbers = line + first_break
+    # A '\r' before the break is the line terminator's.
+    length = ends - starts
+    length -= tf.cast(tf.equal(tf.gather(raw, tf.maximum(ends - 1, 0)), 13) & (length > 0),
+                      tf.int64)
+    kept = tf.where(length > 0)[:, 0]
     consumed = tf.reduce_max(tf.concat([ends_at + 1, tf.zeros([1], tf.int64)], 0))
     tail = tf.reduce_max(tf.concat([ends + 1, tf.zeros([1], tf.int64)], 0))
     carry = tf.strings.substr(text, tf.cast(tail, tf.int32),
                               tf.cast(tf.size(raw, out_type=tf.int64) - tail, tf.int32))
-    keep = length > cr
     where = ["Invalid CSV row in ", path, ", line ", tf.strings.as_string(line + consumed)]
     checks = [
         tf.debugging.Assert(
@@ -402,9 +416,11 @@ def _split_records(state, element, path, file_index):
         ),
     ]
     with tf.control_dependencies(checks):
-        numbers = tf.boolean_mask(numbers, keep)
-    out = (tf.boolean_mask(records, keep), numbers,
-           tf.fill(tf.shape(numbers), tf.cast(file_index, tf.int64)))
+        numbers = line + tf.gather(first_break, kept)
+    # substr broadcasts the one text over the vectors of positions and lengths.
+    records = tf.strings.substr(text, tf.cast(tf.gather(starts, kept), tf.int32),
+                                tf.cast(tf.gather(length, kept), tf.int32))
+    out = (records, numbers, tf.fill(tf.shape(numbers), tf.cast(file_index, tf.int64)))
     return (carry, line + consumed), out
 
 
@@ -412,7 +428,6 @@ def _split_records(state, element, path, file_index):
 
 # RE2 patterns of one field of each type, as pandas and decode_csv read them: optional
 # blanks around the value, optionally quoted, empty meaning the column default.
-_INT = r"[ \t]*[+-]?[0-9]+[ \t]*"
 _NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _FLOAT = rf"[ \t]*(?:{_NUMBER}|[+-]?(?i:inf|infinity|nan))[ \t]*"
 _LABEL = rf"[ \t]*{_NUMBER}[ \t]*"
@@ -422,6 +437,26 @@ _EXPECTED = {
     "float64": "float64 values",
     "string": "text",
 }
+
+
+def _digits_at_most(limit: str) -> str:
+    """RE2 for decimal numbers of at most ``limit`` (no sign), leading zeros allowed.
+
+    decode_csv refuses an int64 out of range with a batch-relative "record N", so the
+    row check must refuse it first: a number with fewer digits than the limit is in
+    range, one with as many is in range when it is not above the limit digit by digit.
+    """
+    n = len(limit)
+    same_length = [limit]
+    for i, digit in enumerate(limit):
+        if digit != "0":
+            rest = f"[0-9]{{{n - i - 1}}}" if n - i - 1 else ""
+            same_length.append(f"{limit[:i]}[0-{int(digit) - 1}]{rest}")
+    return f"0*(?:[0-9]{{1,{n - 1}}}|{'|'.join(same_length)})"
+
+
+_INT = (rf"[ \t]*(?:\+?{_digits_at_most(str(2**63 - 1))}|-{_digits_at_most(str(2**63))})"
+        r"[ \t]*")
 
 
 def _field_patterns(schema: CsvSchema) -> list[str]:
@@ -441,93 +476,110 @@ def _field_patterns(schema: CsvSchema) -> list[str]:
     return patterns
 
 
+def _first_failure(ok: tf.Tensor) -> tf.Tensor:
+    """The index of the first ``False`` in ``ok`` as a vector of 0 or 1 elements.
+
+    Error reports are computed on the rows this selects: on the usual path, where every
+    row is valid, each op of the report runs on an empty vector and costs next to
+    nothing, which is cheaper than a ``tf.cond`` around the report (a ``tf.cond`` here
+    costs about as much per batch as the row check itself).
+    """
+    return tf.where(tf.logical_not(ok))[:1, 0]
+
+
+def _row_report(paths: tf.Tensor, lines, numbers, files, what) -> tf.Tensor:
+    """``"Invalid CSV row in <file>, line <n>: <what>. Received: `<line>`"`` per row."""
+    return tf.strings.join([
+        "Invalid CSV row in ", tf.gather(paths, files), ", line ",
+        tf.strings.as_string(numbers), ": ", what, ". Received: `",
+        tf.strings.substr(lines, 0, 200), "`",
+    ])
+
+
+def _fail_with(ok: tf.Tensor, report: tf.Tensor) -> tf.Tensor:
+    """An op that fails with the first (only) message of ``report`` unless all ``ok``."""
+    return tf.debugging.Assert(tf.reduce_all(ok), [tf.strings.reduce_join(report)],
+                               summarize=1)
+
+
 def _row_checker(schema: CsvSchema, paths: tf.Tensor):
     """``check(lines, numbers, files)``: an op that fails unless every line is a valid row.
 
-    One RE2 match over the batch's joined lines checks the field count and every field's
-    type at once (a number where the schema says int64, a numeric label), which is what
-    keeps decode_csv from ever failing with a batch-relative "record N". Only a batch
-    that fails is looked at row by row, to name the file, the line, the column and the
-    value. (Graph messages quote names and values with backticks: ``tf.debugging.Assert``
-    prints its message C-escaped, which would turn every ``'`` into ``\\'``.)
+    One RE2 match per line checks the field count and every field's type at once (a
+    number where the schema says int64, in range; a numeric label), which is what keeps
+    decode_csv from ever failing with a batch-relative "record N". Only the first line
+    that fails is looked at field by field, to name the file, the line, the column and
+    the value (see ``_first_failure``): it is cut into fields at the delimiters outside
+    quotes, and each field is matched against its column's pattern. That report is a few
+    dozen small ops: every op of a per-batch function costs when the function is traced,
+    when each iterator instantiates it and on every batch. (Graph messages quote names
+    and values with backticks: ``tf.debugging.Assert`` prints its message C-escaped,
+    which would turn every ``'`` into ``\\'``.)
     """
     fields = _field_patterns(schema)
     d = f"\\x{{{ord(schema.field_delim):02x}}}"
     row = d.join(fields)
-    batch_pattern = f"(?:{row}\\n)*{row}"
-    any_field = f'(?:"(?:[^"]|"")*"|[^{d}]*)'
     names = list(schema.column_names)
     ncols = len(names)
+    label_col = names.index(schema.label)
     delim = ord(schema.field_delim)
+    missing = tf.constant(sorted(MISSING))
+    kinds = sorted(set(fields))
+    # (pattern, column) pairs: row k of ``matches`` below is pattern kinds[k].
+    pairs = tf.constant([[kinds.index(pattern), k] for k, pattern in enumerate(fields)])
+    messages = tf.constant([
+        "" if name == schema.label else
+        f"column `{name}` must hold {_EXPECTED[schema.dtypes[name]]}" for name in names
+    ])
 
-    def where(lines, numbers, files, r):
-        return ["Invalid CSV row in ", tf.gather(paths, files[r]), ", line ",
-                tf.strings.as_string(numbers[r]), ": "]
-
-    def field_counts(lines):
-        raw = tf.io.decode_raw(lines, tf.uint8, fixed_length=tf.reduce_max(
-            tf.concat([tf.strings.length(lines), [1]], 0)))
-        quotes = tf.cast(tf.equal(raw, 34), tf.int32)
-        outside = tf.equal(tf.math.floormod(tf.cumsum(quotes, axis=1), 2), 0)
-        return 1 + tf.reduce_sum(tf.cast(tf.equal(raw, delim) & outside, tf.int32), axis=1)
-
-    def locate(lines, numbers, files):
-        ok = tf.strings.regex_full_match(lines, row)
-        r = tf.argmin(tf.cast(ok, tf.int32))
-        text = lines[r]
-        found = field_counts(tf.reshape(text, [1]))[0]
-        # The first column whose field breaks the pattern of the columns up to it.
-        prefix_ok = tf.stack([
-            tf.strings.regex_full_match(text, "(?s)" + d.join(fields[: k + 1]) + f"(?:{d}.*)?")
-            for k in range(ncols)
-        ])
-        column = tf.argmin(tf.cast(prefix_ok, tf.int32))
-        value = tf.switch_case(
-            tf.cast(column, tf.int32),
-            [lambda k=k: tf.strings.regex_replace(
-                text, f"(?s)^(?:{any_field}{d}){{{k}}}({any_field})(?:{d}.*)?$", r"\1")
-             for k in range(ncols)],
+    def report(lines, numbers, files):
+        # ``lines``: the failing line, or none; ``text`` is it or "".
+        text = tf.strings.reduce_join(lines)
+        raw = tf.io.decode_raw(text, tf.uint8)
+        outside = tf.equal(tf.math.floormod(tf.cumsum(tf.cast(tf.equal(raw, 34), tf.int32)),
+                                            2), 0)
+        cuts = tf.where(tf.equal(raw, delim) & outside)[:, 0]
+        found = tf.size(cuts) + 1
+        starts = tf.concat([[0], cuts + 1], 0)
+        ends = tf.concat([cuts, [tf.size(raw, out_type=tf.int64)]], 0)
+        values = tf.concat([tf.strings.substr(text, starts, ends - starts),
+                            tf.fill([ncols], "")], 0)[:ncols]
+        matches = tf.stack([tf.strings.regex_full_match(values, p) for p in kinds])
+        column = tf.argmin(tf.cast(tf.gather_nd(matches, pairs), tf.int32),
+                           output_type=tf.int32)
+        value = values[column]
+        stripped = tf.strings.strip(tf.strings.regex_replace(value, '"', ""))
+        label_message = tf.where(
+            tf.equal(tf.strings.lower(stripped), "nan"), "the label is NaN; " + LABEL_RULE,
+            tf.where(tf.reduce_any(tf.equal(stripped, missing)), "the label is missing",
+                     f"column `{schema.label}`: {LABEL_RULE}"),
         )
-        messages = []
-        for k, name in enumerate(names):
-            if name == schema.label:
-                stripped = tf.strings.strip(tf.strings.regex_replace(value, '"', ""))
-                missing = tf.reduce_any(tf.equal(stripped, sorted(MISSING)))
-                nan = tf.equal(tf.strings.lower(stripped), "nan")
-                messages.append(tf.where(
-                    nan, "the label is NaN; " + LABEL_RULE,
-                    tf.where(missing, "the label is missing", f"column `{name}`: {LABEL_RULE}"),
-                ))
-            else:
-                messages.append(tf.constant(
-                    f"column `{name}` must hold {_EXPECTED[schema.dtypes[name]]}"))
+        fits = tf.equal(found, ncols)
         what = tf.where(
-            tf.equal(found, ncols),
-            tf.gather(tf.stack(messages), column),
-            tf.strings.join([f"expected {ncols} fields, found ",
-                             tf.strings.as_string(found)]),
+            fits, tf.where(tf.equal(column, label_col), label_message, messages[column]),
+            tf.strings.join([f"expected {ncols} fields, found ", tf.strings.as_string(found)]),
         )
-        shown = tf.where(tf.equal(found, ncols), value, text)
-        message = tf.strings.join(
-            where(lines, numbers, files, r)
-            + [what, ". Received: `", tf.strings.substr(shown, 0, 200), "`"]
-        )
-        with tf.control_dependencies([tf.debugging.Assert(False, [message], summarize=1)]):
-            return tf.constant(True)
+        return _row_report(paths, tf.where(fits, value, text), numbers, files, what)
 
     def check(lines, numbers, files):
-        batch = tf.strings.reduce_join(lines, separator="\n")
-        ok = tf.strings.regex_full_match(batch, batch_pattern) | tf.equal(tf.size(lines), 0)
-        return tf.cond(ok, lambda: tf.constant(True), lambda: locate(lines, numbers, files))
+        ok = tf.strings.regex_full_match(lines, row)
+        bad = _first_failure(ok)
+        return _fail_with(ok, report(tf.gather(lines, bad), tf.gather(numbers, bad),
+                                     tf.gather(files, bad)))
 
     return check
 
 
-def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
-    """``decode(lines, numbers, files)`` -> ``(features, ids)`` and ``decode_labels``.
+def batch_decoder(schema: CsvSchema, features: Sequence[str], paths: tf.Tensor):
+    """``decode(lines, numbers, files)`` -> ``(features, ids)``, and ``decode_labels``.
 
-    Both check every row in full first (``_row_checker``); ``decode(...,
-    fields_checked=True)`` skips that for lines already checked by ``decode_labels``.
+    The CSV stack's batch decoder, for code that reads records from ``records_of_files``
+    (``read_csv``, ``validated_lines``, per-class CSV shards): ``lines`` are records,
+    ``numbers`` their 1-based lines and ``files`` indices into ``paths``, all vectors of
+    one length. Both functions check every row in full first (``_row_checker``: field
+    count, every column's type, the label rule) and fail with the file and line of the
+    first bad row; ``decode(..., fields_checked=True)`` skips the row check for lines
+    already checked by ``decode_labels``. ``decode_labels`` decodes only the label.
     """
     names = list(schema.column_names)
     label_col = names.index(schema.label)
@@ -557,50 +609,48 @@ def _decoder(schema: CsvSchema, features: list[str], paths: tf.Tensor):
         )
     check_rows = _row_checker(schema, paths)
 
-    def fail_unless(ok, lines, numbers, files, what):
-        # Report the first offending row with its file and line.
-        row = tf.argmin(tf.cast(ok, tf.int32))
-        message = tf.strings.join([
-            "Invalid CSV row in ", tf.gather(paths, files[row]), ", line ",
-            tf.strings.as_string(numbers[row]), ": ", what, ". Received: `",
-            tf.strings.substr(lines[row], 0, 200), "`",
-        ])
-        return tf.debugging.Assert(tf.reduce_all(ok), [message], summarize=1)
-
     def label_ids(label, lines, numbers, files):
+        # One test per row for every label rule, one reduction per batch; the reason is
+        # worked out for the first failing row only.
         if table is not None:
             text = tf.strings.strip(label)
-            checks = [fail_unless(tf.strings.length(text) > 0, lines, numbers, files,
-                                  "the label is missing")]
-            with tf.control_dependencies(checks):
-                ids = table.lookup(text)
-            checks.append(fail_unless(ids >= 0, lines, numbers, files,
-                                      "the label is not in label_vocabulary"))
+            ids = table.lookup(text)
+            present = tf.strings.length(text) > 0
+            ok = present & (ids >= 0)
+            bad = _first_failure(ok)
+            what = tf.where(tf.gather(present, bad), "the label is not in label_vocabulary",
+                            "the label is missing")
         else:
             # The row check admits only numbers here; what is left is the value rule.
-            checks = [
-                fail_unless(tf.equal(label, tf.round(label)) & tf.math.is_finite(label), lines,
-                            numbers, files, LABEL_RULE),
-                fail_unless(label >= 0, lines, numbers, files, "class ids must be non-negative"),
-                fail_unless(label <= MAX_CLASS_ID, lines, numbers, files,
-                            f"class ids must be at most MAX_CLASS_ID = {MAX_CLASS_ID}"),
-            ]
+            whole = tf.equal(label, tf.round(label)) & tf.math.is_finite(label)
+            ok = whole & (label >= 0) & (label <= MAX_CLASS_ID)
+            bad = _first_failure(ok)
+            what = tf.where(
+                tf.gather(whole, bad),
+                tf.where(tf.gather(label, bad) < 0, "class ids must be non-negative",
+                         f"class ids must be at most MAX_CLASS_ID = {MAX_CLASS_ID}"),
+                LABEL_RULE,
+            )
             ids = tf.cast(label, tf.int64)
-        with tf.control_dependencies(checks):
+        report = _row_report(paths, tf.gather(lines, bad), tf.gather(numbers, bad),
+                             tf.gather(files, bad), what)
+        with tf.control_dependencies([_fail_with(ok, report)]):
             return tf.identity(ids)
 
+    @_plain
     def decode(lines, numbers, files, fields_checked=False):
         checks = [] if fields_checked else [check_rows(lines, numbers, files)]
         with tf.control_dependencies(checks):
             columns = tf.io.decode_csv(
                 lines, record_defaults, field_delim=schema.field_delim, select_cols=wanted
             )
-        by_name = dict(zip([names[c] for c in wanted], columns))
+        by_name = dict(zip([names[c] for c in wanted], columns, strict=True))
         ids = label_ids(by_name.pop(schema.label), lines, numbers, files)
         return {name: by_name[name] for name in features}, ids
 
     label_default = record_defaults[wanted.index(label_col)]
 
+    @_plain
     def decode_labels(lines, numbers, files):
         # Every row is checked in full here, so resampling before the full decode loses no
         # error: a row is valid or refused whether or not it is dropped.
@@ -624,6 +674,7 @@ def validated_lines(
     field_delim: str = ",",
     compression: str | None = "auto",
     batch_size: int = 8192,
+    features: Sequence[str] | None = None,
 ) -> tuple[tf.data.Dataset, CsvSchema]:
     """Every record of CSV files, checked in full, as batches of raw lines.
 
@@ -639,7 +690,10 @@ def validated_lines(
       labels);
     - ``"file"`` (tf.int32): the index of the file in ``resolve_files(source)``;
     - ``"line_number"`` (tf.int64): the 1-based physical line where the record starts
-      (the header is line 1).
+      (the header is line 1);
+    - ``"features"`` (only when ``features`` is given): ``{column: typed vector}``, as
+      ``decode_lines(schema, features)`` would give, from the same ``decode_csv`` pass
+      that reads the labels.
 
     Every row is validated as ``read_csv`` validates it (field count, every column's
     type, the label rule); iteration fails with ``tf.errors.InvalidArgumentError`` naming
@@ -657,6 +711,8 @@ def validated_lines(
         As ``read_csv`` (``field_delim`` is ignored when ``schema`` is given).
     batch_size : int
         Records per element.
+    features : sequence of str, optional
+        Feature columns to decode too (``[]``: none; ``None``: no ``"features"`` entry).
 
     Returns
     -------
@@ -696,16 +752,17 @@ def validated_lines(
             f"header {list(infos[0].header)} of {infos[0].path!r}."
         )
     paths = tf.constant([info.path for info in infos])
-    lines = tf.data.Dataset.range(len(files)).flat_map(_lines_of_files(infos))
-    _, decode_labels = _decoder(schema, [], paths)
+    lines = tf.data.Dataset.range(len(files)).flat_map(records_of_files(infos))
+    selected = None if features is None else _select(schema, features)
+    decode, decode_labels = batch_decoder(schema, selected or [], paths)
 
+    @_plain
     def label_batch(text, numbers, file_index):
-        return {
-            "line": text,
-            "label": decode_labels(text, numbers, file_index),
-            "file": tf.cast(file_index, tf.int32),
-            "line_number": numbers,
-        }
+        batch = {"line": text, "file": tf.cast(file_index, tf.int32), "line_number": numbers}
+        if selected is None:
+            return {**batch, "label": decode_labels(text, numbers, file_index)}
+        columns, ids = decode(text, numbers, file_index)
+        return {**batch, "label": ids, "features": columns}
 
     dataset = lines.rebatch(batch_size).map(
         label_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
@@ -726,8 +783,9 @@ def decode_lines(
     if not isinstance(schema, CsvSchema):
         raise TypeError(f"Invalid `schema`: expected a CsvSchema. Received: schema={schema!r}")
     selected = _select(schema, features)
-    decode, _ = _decoder(schema, selected, tf.constant([""]))
+    decode, _ = batch_decoder(schema, selected, tf.constant([""]))
 
+    @_plain
     def decode_batch(lines: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         lines = tf.convert_to_tensor(lines, tf.string)
         zeros = tf.zeros(tf.shape(lines), tf.int64)

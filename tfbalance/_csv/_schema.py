@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +146,7 @@ class CsvSchema:
         }
 
     @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> "CsvSchema":
+    def from_dict(cls, config: Mapping[str, Any]) -> CsvSchema:
         """Rebuild a schema from ``to_dict()`` output."""
         config = dict(config)
         dtypes = config.get("dtypes", {})
