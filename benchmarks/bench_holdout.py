@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     print("| writer | median s | range s | rows/s | pandas / ours (median of paired ratios) |")
     print("|---|---:|---:|---:|---:|")
     for name in names:
-        ratios = [p / s for p, s in zip(times[base], times[name])]
+        ratios = [p / s for p, s in zip(times[base], times[name], strict=False)]
         median = statistics.median(times[name])
         print(f"| {name} | {median:.2f} | {min(times[name]):.2f}-{max(times[name]):.2f} | "
               f"{args.rows / median:,.0f} | {statistics.median(ratios):.2f}x "

@@ -211,12 +211,12 @@ def test_split_rows_equal_input_for_every_dialect(tmp_path, fmt):
         counted = tfbalance.class_counts(str(path), "label")
         read = np.concatenate([y for _, y in tfbalance.read_csv(
             str(path), schema=result.schema, batch_size=97).as_numpy_iterator()])
-        assert result.counts.counts == dict(zip(*np.unique(read, return_counts=True))), name
+        assert result.counts.counts == dict(zip(*np.unique(read, return_counts=True), strict=False)), name
         if vocabulary is None:
             assert counted.counts == result.counts.counts, name
         else:
             assert counted.names == vocabulary
-            assert dict(zip(counted.names, counted.counts.values())) == {
+            assert dict(zip(counted.names, counted.counts.values(), strict=False)) == {
                 vocabulary[c]: n for c, n in result.counts.counts.items()}
 
 
@@ -226,7 +226,9 @@ def test_split_rows_equal_input_for_every_dialect(tmp_path, fmt):
 def test_duplicate_column_names_refused(tmp_path):
     path = tmp_path / "dup.csv"
     path.write_text("x,x,label\n1,2,0\n3,4,1\n")
-    with pytest.raises(ValueError, match=r"dup.csv.*, line 1: the header repeats the column names \[.x.\]"):
+    with pytest.raises(
+        ValueError, match=r"dup.csv.*, line 1: the header repeats the column names \[.x.\]"
+    ):
         split_by_class(str(path), "label", tmp_path / "out", verbose=False)
     assert not (tmp_path / "out").exists() and not _no_staging_left(tmp_path)
 
@@ -247,7 +249,8 @@ def _long_csv(path, rows, bad_line=None, bad_text=None):
         ("7,3.5,1.5", "class labels must be finite whole numbers"),
         ("7,3.5,-1", "class ids must be non-negative"),
         ("7,3.5,", "the label is missing"),
-        ("seven,3.5,1", "column `a` must hold int64 values .*Received: `seven`"),  # a value not of its type
+        # a value not of its type
+        ("seven,3.5,1", "column `a` must hold int64 values .*Received: `seven`"),
     ],
 )
 def test_bad_row_far_in_fails_at_split_time_with_file_and_line(tmp_path, fmt, bad_text,

@@ -408,6 +408,11 @@ class SplitResult(Mapping):
             return records.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
         if self._version >= 2:  # CSV shards: the CSV stack's reader checks and decodes them
             schema = self.schema
+            if schema is None:
+                raise ValueError(
+                    f"Invalid split in {self.output_dir}: its manifest holds CSV shards but "
+                    "no schema; write the split again"
+                )
             infos = inspect_files(files, compression or "", schema.field_delim)
             decode, _ = batch_decoder(schema, list(schema.feature_names), paths)
             lines = order.flat_map(records_of_files(infos)).rebatch(_READ_BATCH)

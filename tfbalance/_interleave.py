@@ -509,7 +509,7 @@ def _stream_counts(
 
 def _block_size(datasets: Any) -> int | None:
     """Rows per block when the streams yield blocks (``ClassDatasets.block_size``), else None."""
-    block_size = getattr(datasets, "block_size", None) if isinstance(datasets, ClassDatasets) else None
+    block_size = datasets.block_size if isinstance(datasets, ClassDatasets) else None
     return check_positive_int(block_size, "datasets.block_size", allow_none=True)
 
 
@@ -790,6 +790,7 @@ def interleave_by_class(
             0,
         )
 
+    assert vector is not None  # weights, a variable or a schedule: each gives a start vector
     empty = _probe_empty(streams, block_size)
     bad = [c for c in empty if vector[c] > 0]
     if bad:
@@ -1361,7 +1362,7 @@ def balanced_batches(
                     f"Invalid `rows_per_class`: classes {orphans} have rows but no stream. "
                     f"Received: rows_per_class={rows_per_class!r}"
                 )
-        vector = resolve_class_vector(rows_per_class, size, "rows_per_class")
+        vector = resolve_class_vector(cast(Any, rows_per_class), size, "rows_per_class")
         if np.any(vector != np.round(vector)) or vector.sum() <= 0:
             raise ValueError(
                 "Invalid `rows_per_class`: expected whole, non-negative numbers of rows, not "

@@ -197,7 +197,7 @@ class _Shards:
 
 
 def _concat_blocks(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for name, value in parts[0].items():
         if isinstance(value, tuple):
             out[name] = (b"".join(p[name][0] for p in parts),

@@ -373,7 +373,7 @@ _COUNT_OPTIONS = frozenset(
 
 def count_csv_classes(
     source: FilePattern,
-    label: str | None,
+    label: str,
     *,
     verbose: bool | None = None,
     **options: Any,
@@ -464,7 +464,7 @@ def count_csv_classes(
     # chunks are in memory at once.
     pending: collections.deque = collections.deque()
     first_lines = {info.path: info.header_lines + 1 for info in infos}
-    state = {"path": None, "line": 2, "done": 0}
+    state: dict[str, Any] = {"path": None, "line": 2, "done": 0}
 
     def merge() -> None:
         path, future, position, base = pending.popleft()

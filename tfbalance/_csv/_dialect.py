@@ -164,8 +164,8 @@ def inspect_files(
     return infos
 
 
-def check_label_column(header: Sequence[str], label: Any) -> None:
-    """Raise unless ``label`` names a column of ``header``."""
+def check_label_column(header: Sequence[str], label: Any) -> str:
+    """``label`` if it names a column of ``header``; raise otherwise."""
     if label is None:
         raise ValueError(
             "Invalid `label`: CSV sources need the label column's name. "
@@ -180,3 +180,4 @@ def check_label_column(header: Sequence[str], label: Any) -> None:
             f"Invalid `label`: column {label!r} is not in the CSV header; the columns are "
             f"{list(header)}. Received: label={label!r}"
         )
+    return label

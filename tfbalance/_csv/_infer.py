@@ -18,7 +18,7 @@ __all__ = ["infer_csv_schema"]
 @renamed_keywords("file_pattern", "compression_type")
 def infer_csv_schema(
     source: FilePattern,
-    label: str,
+    label: str | None,
     *,
     column_dtypes: Mapping[str, Any] | None = None,
     column_defaults: Mapping[str, Any] | None = None,
@@ -83,7 +83,7 @@ def infer_csv_schema(
     files = resolve_files(source)
     infos = inspect_files(files, compression_type, field_delim)
     header = list(infos[0].header)
-    check_label_column(header, label)
+    label = check_label_column(header, label)
     try:
         with open_file(infos[0].path, infos[0].compression) as f:
             sample = pd.read_csv(
@@ -111,10 +111,10 @@ def infer_csv_schema(
             compression_type=compression_type,
         ).names
     return CsvSchema(
-        column_names=header,
+        column_names=tuple(header),
         dtypes=dtypes,
         label=label,
-        label_vocabulary=label_vocabulary,
+        label_vocabulary=None if label_vocabulary is None else tuple(label_vocabulary),
         defaults=column_defaults,
         field_delim=field_delim,
     )

@@ -597,7 +597,8 @@ def batch_decoder(schema: CsvSchema, features: Sequence[str], paths: tf.Tensor):
         else:
             dtype = schema.dtypes[name]
             tf_dtype = tf.float32 if dtype == "float32" else tf.as_dtype(dtype)
-            record_defaults.append(tf.constant([schema.defaults[name]], dtype=tf_dtype))
+            defaults = schema.defaults or {}  # a CsvSchema fills in every column's default
+            record_defaults.append(tf.constant([defaults[name]], dtype=tf_dtype))
     vocabulary = schema.label_vocabulary
     table = None
     if vocabulary is not None:

@@ -141,7 +141,7 @@ class CsvSchema:
                 self.label_vocabulary
             ),
             "defaults": {c: (None if isinstance(v, float) and math.isnan(v) else v)
-                         for c, v in self.defaults.items()},
+                         for c, v in (self.defaults or {}).items()},
             "field_delim": self.field_delim,
         }
 
