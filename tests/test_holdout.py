@@ -61,7 +61,8 @@ def _expected_sizes(n, shares):
 def _oracle_counts(frame, fractions):
     out = {name: {} for name in fractions}
     for c, n in frame["y"].value_counts().sort_index().items():
-        for name, size in zip(fractions, _expected_sizes(int(n), list(fractions.values())), strict=False):
+        sizes = _expected_sizes(int(n), list(fractions.values()))
+        for name, size in zip(fractions, sizes, strict=True):
             out[name][int(c)] = size
     return out
 

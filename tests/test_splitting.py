@@ -211,7 +211,8 @@ def test_split_rows_equal_input_for_every_dialect(tmp_path, fmt):
         counted = tfbalance.class_counts(str(path), "label")
         read = np.concatenate([y for _, y in tfbalance.read_csv(
             str(path), schema=result.schema, batch_size=97).as_numpy_iterator()])
-        assert result.counts.counts == dict(zip(*np.unique(read, return_counts=True), strict=False)), name
+        ids, counts = np.unique(read, return_counts=True)
+        assert result.counts.counts == dict(zip(ids, counts, strict=True)), name
         if vocabulary is None:
             assert counted.counts == result.counts.counts, name
         else:
