@@ -72,3 +72,16 @@ def test_named_output_keeps_the_elements(csv_path):
 def test_a_bad_name_is_refused(bad):
     with pytest.raises(TypeError, match="Invalid `name`"):
         _rows().batch(4).apply(tfbalance.rebatch(3, name=bad))
+
+
+def test_stratified_split_names_each_split():
+    splits = tfbalance.stratified_split(_rows(), fractions={"train": 0.8, "test": 0.2}, seed=0,
+                                        name="holdout")
+    assert [splits[s]._metadata.name.decode() for s in ("train", "test")] == [
+        "holdout_train", "holdout_test"]
+    plain = tfbalance.stratified_split(_rows(), fractions={"train": 0.8, "test": 0.2}, seed=0)
+    for split in ("train", "test"):  # naming changes no element
+        named_rows = [y for _, y in splits[split].as_numpy_iterator()]
+        assert named_rows == [y for _, y in plain[split].as_numpy_iterator()]
+    with pytest.raises(TypeError, match=r"Invalid `name`: expected a non-empty str or None"):
+        tfbalance.stratified_split(_rows(), fractions={"a": 0.5, "b": 0.5}, seed=0, name="")

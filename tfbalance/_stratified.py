@@ -473,6 +473,7 @@ def stratified_split(
     seed: int,
     counts: CountsLike | None = None,
     verbose: bool | None = None,
+    name: str | None = None,
     **csv_options: Any,
 ) -> StratifiedSplit:
     """Split a dataset or CSV files into holdouts with exact per-class proportions.
@@ -502,6 +503,9 @@ def stratified_split(
         more rows as soon as it shows, fewer at the end of the pass).
     verbose : bool, optional
         Progress bar of the counting pass (``None``: only on a terminal).
+    name : str, optional
+        Names the op that delivers each split: ``f"{name}_{split}"`` (as tf.data's
+        ``name=``, shown in profiles and debug output).
     **csv_options
         Passed to ``tfbalance.read_csv`` for CSV sources.
 
@@ -561,6 +565,10 @@ def stratified_split(
     shares = _check_fractions(fractions)
     seed = check_int(seed, "seed")
     check_label_argument(label)
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(
+            f"Invalid `name`: expected a non-empty str or None. Received: name={name!r}"
+        )
     if _is_file_source(source):
         if not isinstance(label, str):
             raise TypeError(
@@ -604,7 +612,7 @@ def stratified_split(
     )
     splits: dict[str, tf.data.Dataset] = {}
     split_counts: dict[str, ClassDistribution] = {}
-    for j, name in enumerate(shares):
+    for j, split_name in enumerate(shares):
         @_plain
         def select(element, split, is_end, j=j):
             del is_end
@@ -622,6 +630,7 @@ def stratified_split(
             out = out.unbatch().apply(
                 tf.data.experimental.assert_cardinality(int(sizes[:, j].sum()))
             )
-        splits[name] = out.with_options(options)
-        split_counts[name] = ClassDistribution(sizes[:, j].tolist(), names=names)
+        op_name = None if name is None else f"{name}_{split_name}"
+        splits[split_name] = out.with_options(options, name=op_name)
+        split_counts[split_name] = ClassDistribution(sizes[:, j].tolist(), names=names)
     return StratifiedSplit(splits, split_counts, source_counts, seed)
