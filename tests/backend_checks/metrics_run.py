@@ -151,7 +151,7 @@ def main(out_path: str) -> None:
         for _ in range(10):
             state = step(state, np.array([1]), np.array([0.9], "float32"),
                          np.array([1.0], "float32"))
-        for variable, value in zip(jm.variables, state):
+        for variable, value in zip(jm.variables, state, strict=True):
             variable.assign(value)
         out["big_jit"] = [float(v) for v in np.asarray(jm.support)]
 
