@@ -768,3 +768,45 @@ def test_best_f1_num_thresholds_bound():
     with pytest.raises(ValueError, match=r"Invalid `num_thresholds`: expected an int in \[2, "
                                          r"1000000\]. Received: num_thresholds=1000001"):
         BestF1(num_thresholds=10**6 + 1)
+
+
+def test_argmax_ties_follow_numpy():
+    # A tie goes to the first column and -0.0 equals 0.0, as numpy.argmax (and so
+    # scikit-learn on its output) decides; Keras' ops.argmax ranks -0.0 below 0.0.
+    y_pred = np.array([[-0.0, 0.0, 0.0], [0.5, 0.5, 0.1], [0.2, 0.7, 0.7], [-1.0, -0.0, 0.0]],
+                      "float32")
+    y_true = np.array([0, 1, 2, 1])
+    expected = _sklearn_prfs(y_true, y_pred.argmax(-1), average=None, labels=[0, 1, 2],
+                             zero_division=0)[1]
+    for update in (None, tf.function):
+        metric = Recall(average=None, num_classes=3)
+        (update or (lambda f: f))(metric.update_state)(y_true, y_pred)
+        _assert_close(metric.result(), expected)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_label_badness_is_zero_only_for_0_and_1(dtype):
+    info = np.finfo(dtype)
+    near = [np.nextafter(np.array(v, dtype), np.array(t, dtype)) for v in (0, 1) for t in (-2, 2)]
+    values = np.array([0, 1, -0.0, *near, info.tiny, info.smallest_subnormal, 0.5, 2, -1,
+                       info.max, -info.max, np.inf, -np.inf, np.nan], dtype)
+    badness = keras.ops.convert_to_numpy(metrics._off_0_1(keras.ops.convert_to_tensor(values)))
+    good = (values == 0) | (values == 1)
+    assert np.all(badness[good] == 0)
+    # TensorFlow flushes subnormals to zero, which then are labels 0 by its arithmetic.
+    flushed = np.abs(values) < info.tiny
+    assert np.all(badness[~good & ~flushed] != 0)
+
+
+def test_infinite_logit_is_refused_inside_a_traced_update():
+    # sigmoid(inf) is 1, a finite probability: the raw logits are what is checked.
+    metric = BestF1(from_logits=True)
+    tf.function(metric.update_state)(tf.constant([1, 0]), tf.constant([np.inf, 0.0]))
+    with pytest.raises(ValueError, match=r"Invalid `y_pred`: a batch given to update_state"):
+        metric.result()
+
+
+def test_wrong_type_of_average_is_a_type_error():
+    with pytest.raises(TypeError, match=r"Invalid `average`: expected one of 'auto', "
+                                        r"'binary', .* or None. Received: average=1"):
+        F1Score(average=1)

@@ -38,10 +38,16 @@ Bad input never gives a score. A NaN or infinite ``y_pred`` or ``sample_weight``
 model), a label the metric cannot score, or batch sizes that differ raise ``ValueError`` at
 ``update_state`` when it runs eagerly, naming the first bad value. Inside a traced function
 (``model.fit`` and ``evaluate`` on every backend, ``tf.function``, ``jax.jit``) a batch
-cannot raise, so it is counted in the ``rejected`` state: the traced result is NaN and the
+cannot raise, so the refusal is recorded in the state: the traced result is NaN and the
 eager ``result()`` that ``fit`` and ``evaluate`` call at the end of an epoch raises
 ``ValueError`` saying what was refused, until ``reset_state()``. An empty batch (0 rows) is
 legal and adds nothing.
+
+How the checks stay cheap: each is a sum taken with the counts (``y_pred - y_pred`` is 0,
+or NaN for a NaN or infinite value; a label's badness is ``|t * t - t|``, 0 only for 0 and
+1), and the state is one variable holding the counts and then those sums, so an update is
+one pass of reductions and one ``assign_add``, with no comparison, select or second variable
+on the hot path.
 """
 
 from __future__ import annotations
@@ -253,17 +259,20 @@ def _argmax(y_pred: Any) -> Any:
     """The first index of each row's largest value (int32), as ``numpy.argmax``: -0.0 and
     0.0 are equal, and a tie goes to the lower index.
 
-    Not ``ops.argmax``: on a float input it first rewrites every -0.0 as a tiny negative
-    number, so that a row ``[-0.0, 0.0]`` gives 1 where numpy (and scikit-learn on its
-    output) gives 0; and on TensorFlow it costs four times as much as ``top_k``.
+    ``ops.argmax`` is that on torch. On TensorFlow and on JAX's CPU it first rewrites every
+    -0.0 of a float input as a tiny negative number, so that a row ``[-0.0, 0.0]`` gives 1
+    where numpy (and scikit-learn on its output) gives 0; on TensorFlow it also costs four
+    times as much as ``top_k``.
     """
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         # top_k is documented to keep the lower index first among equal values.
         return ops.top_k(y_pred, 1)[1][:, 0]
-    # The first column equal to the row's maximum, by an integer argmax (which keeps the
-    # first of equal values on every backend and has no -0.0 rewrite).
-    is_max = ops.equal(y_pred, ops.max(y_pred, axis=-1, keepdims=True))
-    return ops.cast(ops.argmax(ops.cast(is_max, "int32"), axis=-1), "int32")
+    if backend == "jax":
+        # The first column equal to the row's maximum, by an integer argmax (no rewrite).
+        is_max = ops.equal(y_pred, ops.max(y_pred, axis=-1, keepdims=True))
+        return ops.cast(ops.argmax(ops.cast(is_max, "int32"), axis=-1), "int32")
+    return ops.cast(ops.argmax(y_pred, axis=-1), "int32")
 
 
 def _not_finite(values: Any, dtype: str) -> Any:
@@ -509,7 +518,7 @@ class _CountingMetric(keras.metrics.Metric):
     cannot score, batch sizes that differ) raises ``ValueError`` in ``update_state`` when
     the values are at hand (eager). Inside a traced function (``model.fit`` and
     ``evaluate`` on every backend, ``tf.function``, ``jax.jit``) nothing can raise at the
-    batch, so the refusal is counted in the ``rejected`` state: traced results are then NaN,
+    batch, so the refusal is recorded in the state's last entries: traced results are NaN,
     and an eager ``result()`` (which ``fit`` and ``evaluate`` call at the end of an epoch)
     raises ``ValueError`` saying what was refused, until ``reset_state()`` (Keras' own, which
     zeroes every state variable).
