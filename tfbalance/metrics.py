@@ -1329,6 +1329,13 @@ class BestF1(_CountingMetric):
         # predicted positive at thresholds 0..k-1 exactly.
         self._add_counts((2, num_labels, self.num_thresholds + 1))
 
+    @property
+    def histograms(self) -> Any:
+        """Weighted positives and negatives per label and grid bucket, shape
+        ``(2, labels, num_thresholds + 1)``: bucket ``k`` holds the samples predicted
+        positive at thresholds ``0 .. k - 1`` exactly (float64, or float32 without it)."""
+        return self._counts()
+
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch to the per-threshold histograms (see the class docstring)."""
         batch = self._prepare(y_true, y_pred, sample_weight)
