@@ -2,8 +2,9 @@
 
 Both metrics get the input forms Keras supports (one-hot multi-class; binary as (n, 1)
 with one-hot-like 0/1 targets), batches of 4096, eagerly and inside ``tf.function``. The
-two run interleaved in the same process; the ratio ours / Keras is what counts (< 1 means
-ours is faster).
+two run interleaved in the same process (paired: each repeat times Keras and then ours), so
+a load spike hits both; the ratio ours / Keras is what counts (< 1 means ours is faster):
+the median of the per-repeat ratios, with their range. The load average is printed too.
 
     python benchmarks/bench_metrics.py [--batch 4096] [--classes 10] [--repeats 7]
 """
@@ -81,22 +82,30 @@ def main() -> None:
                     cpu[label].append(c)
             keras_us = statistics.median(wall["keras"]) * 1e6
             ours_us = statistics.median(wall["tfbalance"]) * 1e6
+            paired = [o / k for o, k in zip(wall["tfbalance"], wall["keras"], strict=True)]
+            ratio = statistics.median(paired)
             cpu_ratio = statistics.median(cpu["tfbalance"]) / statistics.median(cpu["keras"])
-            rows.append((form, mode, keras_us, ours_us, ours_us / keras_us, cpu_ratio))
+            ranges = {k: (min(v) * 1e6, max(v) * 1e6) for k, v in wall.items()}
+            rows.append((form, mode, keras_us, ours_us, ratio, (min(paired), max(paired)),
+                         ranges, cpu_ratio))
             print(f"{form:22s} {mode:12s} keras {keras_us:9.1f} us  tfbalance "
-                  f"{ours_us:9.1f} us  ratio {ours_us / keras_us:.2f}  cpu-time ratio "
-                  f"{cpu_ratio:.2f}", flush=True)
+                  f"{ours_us:9.1f} us  ratio {ratio:.2f} ({min(paired):.2f}-{max(paired):.2f})"
+                  f"  cpu-time ratio {cpu_ratio:.2f}", flush=True)
 
     print()
     print(f"Update cost per batch of {args.batch} (median of {args.repeats} x {args.calls} "
-          f"calls; {args.classes} classes for multi-class; ratio < 1: tfbalance faster)")
+          f"calls; {args.classes} classes for multi-class; ratio < 1: tfbalance faster); "
+          f"load average {' / '.join(f'{v:.1f}' for v in os.getloadavg())} at the end")
     print()
-    print("| input | mode | keras.metrics.F1Score (us) | tfbalance F1Score (us) | ratio | "
-          "CPU-time ratio |")
+    print("| input | mode | keras.metrics.F1Score (us, range) | tfbalance F1Score (us, range) | "
+          "ratio (paired range) | CPU-time ratio |")
     print("|---|---|---:|---:|---:|---:|")
-    for form, mode, keras_us, ours_us, ratio, cpu_ratio in rows:
-        print(f"| {form} | {mode} | {keras_us:.0f} | {ours_us:.0f} | {ratio:.2f} | "
-              f"{cpu_ratio:.2f} |")
+    for form, mode, keras_us, ours_us, ratio, spread, ranges, cpu_ratio in rows:
+        k_low, k_high = ranges["keras"]
+        o_low, o_high = ranges["tfbalance"]
+        print(f"| {form} | {mode} | {keras_us:,.0f} ({k_low:,.0f}-{k_high:,.0f}) | "
+              f"{ours_us:,.0f} ({o_low:,.0f}-{o_high:,.0f}) | {ratio:.2f} "
+              f"({spread[0]:.2f}-{spread[1]:.2f}) | {cpu_ratio:.2f} |")
 
 
 if __name__ == "__main__":

@@ -38,10 +38,16 @@ Bad input never gives a score. A NaN or infinite ``y_pred`` or ``sample_weight``
 model), a label the metric cannot score, or batch sizes that differ raise ``ValueError`` at
 ``update_state`` when it runs eagerly, naming the first bad value. Inside a traced function
 (``model.fit`` and ``evaluate`` on every backend, ``tf.function``, ``jax.jit``) a batch
-cannot raise, so it is counted in the ``rejected`` state: the traced result is NaN and the
+cannot raise, so the refusal is recorded in the state: the traced result is NaN and the
 eager ``result()`` that ``fit`` and ``evaluate`` call at the end of an epoch raises
 ``ValueError`` saying what was refused, until ``reset_state()``. An empty batch (0 rows) is
 legal and adds nothing.
+
+How the checks stay cheap: each is a sum taken with the counts (``y_pred - y_pred`` is 0,
+or NaN for a NaN or infinite value; a label's badness is ``|t * t - t|``, 0 only for 0 and
+1), and the state is one variable holding the counts and then those sums, so an update is
+one pass of reductions and one ``assign_add``, with no comparison, select or second variable
+on the hot path.
 """
 
 from __future__ import annotations
@@ -49,111 +55,71 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from numbers import Real
-from typing import Any, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
 from keras import ops
 
+from tfbalance._validation import check_bool, check_choice, check_int, check_real
+
 __all__ = ["BestF1", "F1Score", "FBetaScore", "Precision", "Recall"]
 
 _AVERAGES = ("auto", "binary", "micro", "macro", "weighted", None)
 
-Threshold = Union[float, Sequence[float]]
+Threshold = float | Sequence[float]
 
 
 # --------------------------------------------------------------------------- argument checks
+# The kit in tfbalance._validation checks types and ranges; what is specific to the metrics
+# (the averages a metric offers, scikit-learn's zero_division values, probability thresholds)
+# is built on it here.
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (Real, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-
-
-def _check_average(average: Any, allowed: Sequence[Any] = _AVERAGES) -> str | None:
-    if average not in allowed or (average is not None and not isinstance(average, str)):
-        expected = ", ".join(repr(a) for a in allowed)
-        raise ValueError(
-            f"Invalid `average`: expected one of {expected}. Received: average={average!r}"
-        )
-    return average
-
-
-def _check_beta(beta: Any) -> float:
-    if not _is_number(beta):
-        raise TypeError(f"Invalid `beta`: expected a positive number. Received: beta={beta!r}")
-    beta = float(beta)
-    if not (beta > 0 and math.isfinite(beta)):
-        raise ValueError(
-            f"Invalid `beta`: expected a finite number > 0. Received: beta={beta!r}"
-        )
-    return beta
+def _check_average(average: Any, allowed: Sequence[str | None] = _AVERAGES) -> str | None:
+    words = [a for a in allowed if a is not None]
+    return check_choice(average, "average", words, allow_none=None in allowed)
 
 
 def _check_zero_division(zero_division: Any) -> float:
-    if not _is_number(zero_division):
+    expected = "expected 0, 1 or float('nan')"
+    if isinstance(zero_division, (float, np.floating)) and math.isnan(zero_division):
+        return math.nan  # check_real refuses NaN, which is one of scikit-learn's values here
+    try:
+        value = check_real(zero_division, "zero_division")
+    except TypeError:
         raise TypeError(
-            "Invalid `zero_division`: expected 0, 1 or float('nan'). "
-            f"Received: zero_division={zero_division!r}"
-        )
-    value = float(zero_division)
-    if not (value in (0.0, 1.0) or math.isnan(value)):
+            f"Invalid `zero_division`: {expected}. Received: zero_division={zero_division!r}"
+        ) from None
+    if value not in (0.0, 1.0):
         raise ValueError(
-            "Invalid `zero_division`: expected 0, 1 or float('nan'). "
-            f"Received: zero_division={zero_division!r}"
+            f"Invalid `zero_division`: {expected}. Received: zero_division={zero_division!r}"
         )
     return value
 
 
-def _check_num_classes(num_classes: Any, *, minimum: int) -> int | None:
-    if num_classes is None:
-        return None
-    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(
-        num_classes, (int, np.integer)
-    ):
-        raise TypeError(
-            f"Invalid `num_classes`: expected an int or None. Received: num_classes={num_classes!r}"
-        )
-    if num_classes < minimum:
+def _check_probability(value: Any, arg_name: str) -> float:
+    number = check_real(value, arg_name)
+    if not 0.0 <= number <= 1.0:
         raise ValueError(
-            f"Invalid `num_classes`: expected an int >= {minimum}. "
-            f"Received: num_classes={num_classes!r}"
+            f"Invalid `{arg_name}`: expected a probability in [0, 1] (with from_logits=True "
+            f"too: it applies to sigmoid(logit)). Received: {arg_name}={value!r}"
         )
-    return int(num_classes)
+    return number
 
 
 def _check_threshold(threshold: Any) -> float | list[float]:
-    """A probability in [0, 1], or a list of them (one per label)."""
-    if isinstance(threshold, (list, tuple, np.ndarray)):
-        values = list(np.asarray(threshold, dtype=object).reshape(-1))
-        if not values:
-            raise ValueError(
-                "Invalid `threshold`: expected a probability or a non-empty list of them. "
-                f"Received: threshold={threshold!r}"
-            )
-        return [_check_threshold(v) for v in values]  # type: ignore[misc]
-    if not _is_number(threshold):
-        raise TypeError(
-            "Invalid `threshold`: expected a probability in [0, 1] (or a list of them). "
+    """A probability in [0, 1], or a non-empty list of them (one per label)."""
+    if not isinstance(threshold, (list, tuple, np.ndarray)):
+        return _check_probability(threshold, "threshold")
+    values = list(np.asarray(threshold, dtype=object).reshape(-1))
+    if not values:
+        raise ValueError(
+            "Invalid `threshold`: expected a probability or a non-empty list of them. "
             f"Received: threshold={threshold!r}"
         )
-    value = float(threshold)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(
-            "Invalid `threshold`: expected a probability in [0, 1] (also with from_logits=True, "
-            f"where it applies to sigmoid(logit)). Received: threshold={threshold!r}"
-        )
-    return value
-
-
-def _check_bool(value: Any, arg_name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"Invalid `{arg_name}`: expected True or False. Received: {arg_name}={value!r}"
-        )
-    return bool(value)
+    return [_check_probability(v, f"threshold[{i}]") for i, v in enumerate(values)]
 
 
 def _logit(p: float) -> float:
@@ -255,113 +221,176 @@ def _batch_mismatch(tensors: dict[str, Any]) -> Any:
         ops.stack([ops.cast(ops.not_equal(s, sizes[0]), "float32") for s in sizes[1:]])
     )
 
+class _Batch(NamedTuple):
+    """One update's inputs as tensors (see ``_CountingMetric._prepare``)."""
+
+    y_true: Any
+    y_pred: Any
+    sample_weight: Any  # None when not given
+    mismatch: Any  # None, or the run-time count of tensors whose batch size differs
+    shapes: str  # "y_true.shape=... and y_pred.shape=...", for messages
+
 
 # --------------------------------------------------------------------------- count kernels
-# Each returns the batch's rows (tp, fp, fn) per class, shape (3, C), in `dtype` (the count
-# dtype), and the mask of bad y_true entries (rows or values) with the values to quote.
+# A kernel turns one batch into its counts, in `dtype` (the count dtype): 1-D tensors (or
+# scalars) whose concatenation is the metric's flat state layout; then two checks, scalars
+# in `dtype`: the y_pred check (0, or NaN when a prediction is NaN or infinite: the sum of
+# `y_pred - y_pred`) and the y_true check (the sum of the label badness); and that badness,
+# a tensor that is exactly 0 where a label can be scored and positive or NaN where it
+# cannot. The checks are sums like the counts and go into the same state update (no
+# comparisons, selects or second variable on the hot path); only an eager update that has
+# to name the first bad value looks at the badness entry by entry.
 
 
 def _segment_sum(values: Any, ids: Any, size: int) -> Any:
     """Sums of ``values`` per id in ``[0, size)``."""
-    if getattr(getattr(values, "device", None), "type", None) == "meta":
+    if _on_meta_device(values):
         # Keras builds torch state by a trace on the "meta" device, which has shapes but no
         # values; torch's segment sum needs values (and Keras' scatter loops over rows).
         return ops.zeros((size,), _dtype(values))
     return ops.segment_sum(values, ids, num_segments=size)
 
 
-def _weights(sample_weight: Any, rows: Any, dtype: str) -> Any:
-    if sample_weight is None:
-        return ops.ones_like(rows, dtype=dtype)
-    return ops.cast(ops.reshape(sample_weight, [-1]), dtype)
+def _on_meta_device(tensor: Any) -> bool:
+    return getattr(getattr(tensor, "device", None), "type", None) == "meta"
 
 
-# Turn the batch sums (total weight, support, predicted, tp of class 1) into the (3, 2)
-# rows tp, fp, fn of classes 0 and 1. Class 0 is scored too (for 'macro', 'weighted', None
-# and pos_label=0): its true positives are class 1's true negatives, and its false
-# positives and negatives are class 1's false negatives and positives.
-_BINARY_ROWS = np.array(
-    [  # total, support, predicted, tp
-        [1, -1, -1, 1], [0, 0, 0, 1],  # tp of class 0 (= tn), of class 1
-        [0, 1, 0, -1], [0, 0, 1, -1],  # fp of class 0 (= fn), of class 1
-        [0, 0, 1, -1], [0, 1, 0, -1],  # fn of class 0 (= fp), of class 1
-    ],
-)
-# [tp, predicted, support] -> [tp, fp, fn]
-_SUMS_TO_ROWS = np.array([[1, 0, 0], [-1, 1, 0], [-1, 0, 1]])
+def _argmax(y_pred: Any) -> Any:
+    """The first index of each row's largest value (int32), as ``numpy.argmax``: -0.0 and
+    0.0 are equal, and a tie goes to the lower index.
+
+    ``ops.argmax`` is that on torch. On TensorFlow and on JAX's CPU it first rewrites every
+    -0.0 of a float input as a tiny negative number, so that a row ``[-0.0, 0.0]`` gives 1
+    where numpy (and scikit-learn on its output) gives 0; on TensorFlow it also costs four
+    times as much as ``top_k``.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        # top_k is documented to keep the lower index first among equal values.
+        return ops.top_k(y_pred, 1)[1][:, 0]
+    if backend == "jax":
+        # The first column equal to the row's maximum, by an integer argmax (no rewrite).
+        is_max = ops.equal(y_pred, ops.max(y_pred, axis=-1, keepdims=True))
+        return ops.cast(ops.argmax(ops.cast(is_max, "int32"), axis=-1), "int32")
+    return ops.cast(ops.argmax(y_pred, axis=-1), "int32")
 
 
-def _not_0_or_1(values: Any) -> Any:
-    return ops.logical_not(ops.logical_or(ops.equal(values, 0), ops.equal(values, 1)))
+def _not_finite(values: Any, dtype: str) -> Any:
+    """0 where ``values`` is finite, NaN where it is NaN or infinite (elementwise)."""
+    return ops.cast(values - values, dtype)
+
+
+def _off_0_1(truth: Any) -> Any:
+    """0 exactly where ``truth`` is 0 or 1; positive or NaN elsewhere.
+
+    In binary floating point ``t * t`` rounds to ``t`` only for 0 and 1 (for any other
+    finite ``t`` the two differ by more than half a unit in the last place, or ``t * t``
+    overflows, or underflows to 0 for a tiny non-zero ``t``), and inf and NaN give inf or
+    NaN: one multiply, subtract and abs instead of two comparisons and a logical or.
+    """
+    return ops.abs(truth * truth - truth)
+
+
+def _checks(y_pred: Any, badness: Any, dtype: str) -> list:
+    """The y_pred and y_true checks: 0, or NaN / positive when the batch is bad."""
+    return [ops.sum(_not_finite(y_pred, dtype)), ops.cast(ops.sum(badness), dtype)]
+
+
+def _like(tensor: Any, model: Any) -> Any:
+    """``tensor`` of shape (n,) or (n, 1) with the rank of ``model`` (one of those two)."""
+    if len(tensor.shape) == len(model.shape):
+        return tensor
+    return ops.reshape(tensor, [-1] if len(model.shape) == 1 else [-1, 1])
 
 
 def _binary_counts(y_true, y_pred, sample_weight, *, cut, dtype):
+    """tp, predicted and support of classes 0 and 1.
+
+    Class 0 is scored too (for 'macro', 'weighted', None and pos_label=0). Its counts
+    follow from class 1's and the total weight: its true positives are the samples that
+    are neither true nor predicted positives (``total - support - predicted + tp``); five
+    scalar operations where its own rows would cost three more passes and sums."""
     cut = ops.convert_to_tensor(cut, _dtype(y_pred))  # as numpy compares `p > 0.3` (NEP 50)
-    truth = ops.cast(ops.reshape(y_true, [-1]), dtype)
-    bad = _not_0_or_1(truth)  # NaN included
-    truth = ops.where(bad, ops.zeros_like(truth), truth)
-    predicted = ops.cast(ops.reshape(y_pred, [-1]) > cut, dtype)
-    weights = _weights(sample_weight, truth, dtype)
-    weighted_truth = weights * truth
-    sums = ops.sum(
-        ops.stack([weights, weighted_truth, weights * predicted, weighted_truth * predicted]),
-        axis=1,
-    )
-    counts = ops.matmul(ops.convert_to_tensor(_BINARY_ROWS, dtype), sums)
-    return ops.reshape(counts, [3, 2]), bad, ops.reshape(y_true, [-1])
-
-
-def _multi_class_counts(y_true, y_pred, sample_weight, *, num_classes, one_hot, dtype):
-    pred_ids = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
-    if one_hot:
-        truth = ops.cast(y_true, dtype)
-        bad = ops.logical_or(
-            ops.any(_not_0_or_1(truth), axis=-1), ops.not_equal(ops.sum(truth, axis=-1), 1)
-        )
-        true_ids = ops.cast(ops.argmax(truth, axis=-1), "int32")
-        quoted = y_true
+    truth = ops.cast(_like(y_true, y_pred), dtype)
+    predicted = ops.cast(y_pred > cut, dtype)
+    badness = _off_0_1(truth)
+    if sample_weight is None:
+        total = ops.cast(ops.shape(truth)[0], dtype)
+        weighted_truth, weighted_predicted = truth, predicted
     else:
-        quoted = ops.reshape(y_true, [-1])
-        ids = quoted
-        if "float" in _dtype(ids):
-            finite = ops.isfinite(ids)
-            ids = ops.where(finite, ids, ops.zeros_like(ids) - 1)
-            whole = ops.equal(ids, ops.floor(ids))
-            in_range = ops.logical_and(ids >= 0, ids < num_classes)
-            good = ops.logical_and(ops.logical_and(finite, whole), in_range)
-        else:
-            good = ops.logical_and(ids >= 0, ids < num_classes)
-        bad = ops.logical_not(good)
-        # Bad ids are counted as class 0 here; the batch is refused (see _admit).
-        true_ids = ops.cast(ops.where(good, ids, ops.zeros_like(ids)), "int32")
-    weights = _weights(sample_weight, true_ids, dtype)
+        weights = ops.cast(_like(sample_weight, y_pred), dtype)
+        total = ops.sum(weights)
+        weighted_truth, weighted_predicted = truth * weights, predicted * weights
+    hits = ops.sum(weighted_truth * predicted)
+    positives, support = ops.sum(weighted_predicted), ops.sum(weighted_truth)
+    negatives = total - positives
+    counts = [negatives - support + hits, hits, negatives, positives, total - support, support]
+    return counts, _checks(y_pred, badness, dtype), badness
+
+
+def _indicator_counts(truth: Any, predicted: Any, sample_weight: Any, dtype: str) -> list:
+    """tp, predicted and support per column of 0/1 matrices (n, C) of labels and
+    predictions."""
+    if sample_weight is not None:
+        weights = ops.cast(ops.reshape(sample_weight, [-1, 1]), dtype)
+        predicted, weighted_truth = predicted * weights, truth * weights
+    else:
+        weighted_truth = truth
+    return [ops.sum(predicted * truth, axis=0), ops.sum(predicted, axis=0),
+            ops.sum(weighted_truth, axis=0)]
+
+
+def _one_hot_badness(truth: Any) -> Any:
+    """Per row: 0 exactly when the row is one 1 among zeros (a sum of non-negative terms
+    is 0 only when every term is, and the row sum of 0/1 values is an exact count)."""
+    return ops.sum(_off_0_1(truth), axis=-1) + ops.abs(ops.sum(truth, axis=-1) - 1)
+
+
+def _one_hot_counts(y_true, y_pred, sample_weight, *, num_classes, dtype):
+    truth = ops.cast(y_true, dtype)
+    if _on_meta_device(y_pred):
+        predicted = ops.zeros_like(truth)  # torch's one_hot needs values (see _segment_sum)
+    else:
+        predicted = ops.one_hot(_argmax(y_pred), num_classes, dtype=dtype)
+    badness = _one_hot_badness(truth)
+    counts = _indicator_counts(truth, predicted, sample_weight, dtype)
+    return counts, _checks(y_pred, badness, dtype), badness
+
+
+def _class_ids(ids: Any, num_classes: int) -> tuple[Any, Any]:
+    """Class ids as int32 for counting, and their badness: 0 exactly for a whole number in
+    ``[0, num_classes)``. Bad ids are counted as some class in range; the batch is refused."""
+    if "float" not in _dtype(ids):
+        inside = ops.clip(ids, 0, num_classes - 1)
+        # A comparison, not |ids - inside|: that difference overflows for the extreme ints.
+        return ops.cast(inside, "int32"), ops.cast(ops.not_equal(ids, inside), "float32")
+    # NaN must not reach the int cast (its result is undefined); it is bad either way.
+    inside = ops.clip(ops.where(ops.isnan(ids), ops.zeros_like(ids), ids), 0, num_classes - 1)
+    badness = ops.abs(ids - inside) + ops.abs(inside - ops.floor(inside))
+    return ops.cast(inside, "int32"), badness
+
+
+def _class_id_counts(y_true, y_pred, sample_weight, *, num_classes, dtype):
+    true_ids, badness = _class_ids(ops.reshape(y_true, [-1]), num_classes)
+    pred_ids = _argmax(y_pred)
+    if sample_weight is None:
+        weights = ops.ones_like(true_ids, dtype=dtype)
+    else:
+        weights = ops.cast(ops.reshape(sample_weight, [-1]), dtype)
     hits = ops.where(ops.equal(true_ids, pred_ids), weights, ops.zeros_like(weights))
-    sums = ops.stack([
-        _segment_sum(hits, true_ids, num_classes),
-        _segment_sum(weights, pred_ids, num_classes),
-        _segment_sum(weights, true_ids, num_classes),
-    ])
-    return ops.matmul(ops.convert_to_tensor(_SUMS_TO_ROWS, dtype), sums), bad, quoted
+    counts = [_segment_sum(hits, true_ids, num_classes),
+              _segment_sum(weights, pred_ids, num_classes),
+              _segment_sum(weights, true_ids, num_classes)]
+    return counts, _checks(y_pred, badness, dtype), badness
 
 
 def _multi_label_counts(y_true, y_pred, sample_weight, *, cut, dtype):
     cut = ops.convert_to_tensor(cut, _dtype(y_pred))  # one threshold, or one per label
-    predicted = ops.cast(y_pred > cut, dtype)
     truth = ops.cast(y_true, dtype)
-    bad = _not_0_or_1(truth)
-    truth = ops.where(bad, ops.zeros_like(truth), truth)
-    if sample_weight is not None:
-        weights = ops.cast(ops.reshape(sample_weight, [-1, 1]), dtype)
-        predicted_w = predicted * weights
-        truth_w = truth * weights
-    else:
-        predicted_w, truth_w = predicted, truth
-    sums = ops.stack([
-        ops.sum(predicted_w * truth, axis=0),
-        ops.sum(predicted_w, axis=0),
-        ops.sum(truth_w, axis=0),
-    ])
-    return ops.matmul(ops.convert_to_tensor(_SUMS_TO_ROWS, dtype), sums), bad, y_true
+    predicted = ops.cast(y_pred > cut, dtype)
+    badness = _off_0_1(truth)
+    counts = _indicator_counts(truth, predicted, sample_weight, dtype)
+    return counts, _checks(y_pred, badness, dtype), badness
 
 
 def _thresholds_below(probs: Any, thresholds: np.ndarray) -> Any:
@@ -379,7 +408,7 @@ def _thresholds_below(probs: Any, thresholds: np.ndarray) -> Any:
     # -inf / +inf pads: the window may reach one past either end of the grid.
     padded = ops.convert_to_tensor(
         np.concatenate([[-np.inf], thresholds, [np.inf]]).astype(dtype), dtype)
-    # NaN is refused by the caller (_admit); it only must not index out of range here.
+    # A NaN batch is refused; NaN only must not index out of range here.
     clean = ops.where(ops.isnan(probs), ops.zeros_like(probs), probs)
     guess = ops.cast(ops.floor(ops.clip(clean * steps, 0, steps)), "int32")
     below = guess - 1
@@ -395,8 +424,6 @@ def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, num_threshol
     if from_logits:
         probs = ops.sigmoid(probs)
     truth = ops.cast(ops.reshape(y_true, [-1, labels]), dtype)
-    bad = _not_0_or_1(truth)
-    truth = ops.where(bad, ops.zeros_like(truth), truth)
     thresholds = np.linspace(0.0, 1.0, num_thresholds).astype("float32")
     buckets = num_thresholds + 1
     bucket = _thresholds_below(ops.reshape(probs, [-1]), thresholds)
@@ -416,90 +443,121 @@ def _threshold_histograms(y_true, y_pred, sample_weight, *, labels, num_threshol
         ops.concatenate([positives, negatives]), ops.concatenate([segments, segments + size]),
         2 * size,
     )
-    return ops.reshape(sums, [2, labels, buckets]), bad, ops.reshape(y_true, [-1, labels])
+    badness = _off_0_1(truth)
+    return [sums], _checks(y_pred, badness, dtype), badness
 
 
-def _checked(kernel, y_true, y_pred, sample_weight, **static):
-    """One batch: the kernel's counts, the number of bad entries per row of ``_REJECTS``
-    (but "batch", checked apart) and the masks of the bad entries, for the message."""
-    counts, bad_true, quoted = kernel(y_true, y_pred, sample_weight, **static)
-    masks = {"y_pred": ops.logical_not(ops.isfinite(y_pred)), "y_true": bad_true}
-    if sample_weight is not None:
-        masks["sample_weight"] = ops.logical_not(ops.isfinite(sample_weight))
-    flags = ops.stack([
-        ops.sum(ops.cast(masks[kind], "float32")) if kind in masks else ops.zeros((), "float32")
-        for kind in _REJECTS[:3]
-    ])
-    return counts, flags, masks, quoted
+# What a batch can be refused for: the last entries of every metric's state, each 0 until a
+# batch is refused for that reason.
+_REJECTS = ("y_pred", "y_true", "sample_weight", "batch")
+
+
+def _checked(kernel, y_true, y_pred, sample_weight, mismatch=None, **static):
+    """One batch: the update of the state (counts, then one entry per reason of
+    ``_REJECTS``), those last entries on their own (an eager update reads them back) and the
+    label badness (for an eager message)."""
+    counts, checks, badness = kernel(y_true, y_pred, sample_weight, **static)
+    dtype = static["dtype"]
+    zero = ops.zeros((), dtype)
+    checks = [
+        *checks,
+        zero if sample_weight is None else ops.sum(_not_finite(sample_weight, dtype)),
+        zero if mismatch is None else ops.cast(mismatch, dtype),
+    ]
+    if all(len(c.shape) == 0 for c in counts):  # one op for scalar counts and checks alike
+        delta = ops.stack([*counts, *checks])
+    else:
+        delta = ops.concatenate([*counts, ops.stack(checks)])
+    return delta, delta[-len(_REJECTS):], badness
 
 
 _COMPILED: dict = {}
 
 
-def _run_batch(kernel, y_true, y_pred, sample_weight, **static):
+def _checked_eager(kernel, y_true, y_pred, sample_weight=None, **static):
+    return _checked(kernel, y_true, y_pred, sample_weight, **static)
+
+
+def _run_batch(kernel: Callable, batch: _Batch, **static: Any) -> tuple[Any, Any, Any]:
     """``_checked`` as one compiled call when eager (TensorFlow, JAX): it replaces some fifty
     op dispatches. Inside a trace (model.fit, tf.function, jax.jit) it is inlined as is."""
     backend = keras.backend.backend()
-    if backend not in ("tensorflow", "jax") or not _is_concrete(y_pred):
-        return _checked(kernel, y_true, y_pred, sample_weight, **static)
-    key = (kernel.__name__, backend, sample_weight is None, tuple(sorted(static.items())))
+    if backend not in ("tensorflow", "jax") or not _is_concrete(batch.y_pred):
+        return _checked(kernel, batch.y_true, batch.y_pred, batch.sample_weight,
+                        mismatch=batch.mismatch, **static)
+    # Eager inputs have known batch sizes, so `batch.mismatch` is None here. One compiled
+    # function per kernel, settings and input signature (dtypes and shapes but the batch
+    # size, which varies from batch to batch): the kernels read ranks and column counts.
+    args = tuple(t for t in (batch.y_true, batch.y_pred, batch.sample_weight) if t is not None)
+    signature = tuple((_dtype(t), tuple(t.shape[1:])) for t in args)
+    key = (kernel.__name__, backend, signature, tuple(sorted(static.items())))
     compiled = _COMPILED.get(key)
     if compiled is None:
-        bound = functools.partial(_checked, kernel, **static)
+        bound = functools.partial(_checked_eager, kernel, **static)
         if backend == "tensorflow":
             import tensorflow as tf  # the loaded Keras backend, for its compiler only
 
-            compiled = tf.function(bound, autograph=False, reduce_retracing=True)
+            compiled = tf.function(bound, autograph=False, input_signature=[
+                tf.TensorSpec([None, *t.shape[1:]], t.dtype) for t in args])
         else:
             import jax  # the loaded Keras backend, for its compiler only
 
             compiled = jax.jit(bound)
         _COMPILED[key] = compiled
-    return compiled(y_true, y_pred, sample_weight)
+    return compiled(*args)
 
 
 # --------------------------------------------------------------------------- shared state
-# What a batch can be refused for: rows of the rejection record.
-_REJECTS = ("y_pred", "y_true", "sample_weight", "batch")
 
 
 class _CountingMetric(keras.metrics.Metric):
-    """Counts in float64 (or compensated float32), and the refusal of bad batches.
+    """What every metric here shares: input preparation and shape rules, counts in float64
+    (or compensated float32), and the refusal of bad batches.
 
     A bad batch (a NaN or infinite ``y_pred`` or ``sample_weight``, a label the metric
     cannot score, batch sizes that differ) raises ``ValueError`` in ``update_state`` when
     the values are at hand (eager). Inside a traced function (``model.fit`` and
     ``evaluate`` on every backend, ``tf.function``, ``jax.jit``) nothing can raise at the
-    batch, so the refusal is counted in the ``rejected`` state: traced results are then NaN,
+    batch, so the refusal is recorded in the state's last entries: traced results are NaN,
     and an eager ``result()`` (which ``fit`` and ``evaluate`` call at the end of an epoch)
-    raises ``ValueError`` saying what was refused, until ``reset_state()``.
+    raises ``ValueError`` saying what was refused, until ``reset_state()`` (Keras' own, which
+    zeroes every state variable).
+
+    Subclasses set ``multi_label`` and ``num_classes`` (``None`` until known) and build
+    their counts with ``_add_counts`` in ``_build_state``.
     """
 
     _label_rule = "labels must be 0 or 1"
+    multi_label: bool
+    num_classes: int | None
 
     def __init__(self, *, name: str | None, dtype: Any) -> None:
         super().__init__(name=name, dtype=dtype)
-        # Made here, not with the counts: those may be built inside a symbolic trace.
-        self.rejected = self.add_variable(
-            shape=(len(_REJECTS),), initializer="zeros", dtype="float32", name="rejected")
+        self._direction = "up"
+        self._built_state = False
 
-    def _add_counts(self, shape: tuple, name: str) -> None:
+    # ---- state: one flat variable, the counts then one entry per reason of `_REJECTS`
+
+    def _add_counts(self, shape: tuple) -> None:
+        """Create the state for counts of ``shape`` (maybe inside a symbolic trace)."""
+        self._counts_shape = shape
+        size = int(np.prod(shape)) + len(_REJECTS)
         self._count_dtype = _count_dtype()
-        setattr(self, name, self.add_variable(
-            shape=shape, initializer="zeros", dtype=self._count_dtype, name=name))
+        self.counts = self.add_variable(
+            shape=(size,), initializer="zeros", dtype=self._count_dtype, name="counts")
         if self._count_dtype != "float64":
             # float32 alone stops counting at 2**24 (16,777,216 + 1 == 16,777,216); a
             # second variable keeps each sum's rounding error (TwoSum), ~48 exact bits.
-            setattr(self, name + "_low", self.add_variable(
-                shape=shape, initializer="zeros", dtype=self._count_dtype, name=name + "_low"))
+            self.counts_low = self.add_variable(
+                shape=(size,), initializer="zeros", dtype=self._count_dtype, name="counts_low")
+        self._built_state = True
 
-    def _accumulate(self, name: str, delta: Any) -> None:
-        high = getattr(self, name)
-        delta = ops.cast(delta, self._count_dtype)
+    def _accumulate(self, delta: Any) -> None:
+        high = self.counts
         if self._count_dtype == "float64":
             high.assign_add(delta)
             return
-        low = getattr(self, name + "_low")
+        low = self.counts_low
         old = ops.convert_to_tensor(high)
         total = old + delta
         virtual = total - old
@@ -509,33 +567,114 @@ class _CountingMetric(keras.metrics.Metric):
         high.assign(renormalized)
         low.assign(carried - (renormalized - total))
 
-    def _read(self, name: str) -> Any:
-        value = ops.convert_to_tensor(getattr(self, name))
+    def _state(self) -> Any:
+        value = ops.convert_to_tensor(self.counts)
         if self._count_dtype != "float64":
-            value = value + ops.convert_to_tensor(getattr(self, name + "_low"))
+            value = value + ops.convert_to_tensor(self.counts_low)
         return value
 
-    def _admit(self, flags: Any, batch: Any, masks: dict[str, Any],
-               values: dict[str, Any]) -> None:
-        """Refuse a bad batch: raise now (eager), or record it for `result()` (traced).
+    def _counts(self) -> Any:
+        """The counts so far, of the shape given to ``_add_counts``."""
+        return ops.reshape(self._state()[: -len(_REJECTS)], self._counts_shape)
 
-        ``flags`` counts the bad entries of y_pred, y_true and sample_weight, ``batch`` is
-        None or the run-time batch-size check; ``masks`` and ``values`` serve the message."""
-        extra = ops.zeros((1,), "float32") if batch is None else ops.reshape(batch, [1])
-        counts = ops.concatenate([flags, extra])
-        if not _is_concrete(counts):
-            self.rejected.assign_add(counts)
-            return
-        found = ops.convert_to_numpy(counts)
-        for kind, count in zip(_REJECTS, found):
-            if count > 0:
-                mask, value = ops.convert_to_numpy(masks[kind]), ops.convert_to_numpy(values[kind])
-                raise ValueError(self._batch_message(kind, int(count), mask, value))
+    # ---- inputs
 
-    def _batch_message(self, kind: str, count: int, mask: np.ndarray, values: np.ndarray) -> str:
+    def _prepare(self, y_true: Any, y_pred: Any, sample_weight: Any) -> _Batch:
+        """Tensors, with ``y_pred`` and the weights floating (float16/bfloat16 predictions
+        widened to float32, exactly), the weights' shape checked, and the batch sizes."""
+        y_pred = ops.convert_to_tensor(y_pred)
+        if "float" not in _dtype(y_pred):
+            y_pred = ops.cast(y_pred, self.dtype)
+        if _dtype(y_pred) in ("float16", "bfloat16"):
+            y_pred = ops.cast(y_pred, "float32")
+        y_true = ops.convert_to_tensor(y_true)
+        shapes = f"y_true.shape={_shape(y_true)} and y_pred.shape={_shape(y_pred)}"
+        if sample_weight is not None:
+            sample_weight = ops.convert_to_tensor(sample_weight)
+            if "float" not in _dtype(sample_weight):
+                sample_weight = ops.cast(sample_weight, self.dtype)
+            weight_shape = _shape(sample_weight)
+            if len(weight_shape) not in (1, 2) or (
+                len(weight_shape) == 2 and weight_shape[-1] != 1
+            ):
+                raise ValueError(
+                    "Invalid `sample_weight`: expected shape (n,) or (n, 1). "
+                    f"Received: sample_weight.shape={weight_shape} with {shapes}"
+                )
+        mismatch = _batch_mismatch(
+            {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
+        return _Batch(y_true, y_pred, sample_weight, mismatch, shapes)
+
+    def _columns(self, batch: _Batch, *, classes: bool) -> int:
+        """Static shape rules; returns the number of columns of ``y_pred``. ``classes``:
+        whether ``(n, C)`` predictions of exclusive classes are accepted."""
+        y_true, y_pred, shapes = batch.y_true, batch.y_pred, batch.shapes
+        if len(y_pred.shape) not in (1, 2) or len(y_true.shape) not in (1, 2):
+            raise ValueError(
+                "Invalid inputs: expected y_pred of shape (n,), (n, 1) or (n, C) and y_true of "
+                f"shape (n,), (n, 1) or (n, C). Received: {shapes}"
+            )
+        columns = 1 if len(y_pred.shape) == 1 else _shape(y_pred)[-1]
+        if columns is None:
+            raise ValueError(
+                "Invalid inputs: the number of columns of y_pred must be known when the metric "
+                f"is traced. Received: {shapes}"
+            )
+        true_columns = 1 if len(y_true.shape) == 1 else _shape(y_true)[-1]
+        if self.multi_label:
+            if len(y_pred.shape) != 2 or true_columns != columns:
+                raise ValueError(
+                    "Invalid inputs: with multi_label=True, y_true and y_pred must both have "
+                    f"shape (n, C). Received: {shapes}"
+                )
+        elif columns > 1 and not classes:
+            raise ValueError(
+                f"Invalid inputs: {type(self).__name__} scores a binary problem; y_true and "
+                "y_pred must have shape (n,) or (n, 1) (use multi_label=True for (n, C)). "
+                f"Received: {shapes}"
+            )
+        elif true_columns not in (1, columns):
+            raise ValueError(
+                "Invalid inputs: y_true must hold class ids (shape (n,) or (n, 1)) or one-hot "
+                f"rows with as many columns as y_pred. Received: {shapes}"
+            )
+        expected = 2 if columns == 1 and not self.multi_label else columns
+        if self.num_classes is not None and expected != self.num_classes:
+            raise ValueError(
+                f"Invalid inputs: y_pred has {columns} column(s), which means {expected} "
+                f"classes, but the metric has num_classes={self.num_classes} (given, or read "
+                f"from its first batch). Received: {shapes}"
+            )
+        return columns
+
+    # ---- one update
+
+    def _count(self, kernel: Callable, batch: _Batch, **static: Any) -> None:
+        """Run ``kernel`` on the batch and add it to the state; a bad batch raises now
+        (eager) or is recorded for `result()` (traced)."""
+        delta, rejects, badness = _run_batch(kernel, batch, **static)
+        if _is_concrete(rejects):
+            found = ops.convert_to_numpy(rejects)
+            if np.any(found != 0):  # NaN included
+                raise ValueError(self._batch_message(batch, found, badness))
+        self._accumulate(delta)
+
+    def _batch_message(self, batch: _Batch, found: np.ndarray, badness: Any) -> str:
+        """Names the first bad value of an eager batch (built only when one is refused)."""
+        kind = _REJECTS[int(np.flatnonzero(found != 0)[0])]
+        if kind == "y_true":
+            # Quoted in the shape given: per entry, or per row for one-hot rows.
+            mask = ops.convert_to_numpy(badness) != 0  # NaN included
+            values = ops.convert_to_numpy(batch.y_true)
+            if mask.size == values.size:
+                mask = mask.reshape(values.shape)
+        else:
+            values = ops.convert_to_numpy(getattr(batch, kind))
+            mask = ~np.isfinite(values)
         index = tuple(int(i) for i in np.argwhere(mask)[0])
         where = "[" + ", ".join(str(i) for i in index) + "]"
         value = values[index].tolist()
+        count = int(mask.sum())
         if kind == "y_true":
             return (
                 f"Invalid `y_true`: {self._label_rule}. Received: y_true{where}={value!r} "
@@ -550,49 +689,36 @@ class _CountingMetric(keras.metrics.Metric):
 
     def _refuse_if_rejected(self, *values: Any) -> tuple:
         """``values`` unchanged when no batch was refused; NaN when traced; else raise."""
-        rejected = ops.convert_to_tensor(self.rejected)
-        if not _is_concrete(rejected):
-            refused = ops.sum(rejected) > 0
+        rejects = self._state()[-len(_REJECTS):]
+        if not _is_concrete(rejects):
+            refused = ops.any(ops.not_equal(rejects, 0))  # NaN included
             return tuple(
                 None if v is None else ops.where(refused, ops.zeros_like(v) + math.nan, v)
                 for v in values
             )
-        found = ops.convert_to_numpy(rejected)
+        found = ops.convert_to_numpy(rejects) != 0
         if found.any():
             kind = _REJECTS[int(np.flatnonzero(found)[0])]
-            count = int(found[_REJECTS.index(kind)])
-            reason = {
-                "y_pred": f"{count} value(s) of y_pred were NaN or infinite (a diverged model "
-                          "has no score)",
-                "y_true": f"{count} label(s) of y_true were invalid ({self._label_rule})",
-                "sample_weight": f"{count} value(s) of sample_weight were NaN or infinite",
-                "batch": "y_true, y_pred and sample_weight had different batch sizes",
+            reason, received = {
+                "y_pred": ("held NaN or infinite predictions (a diverged model has no score)",
+                           "y_pred=nan"),
+                "y_true": (f"held labels the metric cannot score ({self._label_rule})",
+                           "y_true=<invalid labels>"),
+                "sample_weight": ("held NaN or infinite weights", "sample_weight=nan"),
+                "batch": ("gave y_true, y_pred and sample_weight different batch sizes",
+                          "inputs=<different batch sizes>"),
             }[kind]
             raise ValueError(
-                f"Invalid `{kind if kind != 'batch' else 'inputs'}`: in batches given to "
+                f"Invalid `{kind if kind != 'batch' else 'inputs'}`: a batch given to "
                 f"update_state inside a traced function (model.fit / evaluate, tf.function, "
-                f"jax.jit), {reason}; `{self.name}` has no score until reset_state(). "
-                f"Received: {kind}={count} refused value(s)"
+                f"jax.jit) {reason}; `{self.name}` has no score until reset_state(). "
+                f"Received: {received}"
             )
         return values
 
-    def _inputs(self, y_true: Any, y_pred: Any, sample_weight: Any) -> tuple:
-        """Tensors, with ``y_pred`` floating (float16/bfloat16 widened to float32, exactly)."""
-        y_pred = ops.convert_to_tensor(y_pred)
-        if "float" not in _dtype(y_pred):
-            y_pred = ops.cast(y_pred, self.dtype)
-        if _dtype(y_pred) in ("float16", "bfloat16"):
-            y_pred = ops.cast(y_pred, "float32")
-        y_true = ops.convert_to_tensor(y_true)
-        if sample_weight is not None:
-            sample_weight = ops.convert_to_tensor(sample_weight)
-            if "float" not in _dtype(sample_weight):
-                sample_weight = ops.cast(sample_weight, self.dtype)
-        return y_true, y_pred, sample_weight
-
 
 class _ConfusionMetric(_CountingMetric):
-    """Shared state and input handling: per-class true/false positives and false negatives."""
+    """Per-class true/false positives and false negatives; subclasses pick the score."""
 
     _score: str = "fscore"  # which of precision / recall / fscore `result()` returns
 
@@ -611,38 +737,30 @@ class _ConfusionMetric(_CountingMetric):
         dtype: Any = None,
     ) -> None:
         super().__init__(name=name, dtype=dtype)
-        self._direction = "up"
-        self.beta = _check_beta(beta)
+        self.beta = check_real(beta, "beta", minimum=0, min_open=True)
         self.average = _check_average(average)
-        self.multi_label = _check_bool(multi_label, "multi_label")
-        self.from_logits = _check_bool(from_logits, "from_logits")
-        self.num_classes = _check_num_classes(num_classes, minimum=1 if self.multi_label else 2)
+        self.multi_label = check_bool(multi_label, "multi_label")
+        self.from_logits = check_bool(from_logits, "from_logits")
+        self.num_classes = check_int(
+            num_classes, "num_classes", minimum=1 if self.multi_label else 2, allow_none=True)
         self.threshold = _check_threshold(threshold)
-        if isinstance(pos_label, (bool, np.bool_)) or not isinstance(
-            pos_label, (int, np.integer)
-        ):
-            raise TypeError(
-                f"Invalid `pos_label`: expected a class id (int). Received: pos_label={pos_label!r}"
-            )
-        self.pos_label = int(pos_label)
+        self.pos_label = check_int(pos_label, "pos_label")
         self.zero_division = _check_zero_division(zero_division)
         if self.multi_label and self.average == "binary":
             raise ValueError(
                 "Invalid `average`: 'binary' is for binary targets, not multi-label ones; use "
                 "'micro', 'macro', 'weighted' or None. Received: average='binary'"
             )
-        if isinstance(self.threshold, list):
-            if not self.multi_label:
-                raise ValueError(
-                    "Invalid `threshold`: a list of per-label thresholds needs multi_label=True. "
-                    f"Received: threshold={threshold!r}"
-                )
-            if self.num_classes is not None and len(self.threshold) != self.num_classes:
-                raise ValueError(
-                    f"Invalid `threshold`: expected {self.num_classes} thresholds, one per "
-                    f"label. Received: threshold={threshold!r}"
-                )
-        self._built_state = False
+        if isinstance(self.threshold, list) and not self.multi_label:
+            raise ValueError(
+                "Invalid `threshold`: a list of per-label thresholds needs multi_label=True. "
+                f"Received: threshold={threshold!r}"
+            )
+        # The decision rule `p > threshold`, as `logit > logit(threshold)` for logits.
+        cut: Any = self.threshold
+        if self.from_logits:
+            cut = [_logit(t) for t in cut] if isinstance(cut, list) else _logit(cut)
+        self._cut = tuple(cut) if isinstance(cut, list) else cut
         if self.num_classes is not None:
             self._build_state(self.num_classes)
 
@@ -668,31 +786,31 @@ class _ConfusionMetric(_CountingMetric):
                 f"Received: threshold={self.threshold!r}"
             )
         self.num_classes = num_classes
-
-        # Rows: true positives, false positives, false negatives (one variable, so an
-        # update is a single assign_add).
-        self._add_counts((3, num_classes), "confusion")
-        self._built_state = True
+        # Rows: true positives, predicted and true samples (support) per class; false
+        # positives and negatives are differences of them.
+        self._add_counts((3, num_classes))
 
     @property
     def true_positives(self) -> Any:
-        """Weighted true positives per class (float64; float32 where the backend has no float64)."""
-        return self._read("confusion")[0]
+        """Weighted true positives per class (float64, or float32 without it)."""
+        return self._counts()[0]
 
     @property
     def false_positives(self) -> Any:
-        """Weighted false positives per class (float64; float32 where the backend has no float64)."""
-        return self._read("confusion")[1]
+        """Weighted false positives per class (float64, or float32 without it)."""
+        counts = self._counts()
+        return counts[1] - counts[0]
 
     @property
     def false_negatives(self) -> Any:
-        """Weighted false negatives per class (float64; float32 where the backend has no float64)."""
-        return self._read("confusion")[2]
+        """Weighted false negatives per class (float64, or float32 without it)."""
+        counts = self._counts()
+        return counts[2] - counts[0]
 
     @property
     def support(self) -> Any:
-        """Weighted number of true samples per class (float64; float32 where the backend has no float64)."""
-        return self.true_positives + self.false_negatives
+        """Weighted number of true samples per class (float64, or float32 without it)."""
+        return self._counts()[2]
 
     @property
     def resolved_average(self) -> str | None:
@@ -723,83 +841,25 @@ class _ConfusionMetric(_CountingMetric):
         sample_weight : array-like, optional
             One weight per sample, shape ``(n,)`` or ``(n, 1)``.
         """
-        y_true, y_pred, sample_weight = self._inputs(y_true, y_pred, sample_weight)
-        columns = self._columns(y_true, y_pred, sample_weight)
+        batch = self._prepare(y_true, y_pred, sample_weight)
+        columns = self._columns(batch, classes=True)
         if not self._built_state:
             self._build_state(2 if columns == 1 and not self.multi_label else columns)
-        batch = _batch_mismatch(
-            {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
-        dtype = self._count_dtype
-        if self.multi_label or columns == 1:
-            cut = self.threshold
-            if self.from_logits:
-                cut = [_logit(t) for t in cut] if isinstance(cut, list) else _logit(cut)
-            cut = tuple(cut) if isinstance(cut, list) else cut
+        kernel: Callable[..., Any]
+        static: dict[str, Any] = {"dtype": self._count_dtype}
         if self.multi_label:
             self._label_rule = "multi-label targets must be 0 or 1"
-            kernel, static = _multi_label_counts, {"cut": cut, "dtype": dtype}
+            kernel, static["cut"] = _multi_label_counts, self._cut
         elif columns == 1:
             self._label_rule = "binary labels must be 0 or 1"
-            kernel, static = _binary_counts, {"cut": cut, "dtype": dtype}
+            kernel, static["cut"] = _binary_counts, self._cut
+        elif len(batch.y_true.shape) == 2 and batch.y_true.shape[-1] == columns:
+            self._label_rule = f"one-hot rows must hold a single 1 among {columns} zeros and ones"
+            kernel, static["num_classes"] = _one_hot_counts, columns
         else:
-            one_hot = len(y_true.shape) == 2 and y_true.shape[-1] == columns
-            self._label_rule = (
-                f"one-hot rows must hold a single 1 among {columns} zeros and ones" if one_hot
-                else f"class ids must be whole numbers in [0, {self.num_classes})"
-            )
-            kernel = _multi_class_counts
-            static = {"num_classes": self.num_classes, "one_hot": one_hot, "dtype": dtype}
-        counts, flags, masks, quoted = _run_batch(kernel, y_true, y_pred, sample_weight, **static)
-        self._admit(flags, batch, masks,
-                    {"y_pred": y_pred, "y_true": quoted, "sample_weight": sample_weight})
-        self._accumulate("confusion", counts)
-
-    def _columns(self, y_true: Any, y_pred: Any, sample_weight: Any) -> int:
-        """Static checks of the shapes; returns the number of columns of ``y_pred``."""
-        shapes = f"y_true.shape={_shape(y_true)} and y_pred.shape={_shape(y_pred)}"
-        if len(y_pred.shape) not in (1, 2) or len(y_true.shape) not in (1, 2):
-            raise ValueError(
-                "Invalid inputs: expected y_pred of shape (n,), (n, 1) or (n, C) and y_true of "
-                f"shape (n,), (n, 1) or (n, C). Received: {shapes}"
-            )
-        columns = 1 if len(y_pred.shape) == 1 else _shape(y_pred)[-1]
-        if columns is None:
-            raise ValueError(
-                "Invalid inputs: the number of columns of y_pred must be known when the metric "
-                f"is traced. Received: {shapes}"
-            )
-        true_columns = 1 if len(y_true.shape) == 1 else _shape(y_true)[-1]
-        if self.multi_label:
-            if len(y_pred.shape) != 2 or true_columns != columns:
-                raise ValueError(
-                    "Invalid inputs: with multi_label=True, y_true and y_pred must both have "
-                    f"shape (n, C). Received: {shapes}"
-                )
-        elif true_columns not in (1, columns):
-            raise ValueError(
-                "Invalid inputs: y_true must hold class ids (shape (n,) or (n, 1)) or one-hot "
-                f"rows with as many columns as y_pred. Received: {shapes}"
-            )
-        if columns == 1 and not self.multi_label:
-            expected = 2
-        else:
-            expected = columns
-        if self.num_classes is not None and expected != self.num_classes:
-            raise ValueError(
-                f"Invalid inputs: y_pred has {columns} column(s), which means {expected} "
-                f"classes, but the metric was made with num_classes={self.num_classes}. "
-                f"Received: {shapes}"
-            )
-        if sample_weight is not None:
-            weight_shape = _shape(sample_weight)
-            if len(weight_shape) not in (1, 2) or (
-                len(weight_shape) == 2 and weight_shape[-1] != 1
-            ):
-                raise ValueError(
-                    "Invalid `sample_weight`: expected shape (n,) or (n, 1). "
-                    f"Received: sample_weight.shape={weight_shape} with {shapes}"
-                )
-        return columns
+            self._label_rule = f"class ids must be whole numbers in [0, {columns})"
+            kernel, static["num_classes"] = _class_id_counts, columns
+        self._count(kernel, batch, **static)
 
     # ---- results
 
@@ -845,19 +905,17 @@ class _ConfusionMetric(_CountingMetric):
                 "Invalid call: the metric has seen no batch yet and was made without "
                 "`num_classes`, so its classes are unknown. Received: num_classes=None"
             )
-        confusion = self._read("confusion")
-        tp, fp, fn = confusion[0], confusion[1], confusion[2]
+        tp, predicted, support = ops.unstack(self._counts())
         if average == "binary":
             if self.num_classes != 2 or self.multi_label:
                 raise ValueError(
                     "Invalid `average`: 'binary' needs a binary problem, but there are "
                     f"{self.num_classes} classes. Received: average='binary'"
                 )
-            tp, fp, fn = tp[self.pos_label], fp[self.pos_label], fn[self.pos_label]
+            label = self.pos_label
+            tp, predicted, support = tp[label], predicted[label], support[label]
         elif average == "micro":
-            tp, fp, fn = ops.sum(tp), ops.sum(fp), ops.sum(fn)
-        support = tp + fn
-        predicted = tp + fp
+            tp, predicted, support = ops.sum(tp), ops.sum(predicted), ops.sum(support)
         beta2 = self.beta**2
         zd = self.zero_division
         precision = _safe_divide(tp, predicted, zd)
@@ -1220,8 +1278,9 @@ class BestF1(_CountingMetric):
     Raises
     ------
     ValueError
-        For ``num_thresholds`` outside [2, 10**6], an unknown ``average``, and (when updated) shapes that
-        do not fit together, or labels other than 0/1 (a runtime check).
+        For ``num_thresholds`` outside [2, 10**6], an unknown ``average``, and (when
+        updated) shapes that do not fit together, labels other than 0/1, NaN or infinite
+        predictions or weights (refused as for :class:`F1Score`).
     TypeError
         For arguments of the wrong type.
 
@@ -1250,91 +1309,46 @@ class BestF1(_CountingMetric):
         dtype: Any = None,
     ) -> None:
         super().__init__(name=name, dtype=dtype)
-        self._direction = "up"
         self._label_rule = "BestF1 needs 0/1 labels"
-        if isinstance(num_thresholds, (bool, np.bool_)) or not isinstance(
-            num_thresholds, (int, np.integer)
-        ):
-            raise TypeError(
-                "Invalid `num_thresholds`: expected an int >= 2. "
-                f"Received: num_thresholds={num_thresholds!r}"
-            )
-        if not 2 <= num_thresholds <= 10**6:
-            raise ValueError(
-                "Invalid `num_thresholds`: expected an int in [2, 1000000]. "
-                f"Received: num_thresholds={num_thresholds!r}"
-            )
-        self.num_thresholds = int(num_thresholds)
-        self.from_logits = _check_bool(from_logits, "from_logits")
-        self.multi_label = _check_bool(multi_label, "multi_label")
+        self.num_thresholds = check_int(num_thresholds, "num_thresholds", minimum=2,
+                                        maximum=10**6)
+        self.from_logits = check_bool(from_logits, "from_logits")
+        self.multi_label = check_bool(multi_label, "multi_label")
         self.average = _check_average(average, ("auto", "micro", "macro", None))
-        self.num_classes = _check_num_classes(num_classes, minimum=1)
+        self.num_classes = check_int(num_classes, "num_classes", minimum=1, allow_none=True)
         self.thresholds = np.linspace(0.0, 1.0, self.num_thresholds).astype("float32")
-        self._built_state = False
-        if self.num_classes is not None or not self.multi_label:
-            self._build_state(self.num_classes if self.multi_label else 1)
+        if not self.multi_label:
+            self._build_state(1)
+        elif self.num_classes is not None:
+            self._build_state(self.num_classes)
 
     def _build_state(self, num_labels: int) -> None:
         self.num_classes = num_labels if self.multi_label else None
         self._labels = num_labels
         # [positives, negatives] per label and bucket; bucket k holds the samples that are
         # predicted positive at thresholds 0..k-1 exactly.
-        self._add_counts((2, num_labels, self.num_thresholds + 1), "histograms")
-        self._built_state = True
+        self._add_counts((2, num_labels, self.num_thresholds + 1))
+
+    @property
+    def histograms(self) -> Any:
+        """Weighted positives and negatives per label and grid bucket, shape
+        ``(2, labels, num_thresholds + 1)``: bucket ``k`` holds the samples predicted
+        positive at thresholds ``0 .. k - 1`` exactly (float64, or float32 without it)."""
+        return self._counts()
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch to the per-threshold histograms (see the class docstring)."""
-        y_true, y_pred, sample_weight = self._inputs(y_true, y_pred, sample_weight)
-        shapes = f"y_true.shape={_shape(y_true)} and y_pred.shape={_shape(y_pred)}"
-        if self.multi_label:
-            if len(y_pred.shape) != 2 or len(y_true.shape) != 2 or (
-                _shape(y_true)[-1] != _shape(y_pred)[-1]
-            ) or _shape(y_pred)[-1] is None:
-                raise ValueError(
-                    "Invalid inputs: with multi_label=True, y_true and y_pred must both have "
-                    f"shape (n, C) with C known. Received: {shapes}"
-                )
-            labels = _shape(y_pred)[-1]
-            if self._built_state and labels != self._labels:
-                raise ValueError(
-                    f"Invalid inputs: y_pred has {labels} labels but the metric has "
-                    f"{self._labels}. Received: {shapes}"
-                )
-        else:
-            ok = all(
-                len(t.shape) == 1 or (len(t.shape) == 2 and _shape(t)[-1] == 1)
-                for t in (y_true, y_pred)
-            )
-            if not ok:
-                raise ValueError(
-                    "Invalid inputs: BestF1 scores a binary problem; y_true and y_pred must "
-                    f"have shape (n,) or (n, 1) (use multi_label=True for (n, C)). "
-                    f"Received: {shapes}"
-                )
-            labels = 1
-        if sample_weight is not None:
-            weight_shape = _shape(sample_weight)
-            if not (len(weight_shape) == 1 or (len(weight_shape) == 2 and weight_shape[-1] == 1)):
-                raise ValueError(
-                    "Invalid `sample_weight`: expected shape (n,) or (n, 1). "
-                    f"Received: sample_weight.shape={weight_shape} with {shapes}"
-                )
+        batch = self._prepare(y_true, y_pred, sample_weight)
+        labels = self._columns(batch, classes=False)
         if not self._built_state:
             self._build_state(labels)
-        batch = _batch_mismatch(
-            {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight})
-        histograms, flags, masks, quoted = _run_batch(
-            _threshold_histograms, y_true, y_pred, sample_weight, labels=labels,
-            num_thresholds=self.num_thresholds, from_logits=self.from_logits,
-            dtype=self._count_dtype,
-        )
-        self._admit(flags, batch, masks,
-                    {"y_pred": y_pred, "y_true": quoted, "sample_weight": sample_weight})
-        self._accumulate("histograms", histograms)
+        self._count(_threshold_histograms, batch, labels=labels,
+                    num_thresholds=self.num_thresholds, from_logits=self.from_logits,
+                    dtype=self._count_dtype)
 
     def _curves(self) -> tuple[Any, Any, Any]:
         """tp, fp and total positives per label and threshold: shapes (L, T), (L, T), (L, 1)."""
-        histograms = self._read("histograms")
+        histograms = self._counts()
 
         def above(counts: Any) -> Any:
             # Positive at threshold i: the buckets k > i (a reversed cumulative sum).
@@ -1343,7 +1357,7 @@ class BestF1(_CountingMetric):
         pos, neg = histograms[0], histograms[1]
         return above(pos), above(neg), ops.sum(pos, axis=1, keepdims=True)
 
-    def _f1_curves(self) -> tuple[Any, str]:
+    def _f1_curves(self) -> tuple[Any, str | None]:
         tp, fp, total = self._curves()
         average = self.average if self.average != "auto" else "macro"
         if not self.multi_label:
