@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import warnings
 
@@ -59,21 +58,35 @@ def _best(y, p, thresholds):
     return max(scores), float(thresholds[int(np.argmax(scores))])
 
 
-def _run(backend, tmp_path):
+BACKENDS = ("jax", "torch", "tensorflow")
+
+
+def start_in_background(tmp_path_factory, launch):
+    """One child per installed backend, started at session start (see tests/conftest.py)."""
+    runs = {}
+    for backend in BACKENDS:
+        if backend != "tensorflow" and importlib.util.find_spec(backend) is None:
+            continue
+        out = tmp_path_factory.mktemp(f"backend_{backend}") / f"{backend}.json"
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
+                   PYTHONPATH=os.pathsep.join([os.getcwd()] + sys.path))
+        runs[backend] = (launch([sys.executable, SCRIPT, str(out)], env=env, cwd=os.getcwd(),
+                                timeout=420), out)
+    return runs
+
+
+def _run(backend, background):
     if backend != "tensorflow" and importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    out = tmp_path / f"{backend}.json"
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.pathsep.join([os.getcwd()] + sys.path))
-    done = subprocess.run([sys.executable, SCRIPT, str(out)], capture_output=True, text=True,
-                          check=False, env=env, timeout=420)
+    run, out = background[__name__][backend]
+    done = run.result()
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch", "tensorflow"])
-def test_metrics_on_backend_match_sklearn(backend, tmp_path):
-    out = _run(backend, tmp_path)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_metrics_on_backend_match_sklearn(backend, background):
+    out = _run(backend, background)
     assert out["backend"] == backend
     cases = {case["form"]: case for case in metrics_run.cases()}
 

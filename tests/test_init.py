@@ -32,18 +32,24 @@ def test_every_metric_has_one_home_at_the_top_level():
         assert name in tfbalance.__all__, name
 
 
-def test_datasets_is_loaded_by_the_package_without_tensorflow_datasets():
-    # `import tfbalance; tfbalance.datasets.<fn>` works as the README shows, in a fresh
-    # process, and the optional TFDS builder (tensorflow-datasets) stays unloaded.
-    import subprocess
+def start_in_background(tmp_path_factory, launch):
+    """The fresh-process import check, started at session start (see tests/conftest.py)."""
+    import os
     import sys
 
+    # `import tfbalance; tfbalance.datasets.<fn>` works as the README shows, in a fresh
+    # process, and the optional TFDS builder (tensorflow-datasets) stays unloaded.
     code = (
         "import sys, tfbalance; "
         "print(tfbalance.datasets.insurance_positive_count(1000), "
         "'tensorflow_datasets' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    return launch([sys.executable, "-c", code], env=dict(os.environ), cwd=os.getcwd(),
+                  timeout=240)
+
+
+def test_datasets_is_loaded_by_the_package_without_tensorflow_datasets(background):
+    out = background[__name__].result()
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == [str(tfbalance.datasets.insurance_positive_count(1000)),
                                        "False"]
