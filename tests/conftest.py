@@ -83,3 +83,18 @@ def background(request: pytest.FixtureRequest,
     yield started
     for run in runs:
         run.stop()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """Run the modules with children started in the background last.
+
+    Their children start with the session; their tests only wait for them. Placed last, the
+    wait overlaps the whole in-process suite instead of coming first (pytest's file order
+    would put tests/test_backends.py first). The order within each group is kept.
+    """
+    def waits(item: pytest.Item) -> bool:
+        module = getattr(item, "module", None)
+        return getattr(module, "start_in_background", None) is not None
+
+    items[:] = [i for i in items if not waits(i)] + [i for i in items if waits(i)]
