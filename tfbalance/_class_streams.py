@@ -574,6 +574,22 @@ def _block_parser(columns, source_kind: str, features_kind: str | None):
     return parse
 
 
+def split_folder(output_dir: Any) -> str:
+    """``output_dir`` as a path string, refused when it is not a path or is the temporary
+    folder of an unfinished split (shared by ``load_split`` and ``load_stratified_split``)."""
+    if not isinstance(output_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
+        )
+    folder = os.fspath(output_dir)
+    if _STAGING_NAME.match(os.path.basename(os.path.abspath(folder))):
+        raise ValueError(
+            "Invalid `output_dir`: it is the temporary folder of an unfinished split, not a "
+            f"split. Received: output_dir={folder!r}"
+        )
+    return folder
+
+
 def load_split(output_dir: str | os.PathLike) -> SplitResult:
     """Open a directory written by ``split_by_class``.
 
@@ -602,16 +618,7 @@ def load_split(output_dir: str | os.PathLike) -> SplitResult:
     >>> load_split(out).counts.counts
     {2: 1}
     """
-    if not isinstance(output_dir, (str, os.PathLike)):
-        raise TypeError(
-            f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
-        )
-    folder = os.fspath(output_dir)
-    if _STAGING_NAME.match(os.path.basename(os.path.abspath(folder))):
-        raise ValueError(
-            "Invalid `output_dir`: it is the temporary folder of an unfinished split, not a "
-            f"split. Received: output_dir={folder!r}"
-        )
+    folder = split_folder(output_dir)
     path = os.path.join(folder, MANIFEST)
     if not os.path.isfile(path):
         raise ValueError(

@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from tfbalance._class_streams import _LABEL_KEY, _STAGING_NAME, MANIFEST, SplitResult
+from tfbalance._class_streams import _LABEL_KEY, MANIFEST, SplitResult, split_folder
 from tfbalance._counting import _is_file_source, class_counts
 from tfbalance._csv import CsvSchema
 from tfbalance._distribution import ClassDistribution, CountsLike, as_class_distribution
@@ -416,16 +416,7 @@ def load_stratified_split(output_dir: str | os.PathLike) -> StratifiedSplitFiles
     >>> list(split), split.counts["a"].counts
     (['a', 'b'], {0: 1, 1: 1})
     """
-    if not isinstance(output_dir, (str, os.PathLike)):
-        raise TypeError(
-            f"Invalid `output_dir`: expected a directory path. Received: output_dir={output_dir!r}"
-        )
-    folder = os.fspath(output_dir)
-    if _STAGING_NAME.match(os.path.basename(os.path.abspath(folder))):
-        raise ValueError(
-            "Invalid `output_dir`: it is the temporary folder of an unfinished split, not a "
-            f"split. Received: output_dir={folder!r}"
-        )
+    folder = split_folder(output_dir)
     path = os.path.join(folder, MANIFEST)
     try:
         with open(path, encoding="utf-8") as handle:
