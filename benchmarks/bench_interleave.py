@@ -8,6 +8,8 @@ times, in batches of 1024:
 * ``read_csv`` plain read of the whole source CSV (the reference, 1.00x);
 * ``interleave_by_class(..., "balanced", batch_size=1024)`` on the block streams (fixed
   weights: the epoch-planned merge);
+* the same with a natural -> balanced step schedule over the epoch (planned at the epoch's
+  start, as ``InterleaveScheduleCallback`` does in ``fit``);
 * ``balanced_batches(..., 512)`` on the same streams;
 * the merge before the batched one (row streams, class ids drawn 128 at a time, one
   ``choose_from_datasets`` step per row, then ``.batch``), on the same stored rows;
@@ -33,21 +35,26 @@ Where the per-class blocks come from (``--source``):
 
     python benchmarks/bench_interleave.py                  # 1M rows, 3 rounds
     python benchmarks/bench_interleave.py --rows 5000000 --rounds 1
-    python benchmarks/bench_interleave.py --demo           # the demo's input pipeline
 
-``--demo`` times the demo's interleave technique instead (``tfbalance demo``'s input:
-``class_datasets`` over the batched CSV read, a step schedule, row output batched to
-1024); run it once with this checkout and once with another on ``PYTHONPATH`` (e.g. the
-released one) to compare.
+``--demo`` times the demo's interleave technique instead, as ``tfbalance demo`` trains it
+(its own functions: the training rows of the insurance CSV, a natural -> balanced step
+schedule, 1024-row batches, the demo's model): the set-up (this tree splits the training
+rows into typed shards once), one pass over its input, and ``fit`` for ``--epochs``. With
+``--against DIR`` it runs in child processes alternating between another tfbalance tree
+(say the previous commit's) and this one, and prints the ratios:
+
+    python benchmarks/bench_interleave.py --demo --rows 382154 --against /tmp/before
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 
@@ -55,9 +62,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import importlib.util  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if "--demo" not in sys.argv:
-    # --demo runs whichever tfbalance is on PYTHONPATH; the rest times this checkout's.
-    sys.path.insert(0, os.path.dirname(HERE))
+# This checkout's tfbalance (--demo's children import each tree's own).
+sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -167,10 +173,23 @@ def _pipelines(blocks: dict, block: int, deliver: int, counts: np.ndarray) -> di
     def streams():
         return tfbalance.ClassDatasets(blocks, counts=counts.tolist(), block_size=block)
 
+    def scheduled():
+        # A step schedule over the epoch, planned at its start as fit's callback does.
+        steps = -(-deliver // BATCH)
+        schedule = tfbalance.LinearSchedule("natural", "balanced", duration=steps, unit="step")
+        ds = tfbalance.interleave_by_class(
+            streams(), schedule, seed=0, epoch_rows=deliver, batch_size=BATCH)
+        callback = tfbalance.InterleaveScheduleCallback(schedule)
+        callback.set_params({"steps": steps})
+        callback.on_train_begin()
+        callback.on_epoch_begin(0)
+        return ds
+
     rows = {c: ds.unbatch() for c, ds in blocks.items()}
     return {
         "interleave_by_class, batch_size=1024": lambda: tfbalance.interleave_by_class(
             streams(), "balanced", seed=0, epoch_rows=deliver, batch_size=BATCH),
+        "interleave_by_class, step schedule": scheduled,
         "balanced_batches 512+512": lambda: tfbalance.balanced_batches(
             streams(), BATCH // 2, seed=0, steps_per_epoch=-(-deliver // BATCH)),
         "row merge before (choose_from_datasets)": lambda: _before(rows, deliver),
@@ -181,22 +200,97 @@ def _pipelines(blocks: dict, block: int, deliver: int, counts: np.ndarray) -> di
     }
 
 
-def _demo(args) -> int:
-    """The demo's interleave input pipeline, timed with whichever tfbalance is importable."""
-    from tfbalance import _demo
+# A child of ``--demo``: times the demo's interleave technique with whichever tfbalance its
+# PYTHONPATH names first (the demo's own functions, so each tree runs its own technique).
+_DEMO_CHILD = """
+import inspect, json, os, resource, sys, tempfile, time
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tfbalance
+from tfbalance import _demo
+csv, epochs, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+train = _demo._read(csv, 16_384, "train")
+counts = tfbalance.class_counts(train, verbose=False)
+encode = _demo.build_encoder(train)
+num_features = int(encode(next(iter(train.take(1)))[0]).shape[-1])
+takes_split = "split_dir" in inspect.signature(_demo._interleave_schedule).parameters
+runs = []
+for _ in range(rounds):
+    extra = [os.path.join(tempfile.mkdtemp(), "split")] if takes_split else []
+    t0, c0 = time.perf_counter(), cpu()
+    source, callback = _demo._interleave_schedule(train, counts, epochs, 1024, 0, *extra)
+    setup, setup_cpu = time.perf_counter() - t0, cpu() - c0
+    t0, c0, rows = time.perf_counter(), cpu(), 0
+    for _, labels in _demo._encode(source, encode, 1024):
+        rows += int(labels.shape[0])
+    read, read_cpu = time.perf_counter() - t0, cpu() - c0
+    model = _demo.build_model(num_features, 0)
+    t0, c0 = time.perf_counter(), cpu()
+    model.fit(_demo._encode(source, encode, 1024), epochs=epochs, verbose=0,
+              callbacks=[callback], shuffle=False)
+    fit, fit_cpu = time.perf_counter() - t0, cpu() - c0
+    runs.append({"rows": rows, "setup": setup, "setup_cpu": setup_cpu, "read": read,
+                 "read_cpu": read_cpu, "fit": fit, "fit_cpu": fit_cpu})
+print(json.dumps({"module": tfbalance.__file__, "runs": runs}))
+"""
 
+
+def _demo(args) -> int:
+    """The demo's interleave technique, this tree against ``--against``, in child processes."""
+    here = os.path.dirname(HERE)
+    trees = [here] if args.against is None else [os.path.abspath(args.against), here]
     csv = str(insurance_csv(args.rows))
-    train = _demo._read(csv, 16_384, test=False)
-    counts = tfbalance.class_counts(train, verbose=False)
-    rates = []
-    for _ in range(args.rounds):
-        source, _callback = _demo._interleave_schedule(train, counts, 1, BATCH, 0)
-        seconds, got, _ = _timed(source.batch(BATCH))
-        rates.append(got.sum() / seconds)
-    print(f"tfbalance from {os.path.dirname(tfbalance.__file__)}")
-    print(f"demo interleave input ({counts.total:,} rows, batches of {BATCH}): "
-          f"median {statistics.median(rates):,.0f} rows/s "
-          f"[{min(rates):,.0f}-{max(rates):,.0f}] over {len(rates)} rounds")
+    runs: dict[str, list] = {tree: [] for tree in trees}
+    for p in range(args.rounds):
+        for tree in (trees if p % 2 == 0 else trees[::-1]):
+            # Run from the data folder: ``python -c`` puts the working directory first on
+            # sys.path, and a checkout's root would shadow PYTHONPATH.
+            done = subprocess.run(
+                [sys.executable, "-c", _DEMO_CHILD, csv, str(args.epochs), "1"],
+                env={**os.environ, "PYTHONPATH": tree}, capture_output=True, text=True,
+                check=True, cwd=os.path.dirname(csv),
+            )
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            if not result["module"].startswith(tree):
+                raise SystemExit(f"{tree}: the child imported {result['module']}")
+            runs[tree].extend(result["runs"])
+            print(f"{tree}: {result['runs']}", file=sys.stderr, flush=True)
+    load = os.getloadavg()
+    rows = runs[here][0]["rows"]
+    print(f"\nThe demo's interleave technique on {csv} ({rows:,} training rows, batches of "
+          f"1024, {args.epochs} epochs of fit); {args.rounds} alternating child processes per "
+          f"tree; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
+    columns = [
+        ("set-up s (split)", lambda r: r["setup"]),
+        ("input epoch rows/s", lambda r: r["rows"] / r["read"]),
+        ("input epoch CPU µs/row", lambda r: 1e6 * r["read_cpu"] / r["rows"]),
+        ("fit s", lambda r: r["fit"]),
+        ("technique s (set-up + fit)", lambda r: r["setup"] + r["fit"]),
+        ("technique CPU s", lambda r: r["setup_cpu"] + r["fit_cpu"]),
+    ]
+    print("| tfbalance | " + " | ".join(name for name, _ in columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    medians = {}
+    for tree in trees:
+        cells = []
+        for name, value in columns:
+            values = [value(r) for r in runs[tree]]
+            medians[tree, name] = statistics.median(values)
+            cells.append(f"{medians[tree, name]:,.2f} [{min(values):,.2f}-{max(values):,.2f}]")
+        label = "this tree" if tree == here else f"`{tree}`"
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    if len(trees) == 2:
+        other = trees[0]
+        # Every column a "times better" ratio: rows/s up, seconds and CPU down.
+        ratios = [
+            f"{medians[here, name] / medians[other, name]:.2f}x"
+            if name == "input epoch rows/s"
+            else f"{medians[other, name] / medians[here, name]:.2f}x less"
+            for name, _ in columns
+        ]
+        print(f"| this tree vs `{other}` | " + " | ".join(ratios) + " |")
     return 0
 
 
@@ -206,7 +300,10 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="paired rounds (default 3)")
     parser.add_argument("--source", choices=["saved", "memory", "split"], default="saved")
     parser.add_argument("--only", default=None, help="time only pipelines whose name has this")
-    parser.add_argument("--demo", action="store_true", help="time the demo's pipeline")
+    parser.add_argument("--demo", action="store_true", help="time the demo's technique")
+    parser.add_argument("--against", default=None,
+                        help="--demo: another tfbalance tree, run in alternation with this one")
+    parser.add_argument("--epochs", type=int, default=3, help="--demo: epochs of fit")
     args = parser.parse_args(argv)
     if args.demo:
         return _demo(args)

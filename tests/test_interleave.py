@@ -205,17 +205,86 @@ def test_schedule_callback_drives_pipeline_and_logs():
     assert set(_batched_labels(ds).tolist()) == {1}
 
 
-def test_step_schedule_callback_updates_per_batch():
+def _planned_step_schedule(duration, steps, sizes, **options):
+    schedule = LinearSchedule([1.0, 0.0], [0.0, 1.0], duration=duration, unit="step")
+    ds = interleave_by_class(_streams(sizes), schedule, seed=0, **options)
+    callback = InterleaveScheduleCallback(schedule)
+    callback.set_params({"steps": steps})
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    return ds, callback
+
+
+def test_step_schedule_plans_each_batch_from_its_step():
+    # A known epoch is planned at its start: batch b gets the weights of step first + b.
+    ds, callback = _planned_step_schedule(2, 4, [800, 800], batch_size=400)
+    first = [y for _, y in ds.prefetch(4).as_numpy_iterator()]
+    assert [len(y) for y in first] == [400] * 4
+    assert set(first[0].tolist()) == {0}
+    assert_count(int(first[1].sum()), 400, 0.5)  # step 1: halfway
+    assert set(np.concatenate(first[2:]).tolist()) == {1}
+    # Prefetching ahead changes nothing: the plan was fixed when the epoch started, so the
+    # same pipeline read step by step, with the callback called before each, is the same.
+    again, other = _planned_step_schedule(2, 4, [800, 800], batch_size=400)
+    iterator = iter(again)
+    for step, expected in enumerate(first):
+        other.on_train_batch_begin(step)
+        np.testing.assert_array_equal(next(iterator)[1].numpy(), expected)
+    for step in range(4):
+        callback.on_train_batch_begin(step)
+    callback.on_epoch_begin(1)  # steps 4..7: past the end of the move
+    assert set(_batched_labels(ds).tolist()) == {1}
+    logs = {}
+    callback.on_epoch_end(1, logs)
+    assert logs == {"interleave_weight_0": 0.0, "interleave_weight_1": 1.0}
+    clone = InterleaveScheduleCallback.from_config(callback.get_config())
+    assert isinstance(clone.schedule, LinearSchedule) and clone.schedule.duration == 2
+
+
+def test_step_schedule_under_fit_is_reproducible():
+    # The plan, not prefetch timing, fixes which rows each step trains on: two fits from
+    # the same seeds end with the same model.
+    def fit():
+        keras.utils.set_random_seed(0)
+        schedule = LinearSchedule("natural", "balanced", duration=12, unit="step")
+        ds = interleave_by_class(_streams([96, 16]), schedule, seed=3, batch_size=8).map(
+            lambda x, y: (tf.cast(x[:, None], tf.float32) / 1000.0, y)
+        ).prefetch(8)
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        history = model.fit(ds, epochs=2, verbose=0, shuffle=False,
+                            callbacks=[InterleaveScheduleCallback(schedule)])
+        return model.get_weights(), history.history["interleave_weight_1"]
+
+    (first, logged), (second, _) = fit(), fit()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    # Logged at each epoch's end: the weights of its last step (13 steps an epoch).
+    np.testing.assert_allclose(logged, [0.5, 0.5])
+
+
+def test_step_schedule_maps_pipeline_batches_onto_fit_steps():
+    # Row output batched by the user into 4 steps per 1024-row pipeline batch: a pipeline
+    # batch takes the weights of the step that trains its first row (steps 0 and 4 here).
+    ds, _ = _planned_step_schedule(4, 8, [2048, 2048], epoch_rows=2048)
+    labels = _batched_labels(ds.batch(1024))
+    assert set(labels[:1024].tolist()) == {0} and set(labels[1024:].tolist()) == {1}
+
+
+def test_step_schedule_of_an_endless_epoch_updates_per_batch():
+    # No epoch length: the buffered merge reads the weights each batch, set before each step.
     schedule = LinearSchedule([1.0, 0.0], [0.0, 1.0], duration=4, unit="step")
-    interleave_by_class(_streams([4, 4]), schedule, seed=0)
+    streams = [ds.repeat() for ds in _streams([4, 4])]
+    ds = interleave_by_class(streams, schedule, seed=0, batch_size=512)
     callback = InterleaveScheduleCallback(schedule)
     callback.on_train_begin()
-    for step in range(3):
+    callback.on_epoch_begin(0)
+    iterator = iter(ds)
+    seen = []
+    for step in range(5):
         callback.on_train_batch_begin(step)
-    np.testing.assert_allclose(schedule._bindings[0][0].numpy(), [0.5, 0.5])
-    config = callback.get_config()
-    clone = InterleaveScheduleCallback.from_config(config)
-    assert isinstance(clone.schedule, LinearSchedule) and clone.schedule.duration == 4
+        seen.append(int(next(iterator)[1].numpy().sum()))
+    assert seen[0] == 0 and seen[4] == 512
+    assert_count(seen[2], 512, 0.5)
 
 
 # ---- exact batches -------------------------------------------------------------------
@@ -262,10 +331,18 @@ def test_deterministic_under_seed_and_new_draws_each_epoch():
     ]
 
 
-@pytest.mark.parametrize("variable", [False, True])
-def test_checkpoint_restore_mid_iteration(tmp_path, variable):
-    weights = tf.Variable([0.3, 0.7]) if variable else [0.3, 0.7]
+@pytest.mark.parametrize("kind", ["fixed", "variable", "schedule"])
+def test_checkpoint_restore_mid_iteration(tmp_path, kind):
+    weights = {
+        "fixed": [0.3, 0.7],
+        "variable": tf.Variable([0.3, 0.7]),
+        "schedule": LinearSchedule([0.3, 0.7], [0.9, 0.1], duration=2, unit="step"),
+    }[kind]
     ds = interleave_by_class(_streams([50, 10]), weights, seed=11, epoch_rows=300)
+    if kind == "schedule":
+        callback = InterleaveScheduleCallback(weights)
+        callback.set_params({"steps": 1})
+        callback.on_epoch_begin(0)
     it = iter(ds)
     for _ in range(40):
         next(it)
@@ -419,6 +496,9 @@ def test_schedule_with_empty_stream_raises_and_binds_nothing():
     with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
         interleave_by_class(streams, schedule, seed=0)
     assert schedule._bindings == []
+    # A class the schedule only reaches at its end is refused as early.
+    with pytest.raises(ValueError, match=r"streams of classes \[1\] are empty"):
+        interleave_by_class(streams, LinearSchedule([1.0, 0.0], "balanced", duration=3))
     with pytest.raises(ValueError, match="'natural' needs the class counts"):
         interleave_by_class([tf.data.Dataset.range(3).repeat()] * 2, LinearSchedule(duration=2))
 
@@ -583,11 +663,12 @@ def test_batched_merge_bad_streams():
 
 
 def test_long_epochs_take_the_buffered_merge_with_the_same_guarantees(monkeypatch, tmp_path):
-    # Epochs longer than PLANNED_BATCHES batches are merged by the ring-buffer scan, whose
-    # memory does not grow with the epoch; force it and check what the planned path gives.
+    # Epochs of more than PLANNED_CELLS batches times classes are merged by the ring-buffer
+    # scan, whose memory does not grow with the epoch; force it and check what the planned
+    # path gives.
     import tfbalance._interleave as interleave
 
-    monkeypatch.setattr(interleave, "PLANNED_BATCHES", 0)
+    monkeypatch.setattr(interleave, "PLANNED_CELLS", 0)
     ds = interleave_by_class(_blocks([50, 3], 4), [0.25, 0.75], seed=1, batch_size=64,
                              epoch_rows=64 * 60)
     assert int(ds.cardinality()) == 60

@@ -22,6 +22,7 @@ deterministic under a seed, differs per epoch and restores from an iterator chec
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -53,6 +54,20 @@ __all__ = [
 
 DistributionLike = str | Mapping[int, float] | Sequence[float] | np.ndarray
 
+
+@dataclasses.dataclass(frozen=True)
+class _Binding:
+    """A pipeline a schedule drives: its weights variable, and the schedule's two ends.
+
+    ``plan`` is ``None`` for a vector of the current weights, or ``(batches, batch, rows)``
+    for an epoch-planned pipeline's table of every batch's weights (see ``_bind``).
+    """
+
+    variable: tf.Variable
+    start: np.ndarray
+    end: np.ndarray
+    plan: tuple[int, int, int] | None
+
 # Row output (no `batch_size`) is merged in internal batches of this many rows: the class
 # draws of a batch are one vectorised op. Rows stay i.i.d.; a weights variable is read once
 # per batch, so a change reaches the row output within this many rows.
@@ -62,10 +77,11 @@ DRAW_BLOCK_ROWS = 1024
 FETCH_BLOCK_ROWS = 1024
 # A block stream without a row among its first this many blocks counts as empty.
 PROBE_BLOCKS = 1000
-# Fixed weights plan a whole epoch (a few int64 per class and batch) when it has at most
-# this many batches (1M: 1024-row batches of 10^9 rows); longer epochs use the scan merge,
-# so memory stays bounded whatever the epoch length.
-PLANNED_BATCHES = 1 << 20
+# Fixed weights and schedules plan a whole epoch (a few numbers per class and batch, some
+# 40 bytes) when it has at most this many (class, batch) pairs: 1M 1024-row batches of 10^9
+# rows for two classes, 80 MB; longer epochs use the scan merge, so memory stays bounded
+# whatever the epoch length.
+PLANNED_CELLS = 1 << 21
 # A batch's per-class counts reach the merging scan as digits of this base, one element per
 # digit (see "How the batched merge works"): 2 digits per class for batches up to 4095.
 COUNT_BASE = 64
@@ -167,8 +183,8 @@ class WeightSchedule:
                 f"Received: interpolation={interpolation!r}"
             )
         self.interpolation = interpolation
-        # (variable, start vector, end vector) for every pipeline this schedule drives.
-        self._bindings: list[tuple[tf.Variable, np.ndarray, np.ndarray]] = []
+        # One record per pipeline this schedule drives.
+        self._bindings: list[_Binding] = []
 
     def progress(self, t: float) -> float:
         """Fraction of the move done at epoch/step ``t``: 0 at the start, 1 at the end."""
@@ -178,16 +194,20 @@ class WeightSchedule:
         return check_real(t, "t", minimum=0)
 
     def _mix(self, start: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
-        alpha = min(max(self.progress(self._check_t(t)), 0.0), 1.0)
+        return self._mix_at(start, end, np.array([self._check_t(t)]))[0]
+
+    def _mix_at(self, start: np.ndarray, end: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """The weights at each of ``times`` (already checked), one row per time."""
+        alpha = np.clip([self.progress(float(t)) for t in times], 0.0, 1.0)[:, None]
+        linear = (1.0 - alpha) * start + alpha * end
         if self.interpolation == "linear":
-            mixed = (1.0 - alpha) * start + alpha * end
+            mixed = linear
         else:
             with np.errstate(divide="ignore"):
                 mixed = np.power(start, 1.0 - alpha) * np.power(end, alpha)
-            if mixed.sum() <= 0:
-                # Disjoint supports: the geometric path is undefined halfway; go linear.
-                mixed = (1.0 - alpha) * start + alpha * end
-        return mixed / mixed.sum()
+            # Disjoint supports: the geometric path is undefined halfway; go linear.
+            mixed = np.where(mixed.sum(axis=1, keepdims=True) > 0, mixed, linear)
+        return mixed / mixed.sum(axis=1, keepdims=True)
 
     def weights(
         self,
@@ -218,26 +238,74 @@ class WeightSchedule:
         end = _resolve_distribution(self.end, num_classes, counts_array, "end")
         return self._mix(start, end, t)
 
-    def _bind(self, num_classes: int, counts: np.ndarray | None) -> tf.Variable:
+    def _bind(
+        self,
+        num_classes: int,
+        counts: np.ndarray | None,
+        plan: tuple[int, int, int] | None = None,
+    ) -> tf.Variable:
+        """A variable of this schedule's weights for one pipeline, set to those at ``t = 0``.
+
+        ``plan=None``: the current weights, a vector (read per batch by the buffered merge).
+        ``plan=(batches, batch, rows)``: the weights of every batch of the next epoch, a
+        ``[batches, num_classes]`` table that the epoch-planned merge reads when an epoch
+        starts (epochs of ``rows`` rows in batches of ``batch``).
+        """
         start = _resolve_distribution(self.start, num_classes, counts, "start")
         end = _resolve_distribution(self.end, num_classes, counts, "end")
-        variable = tf.Variable(
-            self._mix(start, end, 0).astype(np.float32), trainable=False, name="class_weights"
-        )
-        self._bindings.append((variable, start, end))
+        value = self._mix(start, end, 0).astype(np.float32)
+        if plan is not None:
+            value = np.tile(value, [plan[0], 1])
+        variable = tf.Variable(value, trainable=False, name="class_weights")
+        self._bindings.append(_Binding(variable, start, end, plan))
         return variable
+
+    def _check_bound(self) -> None:
+        if not self._bindings:
+            raise ValueError(
+                "Invalid `schedule`: it drives no pipeline yet; pass it as `weights` to "
+                f"interleave_by_class before fit. Received: schedule={self!r}"
+            )
 
     def update(self, t: float) -> np.ndarray | None:
         """Set the weights of every pipeline built with this schedule to those at ``t``.
 
-        Returns the weights of the last bound pipeline (``None`` when none is bound).
-        ``InterleaveScheduleCallback`` calls this during ``fit``.
+        A pipeline with a known epoch length plans each epoch when the epoch starts, so the
+        new weights apply from its next epoch; one with a buffered merge (an endless epoch)
+        reads them from its next batch. Returns the weights of the last bound pipeline
+        (``None`` when none is bound). ``InterleaveScheduleCallback`` calls this during
+        ``fit``.
         """
+        return self._assign(t, planned=True)
+
+    def _assign(self, t: float, *, planned: bool) -> np.ndarray | None:
+        """Set the vector bindings (and, if ``planned``, the epoch plans) to the weights at t."""
         current = None
-        for variable, start, end in self._bindings:
-            current = self._mix(start, end, t)
-            variable.assign(current.astype(np.float32))
+        for binding in self._bindings:
+            current = self._mix(binding.start, binding.end, t)
+            if binding.plan is None:
+                binding.variable.assign(current.astype(np.float32))
+            elif planned:
+                binding.variable.assign(np.tile(current.astype(np.float32), [binding.plan[0], 1]))
         return current
+
+    def _plan_epoch(self, first_step: int, steps: int | None) -> None:
+        """Give every batch of each planned pipeline's next epoch the weights of its step.
+
+        The epoch starts at step ``first_step`` and takes ``steps`` steps of ``fit``
+        (``None``: unknown, taken as one pipeline batch a step). A pipeline batch gets the
+        weights of the step that trains its first row, so when the pipeline's batches are
+        the steps' batches, batch ``b`` gets exactly those of step ``first_step + b``.
+        """
+        for binding in self._bindings:
+            if binding.plan is None:
+                continue
+            batches, batch, rows = binding.plan
+            index = np.arange(batches, dtype=np.int64)
+            offsets = index if steps is None else index * batch * steps // rows
+            times, where = np.unique(first_step + offsets, return_inverse=True)
+            table = self._mix_at(binding.start, binding.end, times.astype(np.float64))
+            binding.variable.assign(table[where].astype(np.float32))
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -273,8 +341,8 @@ class LinearSchedule(WeightSchedule):
     duration : int
         Epochs (or steps) the move takes; positive.
     unit : {'epoch', 'step'}
-        What ``t`` counts: epochs (updated at each epoch's start) or optimizer steps
-        (updated before every batch).
+        What ``t`` counts: epochs or optimizer steps (see ``InterleaveScheduleCallback``
+        for when the weights change).
 
     Examples
     --------
@@ -364,9 +432,17 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
     ``initial_step``. The weights in use are added to the epoch logs as
     ``interleave_weight_<class>`` (so ``History`` and TensorBoard record them).
 
-    Rows already prefetched when the weights change keep their classes, and the class ids
-    are drawn a batch at a time (``batch_size``, or 1024 rows for row output), so new
-    weights apply from the next batch on.
+    A pipeline with a known epoch length (the usual case) is planned an epoch at a time:
+    at each epoch's start the callback gives every batch of the epoch the weights of the
+    step that trains it (with ``unit='step'``; with ``unit='epoch'``, the epoch's weights),
+    and the merge draws the whole epoch's classes from them. What prefetching runs ahead
+    therefore changes nothing: the same seed gives the same rows, run after run. A batch of
+    ``interleave_by_class``'s own ``batch_size`` that equals ``fit``'s is exactly one step;
+    otherwise (say row output batched by the user) a pipeline batch of 1024 rows takes the
+    weights of the step that trains its first row, from ``fit``'s steps per epoch. A
+    pipeline of endless epochs reads the weights once per batch instead, set before every
+    step: rows already prefetched keep their classes, so new weights apply from the next
+    batch the merge builds.
 
     Parameters
     ----------
@@ -406,11 +482,7 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
         self._current: np.ndarray | None = None
 
     def _set(self, t: float) -> None:
-        if not self.schedule._bindings:
-            raise ValueError(
-                "Invalid `schedule`: it drives no pipeline yet; pass it as `weights` to "
-                f"interleave_by_class before fit. Received: schedule={self.schedule!r}"
-            )
+        self.schedule._check_bound()
         self._current = self.schedule.update(t)
 
     def on_train_begin(self, logs=None):
@@ -422,10 +494,16 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
             self._set(epoch)
             if self.verbose:
                 print(f"Epoch {epoch + 1}: class weights {np.round(self._current, 4).tolist()}")
+        else:
+            self.schedule._check_bound()
+            steps = (self.params or {}).get("steps")
+            self.schedule._plan_epoch(self._step, steps if is_integer(steps) else None)
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.schedule.unit == "step":
-            self._set(self._step)
+            # The planned pipelines got this epoch's steps at its start; the buffered ones
+            # read the weights of this step now.
+            self._current = self.schedule._assign(self._step, planned=False)
             self._step += 1
 
     def on_epoch_end(self, epoch, logs=None):
@@ -689,7 +767,11 @@ def interleave_by_class(
           changes the mix from the next batch on (rows prefetched downstream keep their
           classes), and an invalid assignment fails at that batch too;
         * a ``LinearSchedule`` / ``ExponentialSchedule``, driven during ``fit`` by
-          ``InterleaveScheduleCallback``.
+          ``InterleaveScheduleCallback``. With a known epoch length each epoch is
+          planned when it starts: every batch gets the weights of the step (or epoch)
+          that trains it, so the output does not depend on prefetch timing and the same
+          seed repeats the run; without one, the weights are read once per batch, as a
+          ``tf.Variable``'s.
     seed : int, optional
         Seed of the class draws. The same seed gives the same sequence; each new epoch
         (iteration) draws afresh.
@@ -732,7 +814,10 @@ def interleave_by_class(
     -----
     Iterator checkpoints (``tf.train.Checkpoint(iterator=it)``) restore the position and
     the random state; a ``tf.Variable`` of weights is not part of the iterator's state, so
-    checkpoint it too (``tf.train.Checkpoint(iterator=it, weights=variable)``).
+    checkpoint it too (``tf.train.Checkpoint(iterator=it, weights=variable)``). A
+    schedule's epoch plan is read again when a restored iterator resumes its epoch, so
+    restore after the schedule is set to that epoch (``InterleaveScheduleCallback`` sets
+    it at the epoch's start).
 
     A ``tf.Variable`` (or schedule) is captured by the input pipeline, so that form runs in
     the training process (as Keras ``fit`` does); pipelines shipped to tf.data service
@@ -742,10 +827,12 @@ def interleave_by_class(
     block ahead of the rows the merge has cut from it, and a buffer holds at most a block
     plus a batch of rows. Weights that are fixed let tf.data compute batches ahead in
     parallel (an order-keeping map: the output does not depend on it); their epoch plan
-    holds a few int64 per class and batch (epochs of up to 2**20 batches; longer ones
-    are merged by the buffered path, whose memory does not grow with the epoch);
-    with a ``tf.Variable`` or schedule the pipeline turns parallelism off (map
-    parallelization and prefetch injection) so new weights reach the next batch.
+    holds a few numbers per class and batch (epochs of up to 2**21 batches times
+    classes; longer ones are merged by the buffered path, whose memory does not grow with
+    the epoch);
+    so do planned schedules, whose table holds a float per class and batch; with a
+    ``tf.Variable``, or a schedule of endless epochs, the pipeline turns parallelism off
+    (map parallelization and prefetch injection) so new weights reach the next batch.
 
     Each epoch starts every stream from its beginning. With the default epoch length a
     majority stream is only partly read per epoch, so shuffle its shards and rows
@@ -791,16 +878,19 @@ def interleave_by_class(
         )
 
     assert vector is not None  # weights, a variable or a schedule: each gives a start vector
+    # A schedule reaches every class its start or end weighs (both ends normalised, so a
+    # mix is positive exactly there); a stream with no rows must weigh nothing throughout.
+    reached = vector if schedule is None else vector + _resolve_distribution(
+        schedule.end, size, counts_array, "end"
+    )
     empty = _probe_empty(streams, block_size)
-    bad = [c for c in empty if vector[c] > 0]
+    bad = [c for c in empty if reached[c] > 0]
     if bad:
         raise ValueError(
             f"Invalid `datasets`: the streams of classes {bad} are empty but their weight is "
             "positive; an interleaved stream could never deliver their rows. "
             f"Received: weights={weights!r}"
         )
-    if schedule is not None:
-        variable = schedule._bind(size, counts_array)
     empty_mask = np.zeros(size, dtype=bool)
     empty_mask[empty] = True
     for class_id in range(size):
@@ -819,13 +909,25 @@ def interleave_by_class(
             seed = int(tf.random.uniform([], 0, 2**62, dtype=tf.int64))
         else:  # built while tracing: no value to read, so NumPy's entropy
             seed = int(np.random.default_rng().integers(2**62))
-    if variable is None and rows is not None and -(-rows // out_batch) <= PLANNED_BATCHES:
-        # Fixed weights and a known epoch: every batch's class counts are drawn when the
-        # epoch starts, and each class stream is cut into its batches' pieces by rebatch.
-        drawn = [c for c in streams if not empty_mask[c] and cast(np.ndarray, vector)[c] > 0]
+    planned = (
+        variable is None and rows is not None and -(-rows // out_batch) * size <= PLANNED_CELLS
+    )
+    table = None
+    if schedule is not None:
+        # A schedule with a known epoch is planned an epoch at a time from a table of every
+        # batch's weights; an endless or very long epoch reads a vector once per batch.
+        plan = (-(-cast(int, rows) // out_batch), out_batch, cast(int, rows)) if planned else None
+        table = variable = schedule._bind(size, counts_array, plan)
+        if not planned:
+            table = None
+    if planned:
+        # Fixed weights (or a schedule's table) and a known epoch: every batch's class
+        # counts are drawn when the epoch starts, and each class stream is cut into its
+        # batches' pieces by rebatch.
+        drawn = [c for c in streams if not empty_mask[c] and reached[c] > 0]
         merged = _planned_batches(
             {c: _class_blocks(streams[c], block_size) for c in drawn},
-            cast(np.ndarray, vector), seed, out_batch, rows,
+            cast(np.ndarray, vector), seed, out_batch, cast(int, rows), table,
         )
     else:
         parts = {
@@ -862,11 +964,13 @@ def interleave_by_class(
         options.experimental_external_state_policy = (
             tf.data.experimental.ExternalStatePolicy.IGNORE
         )
-        # tf.data would run the stateless maps after the plan in parallel or prefetch the
-        # output, computing batches ahead with the old weights; off, a new value reaches
-        # the next batch (the user's own prefetch, if any, still runs ahead).
-        options.experimental_optimization.map_parallelization = False
-        options.experimental_optimization.inject_prefetch = False
+        if table is None:
+            # tf.data would run the stateless maps after the plan in parallel or prefetch
+            # the output, computing batches ahead with the old weights; off, a new value
+            # reaches the next batch (the user's own prefetch, if any, still runs ahead).
+            # A planned epoch reads its table once, at its start, so it keeps both.
+            options.experimental_optimization.map_parallelization = False
+            options.experimental_optimization.inject_prefetch = False
         merged = merged.with_options(options)
     return named(merged, name)
 
@@ -995,12 +1099,15 @@ def _planned_batches(
     seed: int,
     batch: int,
     rows: int,
+    table: tf.Variable | None = None,
 ) -> tf.data.Dataset:
     """The merge under fixed weights and a known epoch length: no scan, no per-batch plan.
 
     When an epoch starts, one vectorised draw gives every batch's class counts: a
     multinomial (the counts of ``n`` independent class draws) as a chain of binomials, one
-    per class, each over all the epoch's batches at once. Each class stream is then cut by
+    per class, each over all the epoch's batches at once. The class probabilities are
+    ``vector``, or, given a schedule's ``table`` (``[batches, classes]``), each batch's row
+    of it, read when the epoch starts. Each class stream is then cut by
     ``rebatch`` into pieces of exactly its counts, batch after batch (whole-tensor slices,
     read in order, at most one block ahead), and a seeded shuffle of the batch's class ids
     gives the positions of each class's rows: multinomial counts in uniformly random
@@ -1008,12 +1115,21 @@ def _planned_batches(
     a parallel, order-keeping map, one ``dynamic_stitch`` per component.
     """
     classes = sorted(blocks)
-    probs = vector[classes] / vector[classes].sum()
-    # P(class i | not one of the classes before it): the binomial chain of a multinomial.
-    rest = np.cumsum(probs[::-1])[::-1]
-    conditional = [min(float(p / r), 1.0) for p, r in zip(probs[:-1], rest[:-1], strict=True)]
     batches = -(-rows // batch)
     kinds = len(classes)
+
+    def conditional() -> list[Any]:
+        """P(class i | not one of the classes before it): the binomial chain's probabilities."""
+        if table is None:
+            probs = vector[classes] / vector[classes].sum()
+            rest = np.cumsum(probs[::-1])[::-1]
+            return [tf.constant(min(float(p / r), 1.0), tf.float64)
+                    for p, r in zip(probs[:-1], rest[:-1], strict=True)]
+        # Every batch its own row of weights: the same chain, a column per class.
+        weights = tf.gather(tf.cast(table.read_value(), tf.float64), classes, axis=1)
+        rest = tf.math.cumsum(weights, axis=1, reverse=True)
+        chance = tf.minimum(tf.math.divide_no_nan(weights, rest), 1.0)
+        return [chance[:, i] for i in range(kinds - 1)]
 
     @tf.autograph.experimental.do_not_convert
     def epoch(key):
@@ -1022,10 +1138,10 @@ def _planned_batches(
         )
         left = tf.cast(sizes, tf.float64)
         counts = []
-        for i, q in enumerate(conditional):
+        for i, q in enumerate(conditional()):
             drawn = tf.random.stateless_binomial(
                 [batches], seed=tf.random.experimental.stateless_fold_in(key, i),
-                counts=left, probs=tf.constant(q, tf.float64), output_dtype=tf.int64,
+                counts=left, probs=q, output_dtype=tf.int64,
             )
             counts.append(drawn)
             left = left - tf.cast(drawn, tf.float64)
