@@ -262,6 +262,32 @@ def test_step_schedule_under_fit_is_reproducible():
     np.testing.assert_allclose(logged, [0.5, 0.5])
 
 
+def test_schedule_update_takes_effect_within_one_batch():
+    # A hand-set schedule reaches the next batch the merge draws, mid-epoch too.
+    schedule = LinearSchedule([1.0, 0.0], [0.0, 1.0], duration=2)
+    ds = interleave_by_class(_streams([500, 500]), schedule, seed=0, batch_size=50)
+    iterator = iter(ds)
+    assert [int(next(iterator)[1].numpy().sum()) for _ in range(3)] == [0, 0, 0]
+    schedule.update(2)
+    assert [int(next(iterator)[1].numpy().sum()) for _ in range(3)] == [50, 50, 50]
+
+
+def test_step_schedule_without_an_epoch_start_follows_each_step():
+    # Driven step by step without on_epoch_begin (a hand-written loop), every batch follows
+    # the step set before it.
+    schedule = LinearSchedule([1.0, 0.0], [0.0, 1.0], duration=2, unit="step")
+    ds = interleave_by_class(_streams([500, 500]), schedule, seed=0, batch_size=400)
+    callback = InterleaveScheduleCallback(schedule)
+    callback.on_train_begin()
+    iterator = iter(ds)
+    seen = []
+    for step in range(3):
+        callback.on_train_batch_begin(step)
+        seen.append(int(next(iterator)[1].numpy().sum()))
+    assert seen[0] == 0 and seen[2] == 200  # step 2: the last batch has 200 rows, all class 1
+    assert_count(seen[1], 400, 0.5)
+
+
 def test_step_schedule_maps_pipeline_batches_onto_fit_steps():
     # Row output batched by the user into 4 steps per 1024-row pipeline batch: a pipeline
     # batch takes the weights of the step that trains its first row (steps 0 and 4 here).

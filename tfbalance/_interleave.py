@@ -22,10 +22,9 @@ deterministic under a seed, differs per epoch and restores from an iterator chec
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import keras
 import numpy as np
@@ -55,12 +54,11 @@ __all__ = [
 DistributionLike = str | Mapping[int, float] | Sequence[float] | np.ndarray
 
 
-@dataclasses.dataclass(frozen=True)
-class _Binding:
+class _Binding(NamedTuple):
     """A pipeline a schedule drives: its weights variable, and the schedule's two ends.
 
     ``plan`` is ``None`` for a vector of the current weights, or ``(batches, batch, rows)``
-    for an epoch-planned pipeline's table of every batch's weights (see ``_bind``).
+    for a table of the weights of every batch of an epoch (see ``WeightSchedule._bind``).
     """
 
     variable: tf.Variable
@@ -77,10 +75,12 @@ DRAW_BLOCK_ROWS = 1024
 FETCH_BLOCK_ROWS = 1024
 # A block stream without a row among its first this many blocks counts as empty.
 PROBE_BLOCKS = 1000
-# Fixed weights and schedules plan a whole epoch (a few numbers per class and batch, some
-# 40 bytes) when it has at most this many (class, batch) pairs: 1M 1024-row batches of 10^9
-# rows for two classes, 80 MB; longer epochs use the scan merge, so memory stays bounded
-# whatever the epoch length.
+# Fixed weights plan a whole epoch (a few numbers per class and batch, some 40 bytes), and a
+# schedule keeps a table of every batch's weights, when the epoch has at most this many
+# batches (1M: 1024-row batches of 10^9 rows) and (class, batch) pairs (80 MB); longer
+# epochs use the scan merge and a vector of weights, so memory stays bounded whatever the
+# epoch length.
+PLANNED_BATCHES = 1 << 20
 PLANNED_CELLS = 1 << 21
 # A batch's per-class counts reach the merging scan as digits of this base, one element per
 # digit (see "How the batched merge works"): 2 digits per class for batches up to 4095.
@@ -246,10 +246,10 @@ class WeightSchedule:
     ) -> tf.Variable:
         """A variable of this schedule's weights for one pipeline, set to those at ``t = 0``.
 
-        ``plan=None``: the current weights, a vector (read per batch by the buffered merge).
-        ``plan=(batches, batch, rows)``: the weights of every batch of the next epoch, a
-        ``[batches, num_classes]`` table that the epoch-planned merge reads when an epoch
-        starts (epochs of ``rows`` rows in batches of ``batch``).
+        ``plan=None``: the current weights, a vector (an endless epoch reads it each
+        batch). ``plan=(batches, batch, rows)``: a ``[batches, num_classes]`` table of the
+        weights of every batch of an epoch of ``rows`` rows in batches of ``batch``; batch
+        ``b`` of each epoch reads row ``b`` when it is drawn.
         """
         start = _resolve_distribution(self.start, num_classes, counts, "start")
         end = _resolve_distribution(self.end, num_classes, counts, "end")
@@ -270,27 +270,26 @@ class WeightSchedule:
     def update(self, t: float) -> np.ndarray | None:
         """Set the weights of every pipeline built with this schedule to those at ``t``.
 
-        A pipeline with a known epoch length plans each epoch when the epoch starts, so the
-        new weights apply from its next epoch; one with a buffered merge (an endless epoch)
-        reads them from its next batch. Returns the weights of the last bound pipeline
-        (``None`` when none is bound). ``InterleaveScheduleCallback`` calls this during
-        ``fit``.
+        Every batch from the next one the merge draws on follows them (with a known epoch
+        length, every row of the epoch's table is set to them). Returns the weights of the
+        last bound pipeline (``None`` when none is bound). ``InterleaveScheduleCallback``
+        calls this during ``fit``.
         """
-        return self._assign(t, planned=True)
+        return self._assign(t, tables=True)
 
-    def _assign(self, t: float, *, planned: bool) -> np.ndarray | None:
-        """Set the vector bindings (and, if ``planned``, the epoch plans) to the weights at t."""
+    def _assign(self, t: float, *, tables: bool) -> np.ndarray | None:
+        """Set the vector bindings (and, if ``tables``, every table row) to the weights at t."""
         current = None
         for binding in self._bindings:
             current = self._mix(binding.start, binding.end, t)
             if binding.plan is None:
                 binding.variable.assign(current.astype(np.float32))
-            elif planned:
+            elif tables:
                 binding.variable.assign(np.tile(current.astype(np.float32), [binding.plan[0], 1]))
         return current
 
     def _plan_epoch(self, first_step: int, steps: int | None) -> None:
-        """Give every batch of each planned pipeline's next epoch the weights of its step.
+        """Give every batch of each table-driven pipeline's epoch the weights of its step.
 
         The epoch starts at step ``first_step`` and takes ``steps`` steps of ``fit``
         (``None``: unknown, taken as one pipeline batch a step). A pipeline batch gets the
@@ -432,17 +431,17 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
     ``initial_step``. The weights in use are added to the epoch logs as
     ``interleave_weight_<class>`` (so ``History`` and TensorBoard record them).
 
-    A pipeline with a known epoch length (the usual case) is planned an epoch at a time:
-    at each epoch's start the callback gives every batch of the epoch the weights of the
-    step that trains it (with ``unit='step'``; with ``unit='epoch'``, the epoch's weights),
-    and the merge draws the whole epoch's classes from them. What prefetching runs ahead
-    therefore changes nothing: the same seed gives the same rows, run after run. A batch of
-    ``interleave_by_class``'s own ``batch_size`` that equals ``fit``'s is exactly one step;
-    otherwise (say row output batched by the user) a pipeline batch of 1024 rows takes the
-    weights of the step that trains its first row, from ``fit``'s steps per epoch. A
-    pipeline of endless epochs reads the weights once per batch instead, set before every
-    step: rows already prefetched keep their classes, so new weights apply from the next
-    batch the merge builds.
+    With a known epoch length (the usual case) a pipeline holds a table of the weights of
+    every batch of its epoch, and ``unit='step'`` fills it at each epoch's start: each
+    batch gets the weights of the step that trains it. What prefetching builds ahead
+    therefore changes nothing, and the same seed gives the same rows, run after run. A batch
+    of ``interleave_by_class``'s own ``batch_size`` that equals ``fit``'s is exactly one
+    step; otherwise (say row output batched by the user) a pipeline batch of 1024 rows
+    takes the weights of the step that trains its first row, from ``fit``'s steps per
+    epoch. This assumes each epoch of ``fit`` reads one epoch of the pipeline (a finite
+    dataset, no ``steps_per_epoch``). A pipeline of endless epochs reads the weights once
+    per batch, set before every step: rows already prefetched keep their classes, so new
+    weights apply from the next batch the merge draws.
 
     Parameters
     ----------
@@ -480,6 +479,8 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
         self.verbose = verbose
         self._step = self.initial_step
         self._current: np.ndarray | None = None
+        # Whether this epoch's step weights were laid out at its start (unit='step').
+        self._planned = False
 
     def _set(self, t: float) -> None:
         self.schedule._check_bound()
@@ -488,6 +489,7 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._step = self.initial_step
         self._current = None
+        self._planned = False
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.schedule.unit == "epoch":
@@ -498,12 +500,14 @@ class InterleaveScheduleCallback(keras.callbacks.Callback):
             self.schedule._check_bound()
             steps = (self.params or {}).get("steps")
             self.schedule._plan_epoch(self._step, steps if is_integer(steps) else None)
+            self._planned = True
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.schedule.unit == "step":
-            # The planned pipelines got this epoch's steps at its start; the buffered ones
-            # read the weights of this step now.
-            self._current = self.schedule._assign(self._step, planned=False)
+            # Tables got this epoch's steps at its start (unless no epoch began: then every
+            # row follows this step); vectors take the weights of this step now.
+            self.schedule._check_bound()
+            self._current = self.schedule._assign(self._step, tables=not self._planned)
             self._step += 1
 
     def on_epoch_end(self, epoch, logs=None):
@@ -767,11 +771,11 @@ def interleave_by_class(
           changes the mix from the next batch on (rows prefetched downstream keep their
           classes), and an invalid assignment fails at that batch too;
         * a ``LinearSchedule`` / ``ExponentialSchedule``, driven during ``fit`` by
-          ``InterleaveScheduleCallback``. With a known epoch length each epoch is
-          planned when it starts: every batch gets the weights of the step (or epoch)
-          that trains it, so the output does not depend on prefetch timing and the same
-          seed repeats the run; without one, the weights are read once per batch, as a
-          ``tf.Variable``'s.
+          ``InterleaveScheduleCallback``. Read once per batch, as a ``tf.Variable``;
+          with a known epoch length each batch reads its own row of a table of the
+          epoch's weights, which the callback fills at the epoch's start with the
+          weights of the step (or epoch) that trains each batch, so the output does not
+          depend on prefetch timing and the same seed repeats the run.
     seed : int, optional
         Seed of the class draws. The same seed gives the same sequence; each new epoch
         (iteration) draws afresh.
@@ -814,10 +818,9 @@ def interleave_by_class(
     -----
     Iterator checkpoints (``tf.train.Checkpoint(iterator=it)``) restore the position and
     the random state; a ``tf.Variable`` of weights is not part of the iterator's state, so
-    checkpoint it too (``tf.train.Checkpoint(iterator=it, weights=variable)``). A
-    schedule's epoch plan is read again when a restored iterator resumes its epoch, so
-    restore after the schedule is set to that epoch (``InterleaveScheduleCallback`` sets
-    it at the epoch's start).
+    checkpoint it too (``tf.train.Checkpoint(iterator=it, weights=variable)``); a
+    schedule's weights come back from its callback (``initial_step`` or ``fit``'s
+    ``initial_epoch``).
 
     A ``tf.Variable`` (or schedule) is captured by the input pipeline, so that form runs in
     the training process (as Keras ``fit`` does); pipelines shipped to tf.data service
@@ -827,12 +830,12 @@ def interleave_by_class(
     block ahead of the rows the merge has cut from it, and a buffer holds at most a block
     plus a batch of rows. Weights that are fixed let tf.data compute batches ahead in
     parallel (an order-keeping map: the output does not depend on it); their epoch plan
-    holds a few numbers per class and batch (epochs of up to 2**21 batches times
-    classes; longer ones are merged by the buffered path, whose memory does not grow with
-    the epoch);
-    so do planned schedules, whose table holds a float per class and batch; with a
-    ``tf.Variable``, or a schedule of endless epochs, the pipeline turns parallelism off
-    (map parallelization and prefetch injection) so new weights reach the next batch.
+    holds a few numbers per class and batch (epochs of up to 2**20 batches and 2**21
+    batches times classes; longer ones are merged by the buffered path, whose memory does
+    not grow with the epoch). A schedule's table holds a float per class and batch, within
+    the same bounds (else a vector). With a ``tf.Variable`` or schedule the pipeline turns
+    parallelism off (map parallelization and prefetch injection) so new weights reach the
+    next batch.
 
     Each epoch starts every stream from its beginning. With the default epoch length a
     majority stream is only partly read per epoch, so shuffle its shards and rows
@@ -909,25 +912,23 @@ def interleave_by_class(
             seed = int(tf.random.uniform([], 0, 2**62, dtype=tf.int64))
         else:  # built while tracing: no value to read, so NumPy's entropy
             seed = int(np.random.default_rng().integers(2**62))
-    planned = (
-        variable is None and rows is not None and -(-rows // out_batch) * size <= PLANNED_CELLS
-    )
-    table = None
+    batches = None if rows is None else -(-rows // out_batch)
+    # Plans of an epoch (fixed weights: every batch's class counts; a schedule: every
+    # batch's weights) hold a few numbers per class and batch, so only up to a bound.
+    fits = batches is not None and batches <= PLANNED_BATCHES and batches * size <= PLANNED_CELLS
     if schedule is not None:
-        # A schedule with a known epoch is planned an epoch at a time from a table of every
-        # batch's weights; an endless or very long epoch reads a vector once per batch.
-        plan = (-(-cast(int, rows) // out_batch), out_batch, cast(int, rows)) if planned else None
-        table = variable = schedule._bind(size, counts_array, plan)
-        if not planned:
-            table = None
-    if planned:
-        # Fixed weights (or a schedule's table) and a known epoch: every batch's class
-        # counts are drawn when the epoch starts, and each class stream is cut into its
-        # batches' pieces by rebatch.
-        drawn = [c for c in streams if not empty_mask[c] and reached[c] > 0]
+        # With a known epoch, a table of every batch's weights (batch b reads row b), which
+        # the callback can fill ahead; else a vector of the current weights.
+        layout = (cast(int, batches), out_batch, cast(int, rows)) if fits else None
+        variable = schedule._bind(size, counts_array, layout)
+    by_batch = schedule is not None and fits
+    if variable is None and fits:
+        # Fixed weights and a known epoch: every batch's class counts are drawn when the
+        # epoch starts, and each class stream is cut into its batches' pieces by rebatch.
+        drawn = [c for c in streams if not empty_mask[c] and cast(np.ndarray, vector)[c] > 0]
         merged = _planned_batches(
             {c: _class_blocks(streams[c], block_size) for c in drawn},
-            cast(np.ndarray, vector), seed, out_batch, cast(int, rows), table,
+            cast(np.ndarray, vector), seed, out_batch, cast(int, rows),
         )
     else:
         parts = {
@@ -935,7 +936,7 @@ def interleave_by_class(
             for c in streams
             if not empty_mask[c]
         }
-        plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch)
+        plan = _merge_plan(vector, variable, empty_mask, seed, out_batch, rows, fetch, by_batch)
         fixed_logits = None if variable is not None else _fixed_logits(vector)
         merged = _merge_batches(
             parts, size, row_spec, plan, seed, out_batch, fetch, rows, fixed_logits
@@ -964,13 +965,11 @@ def interleave_by_class(
         options.experimental_external_state_policy = (
             tf.data.experimental.ExternalStatePolicy.IGNORE
         )
-        if table is None:
-            # tf.data would run the stateless maps after the plan in parallel or prefetch
-            # the output, computing batches ahead with the old weights; off, a new value
-            # reaches the next batch (the user's own prefetch, if any, still runs ahead).
-            # A planned epoch reads its table once, at its start, so it keeps both.
-            options.experimental_optimization.map_parallelization = False
-            options.experimental_optimization.inject_prefetch = False
+        # tf.data would run the stateless maps after the plan in parallel or prefetch the
+        # output, computing batches ahead with the old weights; off, a new value reaches
+        # the next batch (the user's own prefetch, if any, still runs ahead).
+        options.experimental_optimization.map_parallelization = False
+        options.experimental_optimization.inject_prefetch = False
         merged = merged.with_options(options)
     return named(merged, name)
 
@@ -1099,15 +1098,12 @@ def _planned_batches(
     seed: int,
     batch: int,
     rows: int,
-    table: tf.Variable | None = None,
 ) -> tf.data.Dataset:
     """The merge under fixed weights and a known epoch length: no scan, no per-batch plan.
 
     When an epoch starts, one vectorised draw gives every batch's class counts: a
     multinomial (the counts of ``n`` independent class draws) as a chain of binomials, one
-    per class, each over all the epoch's batches at once. The class probabilities are
-    ``vector``, or, given a schedule's ``table`` (``[batches, classes]``), each batch's row
-    of it, read when the epoch starts. Each class stream is then cut by
+    per class, each over all the epoch's batches at once. Each class stream is then cut by
     ``rebatch`` into pieces of exactly its counts, batch after batch (whole-tensor slices,
     read in order, at most one block ahead), and a seeded shuffle of the batch's class ids
     gives the positions of each class's rows: multinomial counts in uniformly random
@@ -1115,21 +1111,12 @@ def _planned_batches(
     a parallel, order-keeping map, one ``dynamic_stitch`` per component.
     """
     classes = sorted(blocks)
+    probs = vector[classes] / vector[classes].sum()
+    # P(class i | not one of the classes before it): the binomial chain of a multinomial.
+    rest = np.cumsum(probs[::-1])[::-1]
+    conditional = [min(float(p / r), 1.0) for p, r in zip(probs[:-1], rest[:-1], strict=True)]
     batches = -(-rows // batch)
     kinds = len(classes)
-
-    def conditional() -> list[Any]:
-        """P(class i | not one of the classes before it): the binomial chain's probabilities."""
-        if table is None:
-            probs = vector[classes] / vector[classes].sum()
-            rest = np.cumsum(probs[::-1])[::-1]
-            return [tf.constant(min(float(p / r), 1.0), tf.float64)
-                    for p, r in zip(probs[:-1], rest[:-1], strict=True)]
-        # Every batch its own row of weights: the same chain, a column per class.
-        weights = tf.gather(tf.cast(table.read_value(), tf.float64), classes, axis=1)
-        rest = tf.math.cumsum(weights, axis=1, reverse=True)
-        chance = tf.minimum(tf.math.divide_no_nan(weights, rest), 1.0)
-        return [chance[:, i] for i in range(kinds - 1)]
 
     @tf.autograph.experimental.do_not_convert
     def epoch(key):
@@ -1138,10 +1125,10 @@ def _planned_batches(
         )
         left = tf.cast(sizes, tf.float64)
         counts = []
-        for i, q in enumerate(conditional()):
+        for i, q in enumerate(conditional):
             drawn = tf.random.stateless_binomial(
                 [batches], seed=tf.random.experimental.stateless_fold_in(key, i),
-                counts=left, probs=q, output_dtype=tf.int64,
+                counts=left, probs=tf.constant(q, tf.float64), output_dtype=tf.int64,
             )
             counts.append(drawn)
             left = left - tf.cast(drawn, tf.float64)
@@ -1177,9 +1164,12 @@ def _merge_plan(
     batch: int,
     rows: int | None,
     fetch: int,
+    by_batch: bool = False,
 ) -> tf.data.Dataset:
     """The choice stream of the merge: per batch, blocks to fetch, the counts, the batch tag.
 
+    ``by_batch``: ``variable`` is a table with a row of weights for every batch of the
+    epoch (a schedule's), and batch ``b`` reads row ``b``; else a vector read each batch.
     Tags ``0..K-1`` fetch a block of that class; ``K + 1 + d`` is the digit ``d`` of a
     count (weights variable only); ``K`` ends the batch and brings its seed. The plan
     tracks how many rows each class has buffered (``fill``), so it fetches a block only
@@ -1194,10 +1184,10 @@ def _merge_plan(
     if rows is not None:
         seeds = seeds.take(-(-rows // batch))
 
-    def logits():
+    def logits(step):
         if variable is None:
             return _fixed_logits(vector)
-        w = tf.cast(variable.read_value(), tf.float32)
+        w = tf.cast(variable[step] if by_batch else variable.read_value(), tf.float32)
         ok = tf.logical_and(
             tf.reduce_all(tf.math.is_finite(w)),
             tf.logical_and(tf.reduce_all(w >= 0), tf.reduce_sum(w) > 0),
@@ -1217,7 +1207,7 @@ def _merge_plan(
     @tf.autograph.experimental.do_not_convert
     def plan(state, pair):
         fill, step = state
-        counts = _draw_counts(logits(), _batch_rows(step, batch, rows), pair, size)
+        counts = _draw_counts(logits(step), _batch_rows(step, batch, rows), pair, size)
         need = (tf.maximum(counts - fill, 0) + fetch - 1) // fetch
         fill = fill + need * fetch - counts
         fetches = tf.repeat(tf.range(size, dtype=tf.int64), need)
