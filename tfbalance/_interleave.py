@@ -54,18 +54,6 @@ __all__ = [
 DistributionLike = str | Mapping[int, float] | Sequence[float] | np.ndarray
 
 
-class _Binding(NamedTuple):
-    """A pipeline a schedule drives: its weights variable, and the schedule's two ends.
-
-    ``plan`` is ``None`` for a vector of the current weights, or ``(batches, batch, rows)``
-    for a table of the weights of every batch of an epoch (see ``WeightSchedule._bind``).
-    """
-
-    variable: tf.Variable
-    start: np.ndarray
-    end: np.ndarray
-    plan: tuple[int, int, int] | None
-
 # Row output (no `batch_size`) is merged in internal batches of this many rows: the class
 # draws of a batch are one vectorised op. Rows stay i.i.d.; a weights variable is read once
 # per batch, so a change reaches the row output within this many rows.
@@ -150,6 +138,19 @@ def _check_distribution_spec(spec: Any, arg_name: str) -> Any:
         f"Invalid `{arg_name}`: expected 'balanced', 'natural', a list or a dict. "
         f"Received: {arg_name}={spec!r}"
     )
+
+
+class _Binding(NamedTuple):
+    """A pipeline a schedule drives: its weights variable, and the schedule's two ends.
+
+    ``plan`` is ``None`` for a vector of the current weights, or ``(batches, batch, rows)``
+    for a table of the weights of every batch of an epoch (see ``WeightSchedule._bind``).
+    """
+
+    variable: tf.Variable
+    start: np.ndarray
+    end: np.ndarray
+    plan: tuple[int, int, int] | None
 
 
 class WeightSchedule:
@@ -987,7 +988,8 @@ def interleave_by_class(
 # A weights variable, or an endless or very long epoch (`_merge_plan` + `_merge_batches`):
 # each class stream is read in blocks of exactly `fetch` rows, so the rows a class has
 # buffered are known from the class counts alone. A plan stream (a scan over seeds) draws
-# the classes of each output batch at once (categorical from the current weights, counted
+# the classes of each output batch at once (categorical from the current weights, a
+# schedule's from the batch's row of its table, counted
 # per class) and lists the elements the merge must see for that batch: the class id of
 # every block to fetch, the counts as digit tags (a variable read twice could give two
 # different draws, so they travel instead of being redrawn; with fixed weights the merge
