@@ -15,12 +15,21 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# Background children run at this niceness (higher: lower priority) than the test process.
+NICE = 10
+
+
+def _lower_priority() -> None:
+    os.nice(NICE)
 
 
 class BackgroundRun:
@@ -35,8 +44,11 @@ class BackgroundRun:
         self._timeout = timeout
         self._stdout = tempfile.TemporaryFile(mode="w+")
         self._stderr = tempfile.TemporaryFile(mode="w+")
+        # Niced: a child takes the CPU the in-process tests leave idle instead of slowing
+        # them down (a dozen children start at once, on a machine of a few cores).
         self._process = subprocess.Popen(list(args), stdout=self._stdout, stderr=self._stderr,
-                                         stdin=subprocess.DEVNULL, text=True, env=env, cwd=cwd)
+                                         stdin=subprocess.DEVNULL, text=True, env=env, cwd=cwd,
+                                         preexec_fn=_lower_priority)
         self._result: subprocess.CompletedProcess[str] | None = None
 
     def result(self) -> subprocess.CompletedProcess[str]:
@@ -55,6 +67,21 @@ class BackgroundRun:
                 self._process.args, self._process.returncode, *outputs)
             self.stop()  # closes the output files
         return self._result
+
+    def wait_for_output(self, text: str, *, timeout: float) -> None:
+        """Wait until the child has written ``text`` to its stdout (the child keeps running).
+
+        Reads with ``os.pread``: the child shares the file's offset, so a seek here would
+        move where its next write lands.
+        """
+        deadline = time.monotonic() + timeout
+        while text not in os.pread(self._stdout.fileno(), 1 << 20, 0).decode(errors="replace"):
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the child ended before writing {text!r}: "
+                                   f"{self.result().stderr[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the child wrote no {text!r} in {timeout} s")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self._process.poll() is None:

@@ -1,8 +1,6 @@
 import gzip
 import json
 import os
-import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -490,14 +488,24 @@ _KILLED_SPLIT = textwrap.dedent("""
 """)
 
 
-def test_killed_split_leaves_a_folder_a_rerun_accepts(tmp_path):
+def start_in_background(tmp_path_factory, launch):
+    """The split killed mid-way, started at session start (see tests/conftest.py): by the
+    time its test comes, the child has written its first part files and sleeps, waiting.
+
+    Returns ``(run, folder)``: ``folder`` holds only the child's output folder ``out``.
+    """
+    folder = tmp_path_factory.mktemp("killed_split")
+    run = launch([sys.executable, "-c", _KILLED_SPLIT, str(folder / "out")],
+                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, cwd=os.getcwd(),
+                 timeout=60)
+    return run, folder
+
+
+def test_killed_split_leaves_a_folder_a_rerun_accepts(background):
+    child, tmp_path = background[__name__]
     out = tmp_path / "out"
-    child = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_SPLIT, str(out)], stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
     try:
-        assert child.stdout.readline().strip() == b"written"
+        child.wait_for_output("written\n", timeout=240)
         deadline = time.monotonic() + 60
         while not any(
             name.startswith("part-") for _, _, files in os.walk(tmp_path) for name in files
@@ -505,8 +513,7 @@ def test_killed_split_leaves_a_folder_a_rerun_accepts(tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.05)
     finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        child.stop()  # SIGKILL
     staging = _no_staging_left(tmp_path)
     assert len(staging) == 1 and staging[0].startswith(".out.tfbalance-tmp-")
     with pytest.raises(ValueError, match="holds no split.json"):
