@@ -479,7 +479,13 @@ _KILLED_SPLIT = textwrap.dedent("""
         for i in range(100):
             if i == 3:
                 print("written", flush=True)
-                time.sleep(600)  # killed here, with part files open in the staging folder
+                # Killed here, with part files open in the staging folder. Started with the
+                # session, it waits as long as the session takes to reach its test; it ends
+                # itself (without finishing the split) if the test process is gone.
+                parent = os.getppid()
+                while os.getppid() == parent:
+                    time.sleep(0.1)
+                os._exit(1)
             yield np.full([10], float(i), np.float32), np.arange(10) % 2
 
     ds = tf.data.Dataset.from_generator(rows, output_signature=(
