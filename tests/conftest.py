@@ -7,7 +7,8 @@ module that defines ``start_in_background(tmp_path_factory, launch)`` has it cal
 before the first test of the session runs; it starts its children with ``launch`` (the
 arguments of ``BackgroundRun``) and what it returns is ``background[module.__name__]`` for
 that module's fixtures. So the children work while the in-process tests run instead of in
-front of them; any still running at the session's end is ended.
+front of them, at a lower priority so they take idle CPU rather than the tests'; any still
+running at the session's end is ended.
 """
 
 from __future__ import annotations
@@ -28,10 +29,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 NICE = 10
 
 
-def _lower_priority() -> None:
-    os.nice(NICE)
-
-
 class BackgroundRun:
     """A child process started now and awaited later by ``result()``.
 
@@ -44,11 +41,17 @@ class BackgroundRun:
         self._timeout = timeout
         self._stdout = tempfile.TemporaryFile(mode="w+")
         self._stderr = tempfile.TemporaryFile(mode="w+")
-        # Niced: a child takes the CPU the in-process tests leave idle instead of slowing
-        # them down (a dozen children start at once, on a machine of a few cores).
         self._process = subprocess.Popen(list(args), stdout=self._stdout, stderr=self._stderr,
-                                         stdin=subprocess.DEVNULL, text=True, env=env, cwd=cwd,
-                                         preexec_fn=_lower_priority)
+                                         stdin=subprocess.DEVNULL, text=True, env=env, cwd=cwd)
+        # Niced: a child takes the CPU the in-process tests leave idle instead of slowing
+        # them down (a dozen children start at once, on a machine of a few cores). Set from
+        # here, not in a preexec_fn, which is unsafe in a process that runs threads.
+        if hasattr(os, "setpriority"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, self._process.pid,
+                               os.getpriority(os.PRIO_PROCESS, 0) + NICE)
+            except ProcessLookupError:  # it has already ended: nothing to lower
+                pass
         self._result: subprocess.CompletedProcess[str] | None = None
 
     def result(self) -> subprocess.CompletedProcess[str]:
