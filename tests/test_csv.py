@@ -413,6 +413,14 @@ def _rows_of(ds):
     return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
 
+@pytest.fixture(scope="module")
+def resample_source(tmp_path_factory):
+    """The file every resampling case reads, its class counts, and pandas' frame by id."""
+    path = write(make_frame(6_000, seed=4), tmp_path_factory.mktemp("resample") / "r.csv")
+    counts = tfbalance.class_counts(path, "label", verbose=False)
+    return path, counts, pd.read_csv(path).set_index("id")
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -427,9 +435,8 @@ def _rows_of(ds):
     ids=["under", "under-exact-weights", "under-online", "rejection", "rejection-online",
          "over"],
 )
-def test_resample_while_reading_equals_apply(tmp_path, small_blocks, make):
-    path = write(make_frame(6_000, seed=4), tmp_path / "r.csv")
-    counts = tfbalance.class_counts(path, "label", verbose=False)
+def test_resample_while_reading_equals_apply(resample_source, small_blocks, make):
+    path, counts, frame = resample_source
     for options in ({}, {"shuffle": True, "seed": 2}):
         applied = tfbalance.read_csv(path, "label", batch_size=500, **options).apply(
             make(counts)
@@ -441,7 +448,6 @@ def test_resample_while_reading_equals_apply(tmp_path, small_blocks, make):
         for a, b in zip(expected, got, strict=True):
             np.testing.assert_array_equal(a, b)
         # Undersampling keeps rows unique, and every row carries its own label.
-        frame = pd.read_csv(path).set_index("id")
         np.testing.assert_array_equal(frame.loc[got[0], "label"].to_numpy(), got[1])
 
 

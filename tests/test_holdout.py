@@ -3,8 +3,6 @@ import json
 import math
 import os
 import re
-import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -274,7 +272,13 @@ _KILLED_HOLDOUT = textwrap.dedent("""
         for i in range(100):
             if i == 3:
                 print("written", flush=True)
-                time.sleep(600)  # killed here, with part files open in the staging folder
+                # Killed here, with part files open in the staging folder. Started with the
+                # session, it waits as long as the session takes to reach its test; it ends
+                # itself (without finishing the split) if the test process is gone.
+                parent = os.getppid()
+                while os.getppid() == parent:
+                    time.sleep(0.1)
+                os._exit(1)
             yield np.full([10], float(i), np.float32), np.arange(10) % 2
 
     ds = tf.data.Dataset.from_generator(rows, output_signature=(
@@ -284,14 +288,24 @@ _KILLED_HOLDOUT = textwrap.dedent("""
 """)
 
 
-def test_killed_run_leaves_nothing_that_looks_complete_or_blocks_a_rerun(source, tmp_path):
+def start_in_background(tmp_path_factory, launch):
+    """The run killed mid-way, started at session start (see tests/conftest.py): by the time
+    its test comes, the child has written its first part files and sleeps, waiting for it.
+
+    Returns ``(run, folder)``: ``folder`` holds only the child's output folder ``out``.
+    """
+    folder = tmp_path_factory.mktemp("killed_holdout")
+    run = launch([sys.executable, "-c", _KILLED_HOLDOUT, str(folder / "out")],
+                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, cwd=os.getcwd(),
+                 timeout=60)
+    return run, folder
+
+
+def test_killed_run_leaves_nothing_that_looks_complete_or_blocks_a_rerun(source, background):
+    child, tmp_path = background[__name__]
     out = tmp_path / "out"
-    child = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_HOLDOUT, str(out)], stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
     try:
-        assert child.stdout.readline().strip() == b"written"
+        child.wait_for_output("written\n", timeout=240)
         deadline = time.monotonic() + 60
         while not any(
             name.startswith("part-") for _, _, files in os.walk(tmp_path) for name in files
@@ -299,8 +313,7 @@ def test_killed_run_leaves_nothing_that_looks_complete_or_blocks_a_rerun(source,
             assert time.monotonic() < deadline
             time.sleep(0.05)
     finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        child.stop()  # SIGKILL
     staging = _no_staging_left(tmp_path)
     assert len(staging) == 1 and not out.exists()
     with pytest.raises(ValueError, match="holds no stratified split"):

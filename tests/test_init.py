@@ -44,12 +44,28 @@ def start_in_background(tmp_path_factory, launch):
         "print(tfbalance.datasets.insurance_positive_count(1000), "
         "'tensorflow_datasets' in sys.modules)"
     )
-    return launch([sys.executable, "-c", code], env=dict(os.environ), cwd=os.getcwd(),
-                  timeout=240)
+    runs = {"import": launch([sys.executable, "-c", code], env=dict(os.environ),
+                             cwd=os.getcwd(), timeout=240)}
+    # A saved model holding tfbalance objects loads after `import tfbalance` alone, in a
+    # fresh process (nothing else imported the modules that register them).
+    import keras
+
+    model = keras.Sequential([keras.Input((1,)), tfbalance.DecisionThreshold(0.25)])
+    model.compile(metrics=[tfbalance.F1Score(threshold=0.5)], loss="mse")
+    path = str(tmp_path_factory.mktemp("bare_import") / "model.keras")
+    model.save(path)
+    code = (
+        "import keras, tfbalance; "
+        f"m = keras.models.load_model({path!r}); "
+        "print(type(m.layers[-1]).__name__, float(m.layers[-1].threshold))"
+    )
+    runs["load"] = launch([sys.executable, "-c", code], env=dict(os.environ), cwd=os.getcwd(),
+                          timeout=240)
+    return runs
 
 
 def test_datasets_is_loaded_by_the_package_without_tensorflow_datasets(background):
-    out = background[__name__].result()
+    out = background[__name__]["import"].result()
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == [str(tfbalance.datasets.insurance_positive_count(1000)),
                                        "False"]
@@ -90,23 +106,8 @@ def test_lazy_exports_match_the_type_checking_imports():
         assert home == module or home.startswith(module + "."), name
 
 
-def test_a_bare_import_registers_the_keras_objects_for_loading(tmp_path):
-    # A saved model holding tfbalance objects loads after `import tfbalance` alone, in a
-    # fresh process (nothing else imported the modules that register them).
-    import subprocess
-    import sys
-
-    import keras
-
-    model = keras.Sequential([keras.Input((1,)), tfbalance.DecisionThreshold(0.25)])
-    model.compile(metrics=[tfbalance.F1Score(threshold=0.5)], loss="mse")
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    code = (
-        "import keras, tfbalance; "
-        f"m = keras.models.load_model({path!r}); "
-        "print(type(m.layers[-1]).__name__, float(m.layers[-1].threshold))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+def test_a_bare_import_registers_the_keras_objects_for_loading(background):
+    # The child started at session start loads a model saved by this process.
+    out = background[__name__]["load"].result()
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["DecisionThreshold", "0.25"]

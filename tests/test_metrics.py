@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 import textwrap
 import warnings
@@ -619,10 +618,14 @@ DISTRIBUTED = textwrap.dedent(
 )
 
 
-def test_mirrored_strategy_two_cpus_matches_one_device_and_sklearn():
+def start_in_background(tmp_path_factory, launch):
+    """The two-logical-CPU child, started at session start (see tests/conftest.py)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd()] + sys.path))
-    done = subprocess.run([sys.executable, "-c", DISTRIBUTED], capture_output=True, text=True,
-                          env=env, timeout=240)
+    return launch([sys.executable, "-c", DISTRIBUTED], env=env, cwd=os.getcwd(), timeout=240)
+
+
+def test_mirrored_strategy_two_cpus_matches_one_device_and_sklearn(background):
+    done = background[__name__].result()
     assert done.returncode == 0, done.stderr[-3000:]
     line = [s for s in done.stdout.splitlines() if s.startswith("RESULT")][-1]
     out = json.loads(line[len("RESULT"):])

@@ -1,8 +1,6 @@
 import gzip
 import json
 import os
-import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -481,7 +479,13 @@ _KILLED_SPLIT = textwrap.dedent("""
         for i in range(100):
             if i == 3:
                 print("written", flush=True)
-                time.sleep(600)  # killed here, with part files open in the staging folder
+                # Killed here, with part files open in the staging folder. Started with the
+                # session, it waits as long as the session takes to reach its test; it ends
+                # itself (without finishing the split) if the test process is gone.
+                parent = os.getppid()
+                while os.getppid() == parent:
+                    time.sleep(0.1)
+                os._exit(1)
             yield np.full([10], float(i), np.float32), np.arange(10) % 2
 
     ds = tf.data.Dataset.from_generator(rows, output_signature=(
@@ -490,14 +494,24 @@ _KILLED_SPLIT = textwrap.dedent("""
 """)
 
 
-def test_killed_split_leaves_a_folder_a_rerun_accepts(tmp_path):
+def start_in_background(tmp_path_factory, launch):
+    """The split killed mid-way, started at session start (see tests/conftest.py): by the
+    time its test comes, the child has written its first part files and sleeps, waiting.
+
+    Returns ``(run, folder)``: ``folder`` holds only the child's output folder ``out``.
+    """
+    folder = tmp_path_factory.mktemp("killed_split")
+    run = launch([sys.executable, "-c", _KILLED_SPLIT, str(folder / "out")],
+                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, cwd=os.getcwd(),
+                 timeout=60)
+    return run, folder
+
+
+def test_killed_split_leaves_a_folder_a_rerun_accepts(background):
+    child, tmp_path = background[__name__]
     out = tmp_path / "out"
-    child = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_SPLIT, str(out)], stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
     try:
-        assert child.stdout.readline().strip() == b"written"
+        child.wait_for_output("written\n", timeout=240)
         deadline = time.monotonic() + 60
         while not any(
             name.startswith("part-") for _, _, files in os.walk(tmp_path) for name in files
@@ -505,8 +519,7 @@ def test_killed_split_leaves_a_folder_a_rerun_accepts(tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.05)
     finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        child.stop()  # SIGKILL
     staging = _no_staging_left(tmp_path)
     assert len(staging) == 1 and staging[0].startswith(".out.tfbalance-tmp-")
     with pytest.raises(ValueError, match="holds no split.json"):

@@ -1,6 +1,5 @@
 import json
 import os
-import subprocess
 import sys
 from fractions import Fraction
 
@@ -272,11 +271,21 @@ print(json.dumps(out))
 """
 
 
-def test_same_rows_in_the_same_split_across_processes():
-    y = _labels([120, 15, 4])
+_CHILD_COUNTS = [120, 15, 4]
+
+
+def start_in_background(tmp_path_factory, launch):
+    """The other process, started at session start (see tests/conftest.py)."""
+    y = _labels(_CHILD_COUNTS)
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(y.tolist())], env=env,
-                         capture_output=True, text=True, timeout=300, check=True)
+    return launch([sys.executable, "-c", _CHILD, json.dumps(y.tolist())], env=env,
+                  cwd=os.getcwd(), timeout=300)
+
+
+def test_same_rows_in_the_same_split_across_processes(background):
+    y = _labels(_CHILD_COUNTS)
+    out = background[__name__].result()
+    assert out.returncode == 0, out.stderr[-3000:]
     child = json.loads(out.stdout.strip().splitlines()[-1])
     splits = tfbalance.stratified_split(_dataset(y, 8), fractions=THREE, seed=11)
     for name in THREE:

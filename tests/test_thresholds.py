@@ -1,7 +1,6 @@
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 
 import keras
@@ -179,17 +178,16 @@ def test_layer_threshold_setter_and_config():
     assert keras.saving.get_registered_name(DecisionThreshold) == "tfbalance>DecisionThreshold"
 
 
-_SAVE_LOAD = """
+_SAVE_ON_JAX = """
 import json, sys
 import numpy as np, keras, tfbalance
 path = sys.argv[1]
 x = np.linspace(-2, 2, 9, dtype="float32")[:, None]
-if sys.argv[2] == "save":
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid"),
-                              tfbalance.DecisionThreshold(0.5)])
-    model.layers[-1].threshold = 0.37
-    model.save(path)
+keras.utils.set_random_seed(0)
+model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid"),
+                          tfbalance.DecisionThreshold(0.5)])
+model.layers[-1].threshold = 0.37
+model.save(path)
 loaded = keras.saving.load_model(path)
 print(json.dumps({
     "backend": keras.backend.backend(), "threshold": loaded.layers[-1].threshold,
@@ -199,13 +197,18 @@ print(json.dumps({
 """
 
 
-def _run(backend, *args):
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": os.getcwd(),
+def start_in_background(tmp_path_factory, launch):
+    """The JAX child (Keras picks its backend at import), started at session start.
+
+    Returns ``(run, saved model path)``, or None without jax (see tests/conftest.py).
+    """
+    if importlib.util.find_spec("jax") is None:
+        return None
+    path = tmp_path_factory.mktemp("jax_saved_model") / "model.keras"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": os.getcwd(),
            "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run([sys.executable, "-c", _SAVE_LOAD, *args], env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return launch([sys.executable, "-c", _SAVE_ON_JAX, str(path)], env=env, cwd=os.getcwd(),
+                  timeout=300), path
 
 
 def test_layer_ships_inside_a_saved_keras_model(tmp_path):
@@ -223,11 +226,20 @@ def test_layer_ships_inside_a_saved_keras_model(tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_layer_save_load_on_jax_backend(tmp_path):
-    path = str(tmp_path / "model.keras")
-    # Saved on JAX, loaded on JAX and on TensorFlow: the same threshold, the same decisions.
-    on_jax = _run("jax", path, "save")
-    on_tf = _run("tensorflow", path, "load")
+def test_layer_save_load_on_jax_backend(background):
+    # Saved on JAX, loaded on JAX and on TensorFlow (this process's backend): the same
+    # threshold, the same decisions.
+    run, path = background[__name__]
+    done = run.result()
+    assert done.returncode == 0, done.stderr[-3000:]
+    on_jax = json.loads(done.stdout.strip().splitlines()[-1])
+    loaded = keras.saving.load_model(str(path))
+    x = np.linspace(-2, 2, 9, dtype="float32")[:, None]
+    on_tf = {
+        "backend": keras.backend.backend(), "threshold": loaded.layers[-1].threshold,
+        "decisions": np.asarray(loaded.predict(x, verbose=0)).ravel().tolist(),
+        "probs": np.asarray(loaded.layers[0](x)).ravel().tolist(),
+    }
     assert (on_jax["backend"], on_tf["backend"]) == ("jax", "tensorflow")
     for result in (on_jax, on_tf):
         assert result["threshold"] == pytest.approx(0.37)

@@ -1,6 +1,6 @@
 import json
 import math
-import subprocess
+import os
 import sys
 import textwrap
 
@@ -677,11 +677,14 @@ MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.timeout(120)
-def test_callback_under_mirrored_strategy():
-    done = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True, text=True, timeout=110
-    )
+def start_in_background(tmp_path_factory, launch):
+    """The two-logical-CPU child, started at session start (see tests/conftest.py)."""
+    return launch([sys.executable, "-c", MIRRORED_SCRIPT], env=dict(os.environ),
+                  cwd=os.getcwd(), timeout=300)
+
+
+def test_callback_under_mirrored_strategy(background):
+    done = background[__name__].result()
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     y = np.array(result["y"])
