@@ -241,19 +241,19 @@ class WeightSchedule:
 
     def _bind(
         self,
-        num_classes: int,
-        counts: np.ndarray | None,
+        start: np.ndarray,
+        end: np.ndarray,
         plan: tuple[int, int, int] | None = None,
     ) -> tf.Variable:
         """A variable of this schedule's weights for one pipeline, set to those at ``t = 0``.
+
+        ``start`` and ``end`` are the schedule's two ends resolved for that pipeline.
 
         ``plan=None``: the current weights, a vector (an endless epoch reads it each
         batch). ``plan=(batches, batch, rows)``: a ``[batches, num_classes]`` table of the
         weights of every batch of an epoch of ``rows`` rows in batches of ``batch``; batch
         ``b`` of each epoch reads row ``b`` when it is drawn.
         """
-        start = _resolve_distribution(self.start, num_classes, counts, "start")
-        end = _resolve_distribution(self.end, num_classes, counts, "end")
         value = self._mix(start, end, 0).astype(np.float32)
         if plan is not None:
             value = np.tile(value, [plan[0], 1])
@@ -874,19 +874,18 @@ def interleave_by_class(
     vector, variable, schedule = _resolve_weights(weights, streams, counts_array)
     rows = _epoch_rows(epoch_rows, steps_per_epoch, batch_size, counts_array)
     size = max(streams) + 1
+    ends = None
     if schedule is not None:
-        vector = schedule._mix(
+        ends = (
             _resolve_distribution(schedule.start, size, counts_array, "start"),
             _resolve_distribution(schedule.end, size, counts_array, "end"),
-            0,
         )
+        vector = schedule._mix(*ends, 0)
 
     assert vector is not None  # weights, a variable or a schedule: each gives a start vector
     # A schedule reaches every class its start or end weighs (both ends normalised, so a
     # mix is positive exactly there); a stream with no rows must weigh nothing throughout.
-    reached = vector if schedule is None else vector + _resolve_distribution(
-        schedule.end, size, counts_array, "end"
-    )
+    reached = vector if ends is None else vector + ends[1]
     empty = _probe_empty(streams, block_size)
     bad = [c for c in empty if reached[c] > 0]
     if bad:
@@ -921,7 +920,8 @@ def interleave_by_class(
         # With a known epoch, a table of every batch's weights (batch b reads row b), which
         # the callback can fill ahead; else a vector of the current weights.
         layout = (cast(int, batches), out_batch, cast(int, rows)) if fits else None
-        variable = schedule._bind(size, counts_array, layout)
+        assert ends is not None  # resolved above with the schedule
+        variable = schedule._bind(*ends, layout)
     by_batch = schedule is not None and fits
     if variable is None and fits:
         # Fixed weights and a known epoch: every batch's class counts are drawn when the
