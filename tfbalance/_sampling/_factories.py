@@ -135,16 +135,11 @@ def undersample(
     >>> np.bincount(np.concatenate([t.numpy() for _, t in batched]))
     array([20, 20])
     """
-    check_label_argument(label)
-    seed = check_seed(seed)
-    check_bool(exact, "exact")
-    check_bool(sample_weight, "sample_weight")
-    plan = count_plan(
-        "under-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
+    return _count_resampling(
+        "undersample", label=label, counts=counts, sampling_strategy=sampling_strategy,
+        exact=exact, seed=seed, shuffle=False, sample_weight=sample_weight,
+        num_classes=num_classes, max_wait_elements=max_wait_elements, name=name,
     )
-    settings = _Settings("undersample", counts=_held(counts), sampling_strategy=sampling_strategy)
-    return Resampling(plan, label=label, seed=seed, shuffle=False, sample_weight=sample_weight,
-                      name=name, settings=settings)
 
 
 def oversample(
@@ -204,15 +199,41 @@ def oversample(
     >>> np.bincount([int(t) for _, t in out])
     array([80, 80])
     """
+    return _count_resampling(
+        "oversample", label=label, counts=counts, sampling_strategy=sampling_strategy,
+        exact=exact, seed=seed, shuffle=shuffle, sample_weight=sample_weight,
+        num_classes=num_classes, max_wait_elements=max_wait_elements, name=name,
+    )
+
+
+# The sampling kind of each count-driven transform, as `count_plan` names it in messages.
+_COUNT_KINDS = {"undersample": "under-sampling", "oversample": "over-sampling"}
+
+
+def _count_resampling(
+    method: str,
+    *,
+    label: Label,
+    counts: CountsLike | None,
+    sampling_strategy: SamplingStrategy,
+    exact: bool,
+    seed: int | None,
+    shuffle: bool,
+    sample_weight: bool,
+    num_classes: int | None,
+    max_wait_elements: int,
+    name: str | None,
+) -> Transform:
+    """The one body of ``undersample`` and ``oversample``: checks, plan, settings."""
     check_label_argument(label)
     seed = check_seed(seed)
     check_bool(exact, "exact")
     check_bool(shuffle, "shuffle")
     check_bool(sample_weight, "sample_weight")
     plan = count_plan(
-        "over-sampling", counts, sampling_strategy, exact, num_classes, max_wait_elements
+        _COUNT_KINDS[method], counts, sampling_strategy, exact, num_classes, max_wait_elements
     )
-    settings = _Settings("oversample", counts=_held(counts), sampling_strategy=sampling_strategy)
+    settings = _Settings(method, counts=_held(counts), sampling_strategy=sampling_strategy)
     return Resampling(plan, label=label, seed=seed, shuffle=shuffle, sample_weight=sample_weight,
                       name=name, settings=settings)
 
