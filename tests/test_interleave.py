@@ -551,15 +551,21 @@ def test_batch_output_sizes_cardinality_and_static_shape():
     assert int(exact.cardinality()) == 3
 
 
-def test_block_streams_give_the_rows_of_row_streams():
-    # The output depends on the draws and the streams' order only, not on how the rows
-    # were fetched: blocks of 7 (last short, rebatched) and rows batched by 1024 agree.
+def _rows_and_blocks():
+    """The same merge from row streams and from blocks of 7 (the last short, rebatched)."""
     rows = interleave_by_class(
         ClassDatasets(dict(enumerate(_streams([40, 9]))), counts=[40, 9]),
         [0.3, 0.7], seed=4, batch_size=16, epoch_rows=300,
     )
     blocks = interleave_by_class(_blocks([40, 9], 7), [0.3, 0.7], seed=4, batch_size=16,
                                  epoch_rows=300)
+    return rows, blocks
+
+
+def test_block_streams_give_the_rows_of_row_streams():
+    # The output depends on the draws and the streams' order only, not on how the rows
+    # were fetched: blocks of 7 (last short, rebatched) and rows batched by 1024 agree.
+    rows, blocks = _rows_and_blocks()
     assert _batches(blocks) == _batches(rows)
     exact_rows = balanced_batches(_streams([40, 9]), {0: 5, 1: 3}, seed=2, steps_per_epoch=9)
     exact_blocks = balanced_batches(_blocks([40, 9], 7), {0: 5, 1: 3}, seed=2,
@@ -704,12 +710,7 @@ def test_long_epochs_take_the_buffered_merge_with_the_same_guarantees(monkeypatc
     for c, n in ((0, 50), (1, 3)):
         got = x[(x >= 1000 * c) & (x < 1000 * c + 1000)] - 1000 * c
         assert got.tolist() == [i % n for i in range(len(got))]
-    rows = interleave_by_class(
-        ClassDatasets(dict(enumerate(_streams([40, 9]))), counts=[40, 9]),
-        [0.3, 0.7], seed=4, batch_size=16, epoch_rows=300,
-    )
-    blocks = interleave_by_class(_blocks([40, 9], 7), [0.3, 0.7], seed=4, batch_size=16,
-                                 epoch_rows=300)
+    rows, blocks = _rows_and_blocks()
     assert _batches(blocks) == _batches(rows)
     it = iter(blocks)
     next(it)
