@@ -1,4 +1,5 @@
-"""tfbalance.metrics on every Keras 3 backend, against scikit-learn.
+"""tfbalance.metrics (against scikit-learn) and the interleave schedule callback on every
+Keras 3 backend.
 
 Keras picks its backend once, at import, so each backend runs in its own process
 (tests/backend_checks/metrics_run.py with KERAS_BACKEND set); this file recomputes the
@@ -82,6 +83,19 @@ def _run(backend, background):
     done = run.result()
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_interleave_schedule_callback_on_backend(backend, background):
+    from tfbalance import LinearSchedule
+
+    out = _run(backend, background)["schedule"]
+    assert out["same_model"] is True
+    # 256 rows in batches of 16: 16 steps an epoch, logged after each epoch's last step.
+    _, y = metrics_run.fit_data()
+    schedule = LinearSchedule("natural", "balanced", duration=40, unit="step")
+    expected = [schedule.weights(t, counts=np.bincount(y))[1] for t in (15, 31)]
+    np.testing.assert_allclose(out["logged_weight_1"], expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -3,8 +3,6 @@ import json
 import math
 import os
 import re
-import sys
-import textwrap
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -15,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import tfbalance
+from tests.killed_run import start_killed_writer
 from tfbalance import (
     load_split,
     load_stratified_split,
@@ -262,43 +261,13 @@ def test_failed_pass_leaves_nothing_and_a_rerun_succeeds(tmp_path):
     assert out.source_counts.counts == {0: 50, 1: 6}
 
 
-_KILLED_HOLDOUT = textwrap.dedent("""
-    import os, sys, time
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    import numpy as np, tensorflow as tf
-    from tfbalance import write_stratified_split
-
-    def rows():
-        for i in range(100):
-            if i == 3:
-                print("written", flush=True)
-                # Killed here, with part files open in the staging folder. Started with the
-                # session, it waits as long as the session takes to reach its test; it ends
-                # itself (without finishing the split) if the test process is gone.
-                parent = os.getppid()
-                while os.getppid() == parent:
-                    time.sleep(0.1)
-                os._exit(1)
-            yield np.full([10], float(i), np.float32), np.arange(10) % 2
-
-    ds = tf.data.Dataset.from_generator(rows, output_signature=(
-        tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int64)))
-    write_stratified_split(ds, None, sys.argv[1], seed=0, counts=[500, 500],
-                           format="tfrecord", block_rows=5, verbose=False)
-""")
-
-
 def start_in_background(tmp_path_factory, launch):
-    """The run killed mid-way, started at session start (see tests/conftest.py): by the time
-    its test comes, the child has written its first part files and sleeps, waiting for it.
-
-    Returns ``(run, folder)``: ``folder`` holds only the child's output folder ``out``.
-    """
-    folder = tmp_path_factory.mktemp("killed_holdout")
-    run = launch([sys.executable, "-c", _KILLED_HOLDOUT, str(folder / "out")],
-                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, cwd=os.getcwd(),
-                 timeout=60)
-    return run, folder
+    """The run killed mid-way (``tests/killed_run.py``), started at session start."""
+    return start_killed_writer(
+        tmp_path_factory, launch, "killed_holdout",
+        'tfbalance.write_stratified_split(ds, None, sys.argv[1], seed=0, counts=[500, 500],'
+        ' format="tfrecord", block_rows=5, verbose=False)',
+    )
 
 
 def test_killed_run_leaves_nothing_that_looks_complete_or_blocks_a_rerun(source, background):

@@ -1,8 +1,6 @@
 import gzip
 import json
 import os
-import sys
-import textwrap
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 import tfbalance
+from tests.killed_run import start_killed_writer
 from tfbalance import class_datasets, interleave_by_class, load_split, split_by_class
 from tfbalance._cli import main as cli_main
 
@@ -469,42 +468,13 @@ def test_overwrite_replaces_only_an_earlier_split(tmp_path):
     assert (tmp_path / "theirs" / "notes.md").read_text() == "x"
 
 
-_KILLED_SPLIT = textwrap.dedent("""
-    import os, sys, time
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    import numpy as np, tensorflow as tf
-    from tfbalance import split_by_class
-
-    def rows():
-        for i in range(100):
-            if i == 3:
-                print("written", flush=True)
-                # Killed here, with part files open in the staging folder. Started with the
-                # session, it waits as long as the session takes to reach its test; it ends
-                # itself (without finishing the split) if the test process is gone.
-                parent = os.getppid()
-                while os.getppid() == parent:
-                    time.sleep(0.1)
-                os._exit(1)
-            yield np.full([10], float(i), np.float32), np.arange(10) % 2
-
-    ds = tf.data.Dataset.from_generator(rows, output_signature=(
-        tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int64)))
-    split_by_class(ds, None, sys.argv[1], batch_size=10, block_rows=5, verbose=False)
-""")
-
-
 def start_in_background(tmp_path_factory, launch):
-    """The split killed mid-way, started at session start (see tests/conftest.py): by the
-    time its test comes, the child has written its first part files and sleeps, waiting.
-
-    Returns ``(run, folder)``: ``folder`` holds only the child's output folder ``out``.
-    """
-    folder = tmp_path_factory.mktemp("killed_split")
-    run = launch([sys.executable, "-c", _KILLED_SPLIT, str(folder / "out")],
-                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, cwd=os.getcwd(),
-                 timeout=60)
-    return run, folder
+    """The split killed mid-way (``tests/killed_run.py``), started at session start."""
+    return start_killed_writer(
+        tmp_path_factory, launch, "killed_split",
+        'tfbalance.split_by_class(ds, None, sys.argv[1], batch_size=10, block_rows=5,'
+        ' verbose=False)',
+    )
 
 
 def test_killed_split_leaves_a_folder_a_rerun_accepts(background):

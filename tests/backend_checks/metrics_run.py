@@ -1,4 +1,5 @@
-"""Runs tfbalance.metrics on the Keras backend named by KERAS_BACKEND and prints the results.
+"""Runs tfbalance.metrics (and an interleave schedule fit) on the Keras backend named by
+KERAS_BACKEND and prints the results.
 
 Started by tests/test_backends.py in a fresh process per backend (Keras picks its backend at
 import). Everything is seeded; the parent recomputes the same data with :func:`cases` and
@@ -137,6 +138,23 @@ def main(out_path: str) -> None:
         out["nan_eager"] = "no error"
     except ValueError as exc:
         out["nan_eager"] = str(exc)
+
+    # An interleave step schedule drives fit on this backend too, and two fits from the
+    # same seeds train the same model: each epoch's batch weights are laid out at its start.
+    def scheduled_fit():
+        keras.utils.set_random_seed(0)
+        streams = [tf.data.Dataset.from_tensor_slices((x[y == c], y[y == c])) for c in (0, 1)]
+        schedule = tfbalance.LinearSchedule("natural", "balanced", duration=40, unit="step")
+        data = tfbalance.interleave_by_class(streams, schedule, seed=3, batch_size=16)
+        net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        net.compile(optimizer="sgd", loss="mse")
+        logged = net.fit(data, epochs=2, verbose=0, shuffle=False,
+                         callbacks=[tfbalance.InterleaveScheduleCallback(schedule)])
+        weights = [keras.ops.convert_to_numpy(w).tolist() for w in net.weights]
+        return weights, logged.history["interleave_weight_1"]
+
+    (first, logged), (second, _) = scheduled_fit(), scheduled_fit()
+    out["schedule"] = {"same_model": first == second, "logged_weight_1": logged}
 
     if keras.backend.backend() == "jax":
         import jax
